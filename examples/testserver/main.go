@@ -1,0 +1,58 @@
+// Command testserver serves the conventional SockJS test services on one
+// port, for the SockJS protocol suite, sockjs-client's own tests and this
+// project's browser tests:
+//
+//	/echo                     echo (response limit 4096, raw websocket on)
+//	/close                    closes every session at once with 3000 "Go away!"
+//	/disabled_websocket_echo  echo with websocket off
+//	/cookie_needed_echo       echo with JSESSIONID cookies on
+//	/broadcast                every message goes to every open session
+//	/amplify                  a message n is answered with "x" repeated 2^n (n in 1..19)
+//	/ticker                   sends "tick!" every second
+//
+// It is a test fixture: every origin is allowed (AllowAnyOrigin), which a
+// real application should not do. Start it with
+//
+//	go run ./examples/testserver -addr 127.0.0.1:8081 -sockjs-url URL
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"log"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/sockline/sockline/examples/testserver/services"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8081", "address to listen on")
+	sockjsURL := flag.String("sockjs-url", "", "sockjs-client URL the iframe page loads (default: the CDN build)")
+	flag.Parse()
+
+	mux, shutdown := services.New(services.Config{SockJSURL: *sockjsURL})
+	srv := &http.Server{Addr: *addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv.RegisterOnShutdown(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = shutdown(ctx)
+	})
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	log.Printf("sockline test server on http://%s", *addr)
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Fatal(err)
+	}
+}

@@ -1,0 +1,116 @@
+// Package services builds the SockJS test services of examples/testserver,
+// so that tests can serve them from an httptest.Server.
+package services
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/sockline/sockline/sockjs"
+)
+
+// Config tunes the services for tests.
+type Config struct {
+	// SockJSURL is the sockjs-client URL for the iframe page.
+	SockJSURL string
+	// DisconnectDelay and HeartbeatDelay override the defaults when set.
+	DisconnectDelay, HeartbeatDelay time.Duration
+}
+
+// New returns a router with every service mounted, and a function that
+// shuts them all down.
+func New(c Config) (*chi.Mux, func(context.Context) error) {
+	base := sockjs.Options{
+		AllowAnyOrigin:  true, // a test fixture: pages of any origin may connect
+		DisconnectDelay: c.DisconnectDelay,
+		HeartbeatDelay:  c.HeartbeatDelay,
+	}
+	r := chi.NewRouter()
+	var handlers []*sockjs.Handler
+	mount := func(prefix string, o sockjs.Options, app sockjs.HandlerFunc) *sockjs.Handler {
+		h := sockjs.NewHandler(o, app)
+		r.Mount(prefix, h)
+		handlers = append(handlers, h)
+		return h
+	}
+
+	echoOpts := base
+	echoOpts.ResponseLimit = 4096
+	mount("/echo", echoOpts, Echo)
+	mount("/close", base, func(ctx context.Context, s *sockjs.Session) {
+		s.Close(3000, "Go away!")
+	})
+	noWS := base
+	noWS.DisableWebSocket = true
+	mount("/disabled_websocket_echo", noWS, Echo)
+	mount("/cookie_needed_echo", base, Echo)
+
+	var broadcast *sockjs.Handler
+	broadcast = mount("/broadcast", base, func(ctx context.Context, s *sockjs.Session) {
+		for {
+			msg, err := s.Recv(ctx)
+			if err != nil {
+				return
+			}
+			broadcast.Broadcast(msg)
+		}
+	})
+	mount("/amplify", base, Amplify)
+	mount("/ticker", base, func(ctx context.Context, s *sockjs.Session) {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if s.Send("tick!") != nil {
+					return
+				}
+			}
+		}
+	})
+	shutdown := func(ctx context.Context) error {
+		var errs []error
+		for _, h := range handlers {
+			errs = append(errs, h.Shutdown(ctx))
+		}
+		return errors.Join(errs...)
+	}
+	return r, shutdown
+}
+
+// Echo sends every message back.
+func Echo(ctx context.Context, s *sockjs.Session) {
+	for {
+		msg, err := s.Recv(ctx)
+		if err != nil {
+			return
+		}
+		if s.Send(msg) != nil {
+			return
+		}
+	}
+}
+
+// Amplify answers a message n with "x" repeated 2^n, n clamped to 1..19.
+func Amplify(ctx context.Context, s *sockjs.Session) {
+	for {
+		msg, err := s.Recv(ctx)
+		if err != nil {
+			return
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(msg))
+		if err != nil || n < 1 {
+			n = 1
+		}
+		n = min(n, 19)
+		if s.Send(strings.Repeat("x", 1<<n)) != nil {
+			return
+		}
+	}
+}

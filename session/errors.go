@@ -1,0 +1,54 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors returned by Session methods. A session's end is always reported as
+// a *CloseError whose Unwrap gives one of the causes below and which also
+// matches ErrClosed, so both of these work:
+//
+//	errors.Is(err, session.ErrClosed)        // the session is over
+//	errors.Is(err, session.ErrClientClosed)  // ... because the client left
+var (
+	// ErrClosed matches every error that reports a closed session.
+	ErrClosed = errors.New("sockjs: session closed")
+	// ErrReceiverBusy is returned by Attach while another receiver is attached.
+	ErrReceiverBusy = errors.New("sockjs: another connection still open")
+	// ErrDetached is returned by Next on a receiver that was detached.
+	ErrDetached = errors.New("sockjs: receiver detached")
+
+	// ErrClientClosed: the client closed the session or its connection went
+	// away while a request was receiving.
+	ErrClientClosed = errors.New("sockjs: closed by the client")
+	// ErrTimedOut: no request came for the disconnect delay, or a websocket
+	// peer stopped answering pings.
+	ErrTimedOut = errors.New("sockjs: session timed out")
+	// ErrServerClosed: the application or the server closed the session.
+	ErrServerClosed = errors.New("sockjs: closed by the server")
+	// ErrWriteFailed: writing to the client failed or passed its deadline.
+	ErrWriteFailed = errors.New("sockjs: write to the client failed")
+	// ErrSlowConsumer: the client did not take messages as fast as they
+	// were sent and the outbound queue passed its limit.
+	ErrSlowConsumer = errors.New("sockjs: outbound queue full (slow client)")
+)
+
+// CloseError reports how a session ended: the code and reason of the close
+// frame the client was (or would have been) sent, and the cause.
+type CloseError struct {
+	Code   int
+	Reason string
+	Cause  error // one of ErrClientClosed, ErrTimedOut, ErrServerClosed, ErrWriteFailed, ErrSlowConsumer
+}
+
+// Error implements error.
+func (e *CloseError) Error() string {
+	return fmt.Sprintf("%v (close code %d, %q)", e.Cause, e.Code, e.Reason)
+}
+
+// Unwrap returns the cause.
+func (e *CloseError) Unwrap() error { return e.Cause }
+
+// Is makes every CloseError match ErrClosed.
+func (e *CloseError) Is(target error) bool { return target == ErrClosed }

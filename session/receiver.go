@@ -1,0 +1,164 @@
+package session
+
+import (
+	"context"
+	"time"
+
+	"github.com/sockline/sockline/internal/frame"
+)
+
+// Kind tells what a frame returned by Next is.
+type Kind int
+
+// Frame kinds.
+const (
+	KindOpen      Kind = iota // "o"
+	KindMessages              // "a[...]"
+	KindHeartbeat             // "h"
+	KindClose                 // "c[code,reason]"; the last frame a receiver gets
+)
+
+// Frame is one SockJS frame to write. Data is valid until the next call to
+// Next on the same receiver.
+type Frame struct {
+	Kind Kind
+	Data []byte
+}
+
+// Receiver is the one request (or websocket) currently taking a session's
+// frames. Its goroutine is the only writer of the connection.
+type Receiver struct {
+	s        *Session
+	ctx      context.Context // the receiving request's; done once its client left
+	wake     chan struct{}
+	buf      []byte
+	detached bool // guarded by s.mu
+}
+
+// Attach makes the caller the session's receiver; ctx is the receiving
+// request's context. It fails with ErrReceiverBusy while another receiver
+// is attached; the caller then answers with a 2010 close frame and the other
+// receiver goes on. An attached receiver whose context has already ended
+// (its client left, but its goroutine has not noticed yet) does not count:
+// it is interrupted, so the newcomer gets the 1002 close frame instead of a
+// misleading 2010.
+func (s *Session) Attach(ctx context.Context) (*Receiver, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old := s.recv; old != nil {
+		if old.ctx.Err() == nil {
+			return nil, ErrReceiverBusy
+		}
+		s.closeLocked(&CloseError{Code: frame.CodeInterrupted, Reason: frame.ReasonInterrupted, Cause: ErrClientClosed})
+		old.detachLocked(time.Now())
+	}
+	r := &Receiver{s: s, ctx: ctx, wake: make(chan struct{}, 1)}
+	s.recv = r
+	s.lastSent = time.Now()
+	s.armLocked(s.lastSent)
+	return r, nil
+}
+
+// Next waits for the next frame: the open frame first, then batches of every
+// message pending (one "a" frame each), heartbeats when due, and finally the
+// close frame (after which Next keeps returning it). It returns ctx's error
+// if ctx ends first, and ErrDetached after Detach.
+func (r *Receiver) Next(ctx context.Context) (Frame, error) {
+	return r.next(ctx, false)
+}
+
+// NextAndDetach is Next for one-frame responses (polling): it detaches the
+// receiver in the same critical section that takes the frame, before the
+// caller writes it. A client that re-polls as soon as it reads the response
+// therefore always finds the session free, never "Another connection still
+// open".
+func (r *Receiver) NextAndDetach(ctx context.Context) (Frame, error) {
+	return r.next(ctx, true)
+}
+
+func (r *Receiver) next(ctx context.Context, detach bool) (Frame, error) {
+	s := r.s
+	for {
+		s.mu.Lock()
+		if r.detached {
+			s.mu.Unlock()
+			return Frame{}, ErrDetached
+		}
+		f, ok := r.takeLocked()
+		if ok {
+			now := time.Now()
+			s.lastSent = now
+			if detach {
+				r.detachLocked(now)
+			}
+			s.mu.Unlock()
+			return f, nil
+		}
+		s.mu.Unlock()
+		select {
+		case <-r.wake:
+		case <-ctx.Done():
+			return Frame{}, ctx.Err()
+		}
+	}
+}
+
+func (r *Receiver) takeLocked() (Frame, bool) {
+	s := r.s
+	switch {
+	case !s.openSent:
+		s.openSent = true
+		if s.state == StateConnecting {
+			s.state = StateOpen
+		}
+		return Frame{Kind: KindOpen, Data: frame.Open}, true
+	case len(s.out) > 0:
+		r.buf = frame.AppendMessages(r.buf[:0], s.out)
+		clear(s.out)
+		s.out, s.outBytes = s.out[:0], 0
+		return Frame{Kind: KindMessages, Data: r.buf}, true
+	case s.closeErr != nil:
+		s.state = StateClosed
+		return Frame{Kind: KindClose, Data: s.closeFrame}, true
+	case s.hbPending:
+		s.hbPending = false
+		return Frame{Kind: KindHeartbeat, Data: frame.Heartbeat}, true
+	}
+	return Frame{}, false
+}
+
+// Detach frees the session for the next receiver and starts the disconnect
+// delay. It is idempotent; call it (deferred) when the response ends.
+func (r *Receiver) Detach() {
+	r.s.mu.Lock()
+	r.detachLocked(time.Now())
+	r.s.mu.Unlock()
+}
+
+func (r *Receiver) detachLocked(now time.Time) {
+	if r.detached {
+		return
+	}
+	r.detached = true
+	s := r.s
+	if s.recv == r {
+		s.recv = nil
+		s.hbPending = false
+		s.detachedAt = now
+		s.armLocked(now)
+	}
+}
+
+// Interrupt closes the session because the receiving connection broke
+// (cause is ErrClientClosed or ErrWriteFailed) and detaches the receiver.
+// Later requests get c[1002,"Connection interrupted"], as the protocol wants.
+func (r *Receiver) Interrupt(cause error) {
+	s := r.s
+	s.mu.Lock()
+	s.closeLocked(&CloseError{Code: frame.CodeInterrupted, Reason: frame.ReasonInterrupted, Cause: cause})
+	r.detachLocked(time.Now())
+	s.mu.Unlock()
+}
+
+// Session returns the session r receives for.
+func (r *Receiver) Session() *Session { return r.s }

@@ -1,0 +1,269 @@
+package session
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/sockline/sockline/internal/frame"
+)
+
+// State is where a session is in its life.
+type State int32
+
+// Session states, in the only order a session goes through them.
+const (
+	StateConnecting State = iota // created, open frame not yet taken
+	StateOpen                    // open frame taken by a receiver
+	StateClosing                 // closed, close frame not yet taken
+	StateClosed                  // close frame taken; replayed to later requests
+)
+
+// String returns the state's name.
+func (s State) String() string {
+	switch s {
+	case StateConnecting:
+		return "connecting"
+	case StateOpen:
+		return "open"
+	case StateClosing:
+		return "closing"
+	default:
+		return "closed"
+	}
+}
+
+// Scheduler runs functions after a delay. heartbeat.Wheel provides one
+// shared by every session; TimeScheduler uses the runtime's timers.
+type Scheduler interface {
+	AfterFunc(d time.Duration, f func()) Timer
+}
+
+// Timer is a pending call made by a Scheduler.
+type Timer interface {
+	Stop() bool
+	Reset(d time.Duration) bool
+}
+
+// TimeScheduler is a Scheduler backed by time.AfterFunc.
+type TimeScheduler struct{}
+
+// AfterFunc calls time.AfterFunc.
+func (TimeScheduler) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+
+// Config holds a session's settings. The owner (package sockjs) fills in
+// defaults; here every field is used as given.
+type Config struct {
+	// HeartbeatDelay is how long an attached receiver may go without any
+	// frame before it is sent "h". Zero or negative disables heartbeats.
+	HeartbeatDelay time.Duration
+	// DisconnectDelay is how long a session lives with no receiver attached,
+	// and how long a closed session is remembered. Must be positive.
+	DisconnectDelay time.Duration
+	// MaxQueuedBytes bounds the outbound queue; a Send that would pass it
+	// closes the session with ErrSlowConsumer. Zero means no bound.
+	MaxQueuedBytes int
+	// MaxInboxBytes bounds the messages received but not yet read by Recv;
+	// past it Deliver waits, which pushes back on the client. Zero means no bound.
+	MaxInboxBytes int
+	// Scheduler provides timers; nil means TimeScheduler.
+	Scheduler Scheduler
+	// OnExpire is called once, from the scheduler, when the session is to be
+	// forgotten: closed and unattended for the disconnect delay.
+	OnExpire func(*Session)
+}
+
+// Session is one SockJS session. Create it with New.
+type Session struct {
+	id     string
+	cfg    Config
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu         sync.Mutex
+	state      State
+	openSent   bool
+	out        [][]byte // quoted messages waiting for a receiver
+	outBytes   int
+	closeErr   *CloseError
+	closeFrame []byte
+	recv       *Receiver
+	hbPending  bool
+	lastSent   time.Time
+	detachedAt time.Time
+	timer      Timer
+	expired    bool
+
+	inbox
+}
+
+// New returns a connecting session with no receiver. Its disconnect delay
+// starts now: a session that nobody attaches to expires.
+func New(id string, cfg Config) *Session {
+	if cfg.Scheduler == nil {
+		cfg.Scheduler = TimeScheduler{}
+	}
+	if cfg.DisconnectDelay <= 0 {
+		panic("session: DisconnectDelay must be positive")
+	}
+	s := &Session{id: id, cfg: cfg}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.inbox.init()
+	s.mu.Lock()
+	s.detachedAt = time.Now()
+	s.armLocked(s.detachedAt)
+	s.mu.Unlock()
+	return s
+}
+
+// ID returns the session id chosen by the client.
+func (s *Session) ID() string { return s.id }
+
+// Context is cancelled when the session closes.
+func (s *Session) Context() context.Context { return s.ctx }
+
+// State returns the current state.
+func (s *Session) State() State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state
+}
+
+// Err returns nil while the session is open, and then the *CloseError that
+// tells how it ended.
+func (s *Session) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closeErr == nil {
+		return nil
+	}
+	return s.closeErr
+}
+
+// Send queues msg for the client. It never blocks on the network.
+func (s *Session) Send(msg string) error {
+	return s.SendQuoted(frame.AppendQuote(nil, msg))
+}
+
+// SendQuoted queues a message already encoded by frame.AppendQuote, so that
+// a broadcast encodes once. The session keeps q: callers must not change it.
+func (s *Session) SendQuoted(q []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closeErr != nil {
+		return s.closeErr
+	}
+	if max := s.cfg.MaxQueuedBytes; max > 0 && s.outBytes+len(q) > max {
+		s.out, s.outBytes = nil, 0
+		s.closeLocked(&CloseError{Code: 1008, Reason: "Send queue overflow", Cause: ErrSlowConsumer})
+		return s.closeErr
+	}
+	s.out = append(s.out, q)
+	s.outBytes += len(q)
+	s.wakeLocked()
+	return nil
+}
+
+// Close closes the session with code and reason, as asked by the
+// application or the server. Messages already queued are still delivered,
+// followed by the close frame. Closing a closed session does nothing and
+// returns the error that closed it.
+func (s *Session) Close(code int, reason string) error {
+	return s.CloseWith(&CloseError{Code: code, Reason: reason, Cause: ErrServerClosed})
+}
+
+// CloseWith closes the session with the given code, reason and cause; the
+// transports use it to report the client's side. It returns nil if this
+// call closed the session, else the earlier CloseError.
+func (s *Session) CloseWith(e *CloseError) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closeLocked(e) {
+		return s.closeErr
+	}
+	return nil
+}
+
+func (s *Session) closeLocked(e *CloseError) bool {
+	if s.closeErr != nil {
+		return false
+	}
+	s.closeErr = e
+	s.closeFrame = frame.AppendClose(nil, e.Code, e.Reason)
+	s.state = StateClosing
+	s.cancel()
+	s.inbox.closeLocked()
+	s.wakeLocked()
+	return true
+}
+
+func (s *Session) wakeLocked() {
+	if s.recv != nil {
+		select {
+		case s.recv.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// armLocked points the session's one timer at its next deadline: the end
+// of the disconnect delay while nobody is attached, else the next heartbeat.
+func (s *Session) armLocked(now time.Time) {
+	if s.expired {
+		return
+	}
+	var due time.Time
+	switch {
+	case s.recv == nil:
+		due = s.detachedAt.Add(s.cfg.DisconnectDelay)
+	case s.cfg.HeartbeatDelay > 0 && s.closeErr == nil:
+		due = s.lastSent.Add(s.cfg.HeartbeatDelay)
+	default:
+		return
+	}
+	d := max(due.Sub(now), 0)
+	if s.timer == nil {
+		s.timer = s.cfg.Scheduler.AfterFunc(d, s.onTimer)
+	} else {
+		s.timer.Reset(d)
+	}
+}
+
+// onTimer runs on the scheduler's goroutine. Deadlines may have moved since
+// the timer was set (a frame was written, a receiver came), so it re-checks.
+func (s *Session) onTimer() {
+	now := time.Now()
+	s.mu.Lock()
+	if s.expired {
+		s.mu.Unlock()
+		return
+	}
+	if s.recv == nil && !now.Before(s.detachedAt.Add(s.cfg.DisconnectDelay)) {
+		s.closeLocked(&CloseError{Code: 1006, Reason: "Session timed out", Cause: ErrTimedOut})
+		s.expired = true
+		s.mu.Unlock()
+		if s.cfg.OnExpire != nil {
+			s.cfg.OnExpire(s)
+		}
+		return
+	}
+	if s.recv != nil && s.cfg.HeartbeatDelay > 0 && !now.Before(s.lastSent.Add(s.cfg.HeartbeatDelay)) {
+		s.hbPending = true
+		s.lastSent = now // the next heartbeat is due one delay after this one
+		s.wakeLocked()
+	}
+	s.armLocked(now)
+	s.mu.Unlock()
+}
+
+// Expire stops the session's timer and closes it with cause, without the
+// disconnect delay; the owner uses it on shutdown. OnExpire is not called.
+func (s *Session) Expire(e *CloseError) {
+	s.mu.Lock()
+	s.closeLocked(e)
+	s.expired = true
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.mu.Unlock()
+}

@@ -1,0 +1,209 @@
+package sockjs
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/sockline/sockline/cors"
+	"github.com/sockline/sockline/session"
+	"github.com/sockline/sockline/transports"
+)
+
+// HandlerFunc is the application's per-session code. It runs in its own
+// goroutine once per session, from the session's creation; ctx is the
+// session's context, cancelled when the session closes. When it returns,
+// the session is closed with 3000 "Go away!" if it is still open.
+type HandlerFunc func(ctx context.Context, s *Session)
+
+// Handler serves the SockJS endpoints under one prefix. Create it with
+// NewHandler; it is an http.Handler safe for concurrent use.
+type Handler struct {
+	opts     Options
+	app      HandlerFunc
+	registry session.Registry
+	tcfg     transports.Config
+	sched    session.Scheduler
+	policy   *cors.Policy
+	stop     func() // stops the scheduler
+
+	mu       sync.Mutex
+	conns    map[*session.Session]struct{} // websocket sessions, not in the registry
+	shutdown bool
+	running  sync.WaitGroup // application handlers
+}
+
+// NewHandler returns a Handler that runs app for every new session. It
+// panics if opts are invalid (see Options.Validate) or app is nil: both
+// are programming errors best found at start-up.
+func NewHandler(opts Options, app HandlerFunc) *Handler {
+	if err := opts.Validate(); err != nil {
+		panic(err)
+	}
+	if app == nil {
+		panic(fmt.Errorf("%w: the session handler must not be nil", ErrInvalidOptions))
+	}
+	o := opts.withDefaults()
+	h := &Handler{
+		opts:     o,
+		app:      app,
+		registry: o.Registry,
+		conns:    make(map[*session.Session]struct{}),
+		sched:    session.TimeScheduler{},
+		stop:     func() {},
+	}
+	policy, err := cors.New(cors.Config{
+		AllowedOrigins:        o.AllowedOrigins,
+		AllowedOriginPatterns: o.AllowedOriginPatterns,
+		AllowAnyOrigin:        o.AllowAnyOrigin,
+		AllowNullOrigin:       o.AllowNullOrigin,
+		Disabled:              o.DisableCORS,
+	})
+	if err != nil {
+		panic(fmt.Errorf("%w: %w", ErrInvalidOptions, err))
+	}
+	h.policy = policy
+	h.tcfg = transports.Config{
+		ResponseLimit:   o.ResponseLimit,
+		WriteTimeout:    o.WriteTimeout,
+		MaxMessageBytes: o.MaxMessageBytes,
+		HeartbeatDelay:  o.HeartbeatDelay,
+		PongTimeout:     o.PongTimeout,
+	}
+	return h
+}
+
+func (h *Handler) sessionConfig(onExpire func(*session.Session)) session.Config {
+	return session.Config{
+		HeartbeatDelay:  h.opts.HeartbeatDelay,
+		DisconnectDelay: h.opts.DisconnectDelay,
+		MaxQueuedBytes:  h.opts.MaxQueuedBytes,
+		MaxInboxBytes:   h.opts.MaxInboxBytes,
+		Scheduler:       h.sched,
+		OnExpire:        onExpire,
+	}
+}
+
+// Open implements transports.Sessions.
+func (h *Handler) Open(id, transport string, r *http.Request) *session.Session {
+	s, created := h.registry.LoadOrCreate(id, func() *session.Session {
+		return session.New(id, h.sessionConfig(h.registry.Delete))
+	})
+	if created {
+		h.start(s, transport, r)
+	}
+	return s
+}
+
+// OpenConnection implements transports.Sessions.
+func (h *Handler) OpenConnection(id, transport string, r *http.Request) *session.Session {
+	s := session.New(id, h.sessionConfig(func(s *session.Session) {
+		h.mu.Lock()
+		delete(h.conns, s)
+		h.mu.Unlock()
+	}))
+	h.mu.Lock()
+	h.conns[s] = struct{}{}
+	h.mu.Unlock()
+	h.start(s, transport, r)
+	return s
+}
+
+// Lookup implements transports.Sessions.
+func (h *Handler) Lookup(id string) (*session.Session, bool) { return h.registry.Load(id) }
+
+// start runs the application for a new session.
+func (h *Handler) start(s *session.Session, transport string, r *http.Request) {
+	h.mu.Lock()
+	down := h.shutdown
+	if !down {
+		h.running.Add(1)
+	}
+	h.mu.Unlock()
+	if down {
+		s.Close(1001, "Server is shutting down")
+		return
+	}
+	ps := &Session{s: s, req: requestInfo{
+		header:     r.Header.Clone(),
+		remoteAddr: r.RemoteAddr,
+		transport:  transport,
+	}}
+	go func() {
+		defer h.running.Done()
+		defer s.Close(3000, "Go away!")
+		defer func() {
+			if v := recover(); v != nil {
+				h.opts.Logger.Error("sockjs: session handler panicked", "session", s.ID(), "panic", v)
+				s.Close(1011, "Internal server error")
+			}
+		}()
+		h.app(s.Context(), ps)
+	}()
+}
+
+// forEach calls f for every live session, registered or websocket.
+func (h *Handler) forEach(f func(*session.Session)) {
+	h.registry.Range(func(s *session.Session) bool { f(s); return true })
+	h.mu.Lock()
+	conns := make([]*session.Session, 0, len(h.conns))
+	for s := range h.conns {
+		conns = append(conns, s)
+	}
+	h.mu.Unlock()
+	for _, s := range conns {
+		f(s)
+	}
+}
+
+// Broadcast sends msg to every open session of this handler, encoding it
+// once. Sessions that are closed or too far behind are skipped.
+func (h *Handler) Broadcast(msg string) {
+	m := NewMessage(msg)
+	h.forEach(func(s *session.Session) { _ = s.SendQuoted(m.quoted) })
+}
+
+// Len returns the number of sessions the handler holds, closed ones that are
+// still remembered included.
+func (h *Handler) Len() int {
+	h.mu.Lock()
+	n := len(h.conns)
+	h.mu.Unlock()
+	return n + h.registry.Len()
+}
+
+// Shutdown closes every session with 1001 "Server is shutting down", refuses
+// new ones, and waits until every application handler has returned or ctx
+// ends. Register it with http.Server.RegisterOnShutdown (or call it after
+// Server.Shutdown), since Server.Shutdown alone does not end streaming
+// responses and websockets.
+func (h *Handler) Shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	h.shutdown = true
+	h.mu.Unlock()
+	h.forEach(func(s *session.Session) {
+		s.Close(1001, "Server is shutting down")
+	})
+	done := make(chan struct{})
+	go func() {
+		h.running.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("sockjs: shutdown: session handlers still running: %w", ctx.Err())
+	}
+	// Forget every session now rather than after the disconnect delay, so
+	// that no timer outlives the handler.
+	h.forEach(func(s *session.Session) {
+		s.Expire(&session.CloseError{Code: 1001, Reason: "Server is shutting down", Cause: session.ErrServerClosed})
+		h.registry.Delete(s)
+	})
+	h.mu.Lock()
+	clear(h.conns)
+	h.mu.Unlock()
+	h.stop()
+	return nil
+}

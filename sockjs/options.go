@@ -1,0 +1,163 @@
+package sockjs
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/sockline/sockline/session"
+)
+
+// Defaults applied to zero-valued Options fields. They are the values of
+// sockjs-node where it has one.
+const (
+	DefaultHeartbeatDelay  = 25 * time.Second
+	DefaultDisconnectDelay = 5 * time.Second
+	DefaultResponseLimit   = 128 << 10
+	DefaultMaxMessageBytes = 1 << 20
+	DefaultMaxQueuedBytes  = 8 << 20
+	DefaultMaxInboxBytes   = 1 << 20
+	DefaultWriteTimeout    = 10 * time.Second
+	DefaultPongTimeout     = 10 * time.Second
+	// DefaultSockJSURL is the sockjs-client build the iframe page loads when
+	// Options.SockJSURL is empty: the 1.x release from a public CDN.
+	DefaultSockJSURL = "https://cdn.jsdelivr.net/npm/sockjs-client@1.6.1/dist/sockjs.min.js"
+)
+
+// Options configures a Handler. The zero value is ready to use: every field
+// documents what zero means, and zero is always the safe, conventional
+// choice.
+type Options struct {
+	// Prefix is the path the handler is mounted at, such as "/echo". It is
+	// needed only when the handler sees full request paths: mounted on an
+	// http.ServeMux without http.StripPrefix. Under chi's Mount or
+	// http.StripPrefix leave it empty.
+	Prefix string
+
+	// HeartbeatDelay is how long a connection may go without any frame
+	// before the server sends a heartbeat "h" (and, on websocket, a ping),
+	// so that proxies and load balancers do not cut idle connections.
+	// Zero means 25 s; a negative value disables heartbeats.
+	HeartbeatDelay time.Duration
+	// DisconnectDelay is how long a session lives without a receiving
+	// connection before it is closed, and how long a closed session is
+	// remembered. Zero means 5 s.
+	DisconnectDelay time.Duration
+	// ResponseLimit is how many bytes a streaming response carries before it
+	// ends and the client opens a new one (so that the browser can free
+	// what it has read). Zero means 128 KiB.
+	ResponseLimit int
+
+	// AllowedOrigins lists the exact origins besides the server's own whose
+	// pages may use the handler, e.g. "https://app.example.com". By default
+	// only same-origin pages (and clients that send no Origin, such as
+	// non-browser programs) are allowed; every other origin gets 403 on
+	// every endpoint and a refused websocket handshake, which protects
+	// against cross-site WebSocket hijacking.
+	AllowedOrigins []string
+	// AllowedOriginPatterns lists origins with wildcards, such as
+	// "https://*.example.com" or "http://localhost:*".
+	AllowedOriginPatterns []string
+	// AllowAnyOrigin lets pages of every origin use the handler. Only for
+	// endpoints that grant nothing on the strength of cookies.
+	AllowAnyOrigin bool
+	// AllowNullOrigin lets pages with the opaque origin "null" (sandboxed
+	// iframes, file:// pages) in; they are answered "null", never "*". Any
+	// site can produce "null", so this is as open as AllowAnyOrigin.
+	AllowNullOrigin bool
+	// DisableCORS leaves CORS headers and origin checks to the
+	// application's own middleware: the handler writes no
+	// Access-Control-* header and refuses no origin, websocket handshakes
+	// included.
+	DisableCORS bool
+
+	// DisableWebSocket turns off the websocket transport; /info then says
+	// "websocket": false and websocket URLs answer 404.
+	DisableWebSocket bool
+
+	// MaxMessageBytes bounds one request body or websocket message from a
+	// client; larger ones are refused (413, or the websocket is closed).
+	// Zero means 1 MiB.
+	MaxMessageBytes int64
+	// MaxQueuedBytes bounds the messages waiting to go to one client. A
+	// client that falls this far behind is disconnected with close code 1008
+	// and the application sees ErrSlowConsumer. Zero means 8 MiB.
+	MaxQueuedBytes int
+	// MaxInboxBytes bounds the messages received from one client that the
+	// application has not read yet; past it the server stops reading from
+	// that client. Zero means 1 MiB.
+	MaxInboxBytes int
+	// WriteTimeout bounds every write to a client; a client that does not
+	// take a frame in time is disconnected. Zero means 10 s.
+	WriteTimeout time.Duration
+	// PongTimeout is how long a websocket client has to answer the ping sent
+	// with each heartbeat; a silent connection is closed after
+	// HeartbeatDelay + PongTimeout. Zero means 10 s.
+	PongTimeout time.Duration
+
+	// Registry stores sessions. Nil means an in-memory registry.
+	Registry session.Registry
+	// Logger receives the few events that have no caller to return an error
+	// to, such as a panic in the session handler. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// ErrInvalidOptions is wrapped by the error NewHandler panics with and
+// Options.Validate returns.
+var ErrInvalidOptions = errors.New("sockjs: invalid options")
+
+// Validate reports the first invalid field, wrapping ErrInvalidOptions.
+func (o *Options) Validate() error {
+	switch {
+	case o.Prefix != "" && (o.Prefix[0] != '/' || o.Prefix[len(o.Prefix)-1] == '/'):
+		return fmt.Errorf("%w: Prefix %q must start with / and not end with one", ErrInvalidOptions, o.Prefix)
+	case o.DisconnectDelay < 0:
+		return fmt.Errorf("%w: DisconnectDelay must not be negative (zero means the default 5s)", ErrInvalidOptions)
+	case o.ResponseLimit < 0, o.MaxMessageBytes < 0, o.MaxQueuedBytes < 0, o.MaxInboxBytes < 0:
+		return fmt.Errorf("%w: size limits must not be negative (zero means the default)", ErrInvalidOptions)
+	case o.WriteTimeout < 0, o.PongTimeout < 0:
+		return fmt.Errorf("%w: timeouts must not be negative (zero means the default)", ErrInvalidOptions)
+	}
+	return nil
+}
+
+// withDefaults returns a copy with every zero field set to its default.
+func (o Options) withDefaults() Options {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&o.HeartbeatDelay, DefaultHeartbeatDelay)
+	def(&o.DisconnectDelay, DefaultDisconnectDelay)
+	def(&o.WriteTimeout, DefaultWriteTimeout)
+	def(&o.PongTimeout, DefaultPongTimeout)
+	if o.ResponseLimit == 0 {
+		o.ResponseLimit = DefaultResponseLimit
+	}
+	if o.MaxMessageBytes == 0 {
+		o.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if o.MaxQueuedBytes == 0 {
+		o.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
+	if o.MaxInboxBytes == 0 {
+		o.MaxInboxBytes = DefaultMaxInboxBytes
+	}
+	if o.Registry == nil {
+		o.Registry = session.NewMemory()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// requestInfo is what a session keeps of the request that created it.
+type requestInfo struct {
+	header     http.Header
+	remoteAddr string
+	transport  string
+}

@@ -1,0 +1,173 @@
+package sockjs
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/sockline/sockline/transports"
+)
+
+// route is one session endpoint: /{server}/{session}/{transport}.
+type route struct {
+	method    string // the one method it serves (OPTIONS aside)
+	preflight bool   // answers CORS preflight (the endpoints XHR reaches)
+	serve     func(c *transports.Config, s transports.Sessions, w http.ResponseWriter, r *http.Request, id string)
+}
+
+var routes = map[string]route{
+	transports.NameXHR:          {http.MethodPost, true, (*transports.Config).XHRPolling},
+	transports.NameXHRSend:      {http.MethodPost, true, (*transports.Config).XHRSend},
+	transports.NameXHRStreaming: {http.MethodPost, true, (*transports.Config).XHRStreaming},
+	transports.NameWebSocket:    {http.MethodGet, false, (*transports.Config).WebSocket},
+}
+
+// ServeHTTP routes a request to the SockJS endpoint its path names.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path, ok := h.relativePath(r)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	switch path {
+	case "", "/":
+		h.greeting(w, r)
+		return
+	case "/info":
+		h.info(w, r)
+		return
+	}
+	server, id, name, ok := splitSessionPath(path)
+	rt, known := routes[name]
+	if !ok || !known || server == "" || !h.enabled(name) {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method == http.MethodOptions && rt.preflight {
+		h.policy.Preflight(w, r, "OPTIONS, POST")
+		return
+	}
+	if r.Method != rt.method {
+		methodNotAllowed(w, rt)
+		return
+	}
+	if !h.policy.Apply(w, r) {
+		return
+	}
+	h.reflectRequestHeaders(w, r)
+	h.setCookie(w, r)
+	rt.serve(&h.tcfg, h, w, r, id)
+}
+
+// relativePath returns the request path below the handler's prefix: from
+// Options.Prefix, else from chi's routing context (Mount), else the URL path
+// as it is (http.StripPrefix).
+func (h *Handler) relativePath(r *http.Request) (string, bool) {
+	if h.opts.Prefix != "" {
+		rest, ok := strings.CutPrefix(r.URL.Path, h.opts.Prefix)
+		if !ok || (rest != "" && rest[0] != '/') {
+			return "", false
+		}
+		return rest, true
+	}
+	if rctx := chi.RouteContext(r.Context()); rctx != nil && rctx.RoutePath != "" {
+		return rctx.RoutePath, true
+	}
+	return r.URL.Path, true
+}
+
+// splitSessionPath splits "/{server}/{session}/{transport}". Ids must be
+// non-empty and free of dots, as the protocol requires.
+func splitSessionPath(p string) (server, id, transport string, ok bool) {
+	parts := strings.Split(p, "/")
+	if len(parts) != 4 || parts[0] != "" {
+		return "", "", "", false
+	}
+	server, id, transport = parts[1], parts[2], parts[3]
+	if server == "" || id == "" || strings.Contains(server, ".") || strings.Contains(id, ".") {
+		return "", "", "", false
+	}
+	return server, id, transport, true
+}
+
+func (h *Handler) enabled(transport string) bool {
+	if transport == transports.NameWebSocket {
+		return !h.opts.DisableWebSocket
+	}
+	return true
+}
+
+// methodNotAllowed answers 405 with Allow, no body and no Content-Type.
+func methodNotAllowed(w http.ResponseWriter, rt route) {
+	allow := rt.method
+	if rt.preflight {
+		allow = "OPTIONS, " + allow
+	}
+	w.Header().Set("Allow", allow)
+	w.WriteHeader(http.StatusMethodNotAllowed)
+}
+
+// reflectRequestHeaders echoes Access-Control-Request-Headers on
+// non-preflight answers too, as the protocol asks of xhr transports.
+func (h *Handler) reflectRequestHeaders(w http.ResponseWriter, r *http.Request) {
+	if h.opts.DisableCORS {
+		return
+	}
+	if v := r.Header.Get("Access-Control-Request-Headers"); v != "" {
+		w.Header().Set("Access-Control-Allow-Headers", v)
+	}
+}
+
+// setCookie is replaced when cookie support is configured.
+func (h *Handler) setCookie(http.ResponseWriter, *http.Request) {}
+
+const greetingText = "Welcome to SockJS!\n"
+
+func (h *Handler) greeting(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		methodNotAllowed(w, route{method: http.MethodGet})
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+	_, _ = w.Write([]byte(greetingText))
+}
+
+// infoResponse is the body of /info.
+type infoResponse struct {
+	WebSocket    bool     `json:"websocket"`
+	CookieNeeded bool     `json:"cookie_needed"`
+	Origins      []string `json:"origins"`
+	Entropy      uint32   `json:"entropy"`
+}
+
+func (h *Handler) info(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodOptions:
+		h.policy.Preflight(w, r, "OPTIONS, GET")
+		return
+	case http.MethodGet:
+	default:
+		methodNotAllowed(w, route{method: http.MethodGet, preflight: true})
+		return
+	}
+	if !h.policy.Apply(w, r) {
+		return
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	body, _ := json.Marshal(infoResponse{
+		WebSocket:    !h.opts.DisableWebSocket,
+		CookieNeeded: h.cookieNeeded(),
+		Origins:      []string{"*:*"},
+		Entropy:      binary.BigEndian.Uint32(b[:]),
+	})
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json; charset=UTF-8")
+	transports.NoCache(hd)
+	_, _ = w.Write(body)
+}
+
+func (h *Handler) cookieNeeded() bool { return false }

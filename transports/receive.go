@@ -1,0 +1,134 @@
+package transports
+
+import (
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/sockline/sockline/internal/frame"
+	"github.com/sockline/sockline/session"
+)
+
+// framing is one HTTP receiving transport's envelope: the only part of a
+// polling or streaming transport that differs from the others.
+type framing struct {
+	name        string
+	contentType string
+	// streaming responses carry many frames until the response limit;
+	// polling responses carry exactly one.
+	streaming bool
+	// prelude, when set, is written first (after validation); it may look
+	// at the request (a callback name). It returns nil to write nothing.
+	prelude func(r *http.Request) []byte
+	// wrap appends one frame in the transport's envelope.
+	wrap func(dst []byte, r *http.Request, f []byte) []byte
+	// check, when set, validates the request before anything is written;
+	// it writes the error response itself and returns false.
+	check func(w http.ResponseWriter, r *http.Request) bool
+}
+
+// Receive serves one receiving request with the given framing: the shared
+// logic of every polling and streaming transport.
+func (c *Config) receive(sessions Sessions, fr *framing, w http.ResponseWriter, r *http.Request, id string) {
+	if fr.check != nil && !fr.check(w, r) {
+		return
+	}
+	// Go notices a client that went away only once the request body has
+	// been read, so read it (a polling body is empty or ignored).
+	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, c.MaxMessageBytes))
+	sess := sessions.Open(id, fr.name, r)
+	h := w.Header()
+	h.Set("Content-Type", fr.contentType)
+	NoCache(h)
+	w.WriteHeader(http.StatusOK)
+
+	out := newWriter(w, c.WriteTimeout)
+	var buf []byte
+	if fr.prelude != nil {
+		if p := fr.prelude(r); p != nil {
+			if out.write(p) != nil {
+				return
+			}
+		}
+	}
+	out.written = 0 // the prelude does not count towards the response limit
+	rcv, err := sess.Attach(r.Context())
+	if err != nil { // another receiver is attached: it goes on, this one ends
+		buf = fr.wrap(buf[:0], r, frame.AppendClose(nil, frame.CodeAnotherConnection, frame.ReasonAnotherConnection))
+		_ = out.write(buf)
+		return
+	}
+	defer rcv.Detach()
+	for {
+		var f session.Frame
+		if fr.streaming {
+			f, err = rcv.Next(r.Context())
+		} else {
+			f, err = rcv.NextAndDetach(r.Context())
+		}
+		if err != nil {
+			if !errors.Is(err, session.ErrDetached) {
+				rcv.Interrupt(session.ErrClientClosed)
+			}
+			return
+		}
+		buf = fr.wrap(buf[:0], r, f.Data)
+		if err := out.write(buf); err != nil {
+			if fr.streaming {
+				rcv.Interrupt(session.ErrWriteFailed)
+			} else {
+				// Already detached: the frame is lost, so the session must not
+				// go on as if the client had it.
+				sess.CloseWith(&session.CloseError{Code: frame.CodeInterrupted, Reason: frame.ReasonInterrupted, Cause: session.ErrWriteFailed})
+			}
+			return
+		}
+		if !fr.streaming || f.Kind == session.KindClose || out.written >= c.ResponseLimit {
+			return
+		}
+	}
+}
+
+// newlineFrame is the xhr envelope: the frame and a newline.
+func newlineFrame(dst []byte, _ *http.Request, f []byte) []byte {
+	dst = append(dst, f...)
+	return append(dst, '\n')
+}
+
+// xhrPrelude is 2 KiB of 'h' and a newline: some browsers (old IE) buffer
+// the start of a streaming XHR response before they expose any of it.
+var xhrPrelude = func() []byte {
+	p := make([]byte, 2049)
+	for i := range 2048 {
+		p[i] = 'h'
+	}
+	p[2048] = '\n'
+	return p
+}()
+
+var (
+	xhrPolling = &framing{
+		name:        NameXHR,
+		contentType: "application/javascript; charset=UTF-8",
+		wrap:        newlineFrame,
+	}
+	xhrStreaming = &framing{
+		name:        NameXHRStreaming,
+		contentType: "application/javascript; charset=UTF-8",
+		streaming:   true,
+		prelude:     func(*http.Request) []byte { return xhrPrelude },
+		wrap:        newlineFrame,
+	}
+)
+
+// XHRPolling serves POST {prefix}/{server}/{session}/xhr: one frame per
+// response.
+func (c *Config) XHRPolling(s Sessions, w http.ResponseWriter, r *http.Request, id string) {
+	c.receive(s, xhrPolling, w, r, id)
+}
+
+// XHRStreaming serves POST {prefix}/{server}/{session}/xhr_streaming: a
+// prelude, then frames until the response limit.
+func (c *Config) XHRStreaming(s Sessions, w http.ResponseWriter, r *http.Request, id string) {
+	c.receive(s, xhrStreaming, w, r, id)
+}
