@@ -121,9 +121,6 @@ func (h *Handler) reflectRequestHeaders(w http.ResponseWriter, r *http.Request) 
 	}
 }
 
-// setCookie is replaced when cookie support is configured.
-func (h *Handler) setCookie(http.ResponseWriter, *http.Request) {}
-
 const greetingText = "Welcome to SockJS!\n"
 
 func (h *Handler) greeting(w http.ResponseWriter, r *http.Request) {
@@ -169,5 +166,3 @@ func (h *Handler) info(w http.ResponseWriter, r *http.Request) {
 	transports.NoCache(hd)
 	_, _ = w.Write(body)
 }
-
-func (h *Handler) cookieNeeded() bool { return false }
