@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/sockline/sockline/cors"
+	"github.com/sockline/sockline/heartbeat"
 	"github.com/sockline/sockline/session"
 	"github.com/sockline/sockline/transports"
 )
@@ -50,9 +52,9 @@ func NewHandler(opts Options, app HandlerFunc) *Handler {
 		app:      app,
 		registry: o.Registry,
 		conns:    make(map[*session.Session]struct{}),
-		sched:    session.TimeScheduler{},
-		stop:     func() {},
 	}
+	wheel := heartbeat.NewWheel(wheelTick(o))
+	h.sched, h.stop = wheelScheduler{wheel}, wheel.Close
 	policy, err := cors.New(cors.Config{
 		AllowedOrigins:        o.AllowedOrigins,
 		AllowedOriginPatterns: o.AllowedOriginPatterns,
@@ -72,6 +74,24 @@ func NewHandler(opts Options, app HandlerFunc) *Handler {
 		PongTimeout:     o.PongTimeout,
 	}
 	return h
+}
+
+// wheelScheduler adapts the handler's timing wheel to session.Scheduler.
+type wheelScheduler struct{ w *heartbeat.Wheel }
+
+func (s wheelScheduler) AfterFunc(d time.Duration, f func()) session.Timer {
+	return s.w.AfterFunc(d, f)
+}
+
+// wheelTick is the scheduler's resolution: a twentieth of the shortest
+// delay it serves (250 ms with the defaults), within 1 ms..500 ms. Heartbeats
+// and expiries are never early and at most about two ticks late.
+func wheelTick(o Options) time.Duration {
+	d := o.DisconnectDelay
+	if o.HeartbeatDelay > 0 {
+		d = min(d, o.HeartbeatDelay)
+	}
+	return min(max(d/20, time.Millisecond), 500*time.Millisecond)
 }
 
 func (h *Handler) sessionConfig(onExpire func(*session.Session)) session.Config {
