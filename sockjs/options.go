@@ -36,6 +36,12 @@ type Options struct {
 	// http.StripPrefix leave it empty.
 	Prefix string
 
+	// SockJSURL is the sockjs-client script the iframe page loads (the
+	// iframe-based transports run sockjs-client inside that page). Serve it
+	// yourself for production and point this at it; it should be the same
+	// build your pages use. Empty means DefaultSockJSURL.
+	SockJSURL string
+
 	// HeartbeatDelay is how long a connection may go without any frame
 	// before the server sends a heartbeat "h" (and, on websocket, a ping),
 	// so that proxies and load balancers do not cut idle connections.
@@ -76,6 +82,18 @@ type Options struct {
 	// DisableWebSocket turns off the websocket transport; /info then says
 	// "websocket": false and websocket URLs answer 404.
 	DisableWebSocket bool
+
+	// JSessionID turns on the JSESSIONID cookie for load balancers that
+	// keep a client on one server by cookie (sticky sessions): every
+	// transport response sets JSESSIONID (keeping the client's value,
+	// Path=/; SameSite=None and Secure over HTTPS) and /info tells clients
+	// "cookie_needed": true. Off by default, as in sockjs-node.
+	JSessionID bool
+	// CookieFunc, when set, replaces the JSESSIONID logic: it is called on
+	// every transport response (not /info, the greeting or the iframe page)
+	// to set whatever cookies a load balancer needs, and /info says
+	// "cookie_needed": true.
+	CookieFunc func(w http.ResponseWriter, r *http.Request)
 
 	// MaxMessageBytes bounds one request body or websocket message from a
 	// client; larger ones are refused (413, or the websocket is closed).

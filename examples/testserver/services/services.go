@@ -26,6 +26,7 @@ type Config struct {
 func New(c Config) (*chi.Mux, func(context.Context) error) {
 	base := sockjs.Options{
 		AllowAnyOrigin:  true, // a test fixture: pages of any origin may connect
+		SockJSURL:       c.SockJSURL,
 		DisconnectDelay: c.DisconnectDelay,
 		HeartbeatDelay:  c.HeartbeatDelay,
 	}
@@ -47,7 +48,9 @@ func New(c Config) (*chi.Mux, func(context.Context) error) {
 	noWS := base
 	noWS.DisableWebSocket = true
 	mount("/disabled_websocket_echo", noWS, Echo)
-	mount("/cookie_needed_echo", base, Echo)
+	cookies := base
+	cookies.JSessionID = true
+	mount("/cookie_needed_echo", cookies, Echo)
 
 	var broadcast *sockjs.Handler
 	broadcast = mount("/broadcast", base, func(ctx context.Context, s *sockjs.Session) {

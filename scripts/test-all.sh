@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every test of the project on a fresh machine: Go vet and tests (with
+# the race detector), then the browser end-to-end suite (installing Node
+# packages with npm ci and Debian's chromium when it is missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== go vet"
+go vet ./...
+echo "== go test -race"
+go test -race -count=1 -timeout 15m ./...
+
+echo "== browser end-to-end tests"
+bash e2e/install-chromium.sh
+npm ci --no-audit --no-fund --loglevel=error
+npx playwright test -c e2e/playwright.config.js
