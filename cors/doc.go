@@ -17,7 +17,7 @@
 // hijacking. So the zero Config allows only pages of the server's own
 // origin, plus requests without an Origin header (non-browser clients,
 // which an origin check cannot stop anyway; browsers send Origin on every
-// cross-origin request and every WebSocket handshake). Other pages must be
+// CORS request and every WebSocket handshake). Other pages must be
 // listed, exactly ([Config.AllowedOrigins]) or by pattern
 // ([Config.AllowedOriginPatterns]); allowing every origin takes the explicit
 // [Config.AllowAnyOrigin]. See [Policy.Check] for the exact rules and for how
@@ -65,10 +65,11 @@
 // JSONP polling is fetched by a <script> tag: the browser sends no Origin
 // and no CORS check applies, yet the request carries the user's cookies and
 // the script it loads runs in, and so is readable by, the embedding page.
-// An origin policy cannot see who embedded it, so when origins are
-// restricted ([Policy.Restricted]) the handler refuses JSONP transports
-// unless the application enables them explicitly, accepting that any page
-// can use them.
+// Its companion jsonp_send is a hidden form POST, whose Origin older
+// browsers leave out. An origin policy cannot see who embedded them, so
+// when origins are restricted ([Policy.Restricted]) the handler refuses the
+// JSONP transports unless the application enables them explicitly,
+// accepting that any page can use them.
 //
 // The iframe page (iframe.html) runs the SockJS client on the server's own
 // origin for transports that cannot go cross-origin, and talks to its

@@ -61,7 +61,7 @@ type Config struct {
 // use. The zero Policy allows same-origin requests and requests without an
 // Origin header only, like New(Config{}).
 type Policy struct {
-	exact      map[string]struct{} // normalised allowed origins
+	exact      map[origin]struct{} // allowed origins
 	exactList  []origin            // the same, in configuration order
 	patterns   []pattern
 	anyOrigin  bool
@@ -85,17 +85,20 @@ func New(c Config) (*Policy, error) {
 			errs = append(errs, fmt.Errorf("%w %q in AllowedOrigins: %s", ErrInvalidOrigin, s, hint))
 			continue
 		}
+		if strings.Contains(s, "*") {
+			errs = append(errs, fmt.Errorf("%w %q in AllowedOrigins: wildcards belong in AllowedOriginPatterns", ErrInvalidOrigin, s))
+			continue
+		}
 		o, err := parseOrigin(s)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%w %q in AllowedOrigins: %v; want scheme://host[:port] with scheme http or https, e.g. https://app.example.com", ErrInvalidOrigin, s, err))
 			continue
 		}
 		if p.exact == nil {
-			p.exact = make(map[string]struct{})
+			p.exact = make(map[origin]struct{})
 		}
-		n := o.String()
-		if _, dup := p.exact[n]; !dup {
-			p.exact[n] = struct{}{}
+		if _, dup := p.exact[o]; !dup {
+			p.exact[o] = struct{}{}
 			p.exactList = append(p.exactList, o)
 		}
 	}
@@ -139,8 +142,8 @@ func specialValueHint(s string) string {
 type Decision struct {
 	// Allowed reports whether the request may proceed.
 	Allowed bool
-	// Origin is the request's Origin header value as sent, or "" when the
-	// request carries none (or an empty one).
+	// Origin is the request's Origin header value as sent (the first one,
+	// if several), or "" when the request carries none (or an empty one).
 	Origin string
 	// CrossOrigin reports whether an Origin was sent that is not the
 	// request's own origin (see [Policy.Check]); "null" and malformed
@@ -152,9 +155,10 @@ type Decision struct {
 //
 //   - Disabled: allowed, whatever the Origin.
 //   - No Origin header, or an empty one: allowed. Browsers send Origin on
-//     every cross-origin request and every WebSocket handshake, so its
-//     absence means a same-origin GET or a non-browser client, which
-//     origin checks cannot stop anyway.
+//     every CORS request, every POST and every WebSocket handshake; it is
+//     missing from same-origin GETs, from non-browser clients (which an
+//     origin check cannot stop anyway) and from cross-site loads such as
+//     <script> (which is why JSONP needs care, see the package doc).
 //   - More than one Origin header: refused (browsers never send that).
 //   - "null": allowed only with AllowNullOrigin or AllowAnyOrigin.
 //   - A value that does not parse as an http or https origin: allowed only
@@ -205,7 +209,7 @@ func (p *Policy) Check(r *http.Request) Decision {
 
 // listed reports whether o is in AllowedOrigins or matches a pattern.
 func (p *Policy) listed(o origin) bool {
-	if _, ok := p.exact[o.String()]; ok {
+	if _, ok := p.exact[o]; ok {
 		return true
 	}
 	for _, pt := range p.patterns {

@@ -59,7 +59,7 @@ func TestNewRejects(t *testing.T) {
 		{"ipv6 unbracketed", Config{AllowedOrigins: []string{"http://::1"}}, []string{"brackets"}},
 		{"space", Config{AllowedOrigins: []string{" https://app.example.com"}}, []string{`" https://app.example.com"`}},
 		{"unicode", Config{AllowedOrigins: []string{"https://bücher.example"}}, []string{"punycode"}},
-		{"wildcard in exact", Config{AllowedOrigins: []string{"https://*.example.com"}}, []string{"'*'"}},
+		{"wildcard in exact", Config{AllowedOrigins: []string{"https://*.example.com"}}, []string{`"https://*.example.com"`, "AllowedOriginPatterns"}},
 		{"pattern tld", Config{AllowedOriginPatterns: []string{"https://*.com"}}, []string{`"https://*.com"`, "AllowedOriginPatterns", "two literal labels"}},
 		{"pattern tail", Config{AllowedOriginPatterns: []string{"https://example.*"}}, []string{"two literal labels"}},
 		{"pattern scheme", Config{AllowedOriginPatterns: []string{"*://example.com"}}, []string{"scheme cannot be a wildcard"}},
@@ -219,5 +219,27 @@ func TestRestricted(t *testing.T) {
 		if got := mustNew(t, tt.cfg).Restricted(); got != tt.want {
 			t.Errorf("Restricted(%+v) = %v, want %v", tt.cfg, got, tt.want)
 		}
+	}
+}
+
+func BenchmarkCheck(b *testing.B) {
+	p := mustNew(b, Config{
+		AllowedOrigins:        []string{"https://app.example.com", "http://localhost:3000"},
+		AllowedOriginPatterns: []string{"https://*.example.org", "http://*.localhost:*"},
+	})
+	for _, bc := range []struct{ name, origin string }{
+		{"none", ""},
+		{"same", "http://example.com"},
+		{"exact", "https://app.example.com"},
+		{"pattern", "https://chat.example.org"},
+		{"refused", "https://evil.com"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			r := newRequest("GET", "example.com", map[string]string{"Origin": bc.origin})
+			b.ReportAllocs()
+			for b.Loop() {
+				p.Check(r)
+			}
+		})
 	}
 }

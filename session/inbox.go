@@ -97,7 +97,14 @@ func (s *Session) Recv(ctx context.Context) (string, error) {
 		case <-s.readyC:
 		case <-s.done:
 		case <-ctx.Done():
-			return "", ctx.Err()
+			// ctx is often the session's own context, cancelled by the
+			// close: then the close, not the context, is the answer.
+			select {
+			case <-s.done:
+				continue
+			default:
+				return "", ctx.Err()
+			}
 		}
 	}
 }

@@ -18,11 +18,17 @@ const (
 	KindClose                 // "c[code,reason]"; the last frame a receiver gets
 )
 
-// Frame is one SockJS frame to write. Data is valid until the next call to
-// Next on the same receiver.
+// Frame is one SockJS frame to write. Data and Messages are valid until the
+// next call to Next on the same receiver, and must not be changed.
 type Frame struct {
 	Kind Kind
+	// Data is the frame's bytes; nil in a KindMessages frame taken with
+	// NextMessages.
 	Data []byte
+	// Messages is set in a KindMessages frame taken with NextMessages: the
+	// messages of the batch, in order, each a JSON string as
+	// frame.AppendQuote encodes it. Nil otherwise.
+	Messages [][]byte
 }
 
 // Receiver is the one request (or websocket) currently taking a session's
@@ -32,6 +38,7 @@ type Receiver struct {
 	ctx      context.Context // the receiving request's; done once its client left
 	wake     chan struct{}
 	buf      []byte
+	msgs     [][]byte // Frame.Messages, reused
 	detached bool // guarded by s.mu
 }
 
@@ -64,7 +71,15 @@ func (s *Session) Attach(ctx context.Context) (*Receiver, error) {
 // close frame (after which Next keeps returning it). It returns ctx's error
 // if ctx ends first, and ErrDetached after Detach.
 func (r *Receiver) Next(ctx context.Context) (Frame, error) {
-	return r.next(ctx, false)
+	return r.next(ctx, false, false)
+}
+
+// NextMessages is Next for transports without SockJS framing (raw
+// websocket), which send each message on its own: a batch comes as
+// Frame.Messages, not as an "a" frame in Frame.Data. Frames of the other
+// kinds are as Next returns them.
+func (r *Receiver) NextMessages(ctx context.Context) (Frame, error) {
+	return r.next(ctx, false, true)
 }
 
 // NextAndDetach is Next for one-frame responses (polling): it detaches the
@@ -73,10 +88,10 @@ func (r *Receiver) Next(ctx context.Context) (Frame, error) {
 // therefore always finds the session free, never "Another connection still
 // open".
 func (r *Receiver) NextAndDetach(ctx context.Context) (Frame, error) {
-	return r.next(ctx, true)
+	return r.next(ctx, true, false)
 }
 
-func (r *Receiver) next(ctx context.Context, detach bool) (Frame, error) {
+func (r *Receiver) next(ctx context.Context, detach, raw bool) (Frame, error) {
 	s := r.s
 	for {
 		s.mu.Lock()
@@ -84,7 +99,7 @@ func (r *Receiver) next(ctx context.Context, detach bool) (Frame, error) {
 			s.mu.Unlock()
 			return Frame{}, ErrDetached
 		}
-		f, ok := r.takeLocked()
+		f, ok := r.takeLocked(raw)
 		if ok {
 			now := time.Now()
 			s.lastSent = now
@@ -103,7 +118,7 @@ func (r *Receiver) next(ctx context.Context, detach bool) (Frame, error) {
 	}
 }
 
-func (r *Receiver) takeLocked() (Frame, bool) {
+func (r *Receiver) takeLocked(raw bool) (Frame, bool) {
 	s := r.s
 	switch {
 	case !s.openSent:
@@ -113,10 +128,21 @@ func (r *Receiver) takeLocked() (Frame, bool) {
 		}
 		return Frame{Kind: KindOpen, Data: frame.Open}, true
 	case len(s.out) > 0:
-		r.buf = frame.AppendMessages(r.buf[:0], s.out)
-		clear(s.out)
-		s.out, s.outBytes = s.out[:0], 0
-		return Frame{Kind: KindMessages, Data: r.buf}, true
+		f := Frame{Kind: KindMessages}
+		if raw {
+			// The queue and r.msgs trade backing arrays: no copy, and
+			// nothing allocated once both have grown.
+			clear(r.msgs) // let the previous batch go
+			r.msgs, s.out = s.out, r.msgs[:0]
+			f.Messages = r.msgs
+		} else {
+			r.buf = frame.AppendMessages(r.buf[:0], s.out)
+			f.Data = r.buf
+			clear(s.out)
+			s.out = s.out[:0]
+		}
+		s.outBytes = 0
+		return f, true
 	case s.closeErr != nil:
 		s.state = StateClosed
 		return Frame{Kind: KindClose, Data: s.closeFrame}, true

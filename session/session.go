@@ -191,8 +191,10 @@ func (s *Session) closeLocked(e *CloseError) bool {
 	s.closeErr = e
 	s.closeFrame = frame.AppendClose(nil, e.Code, e.Reason)
 	s.state = StateClosing
-	s.cancel()
+	// done before cancel: whoever sees the context end must find the
+	// session closed (Recv relies on it).
 	s.inbox.closeLocked()
+	s.cancel()
 	s.wakeLocked()
 	return true
 }

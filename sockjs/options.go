@@ -78,6 +78,13 @@ type Options struct {
 	// Access-Control-* header and refuses no origin, websocket handshakes
 	// included.
 	DisableCORS bool
+	// AllowJSONP serves the jsonp transports even though origins are
+	// restricted. Browsers load jsonp with a <script> tag, which sends no
+	// Origin header, so the origin policy cannot check it: any site could
+	// drive a session through it. It is therefore refused (403) unless
+	// AllowAnyOrigin is set or you accept that risk here, for instance
+	// because sessions grant nothing on the strength of cookies.
+	AllowJSONP bool
 
 	// DisableWebSocket turns off the websocket transport; /info then says
 	// "websocket": false and websocket URLs answer 404.

@@ -1,0 +1,193 @@
+package sockjs_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/sockline/sockline/sockjs"
+)
+
+// endServer serves /x with short delays and reports, for every session, the
+// error its Recv ended with.
+func endServer(t *testing.T, o sockjs.Options) (*httptest.Server, <-chan error) {
+	t.Helper()
+	ended := make(chan error, 16)
+	h := sockjs.NewHandler(o, func(ctx context.Context, s *sockjs.Session) {
+		for {
+			if _, err := s.Recv(ctx); err != nil {
+				ended <- err
+				return
+			}
+		}
+	})
+	srv := httptest.NewServer(http.StripPrefix("/x", h))
+	t.Cleanup(func() {
+		srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = h.Shutdown(ctx)
+	})
+	return srv, ended
+}
+
+func waitEnd(t *testing.T, ended <-chan error, want error) {
+	t.Helper()
+	select {
+	case err := <-ended:
+		if !errors.Is(err, want) || !errors.Is(err, sockjs.ErrClosed) {
+			t.Fatalf("session ended with %v, want %v", err, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("session did not end (want %v)", want)
+	}
+}
+
+// rawRequest sends one HTTP/1.1 request on conn and reads until the
+// response contains want.
+func rawRequest(t *testing.T, conn net.Conn, br *bufio.Reader, method, path, want string) {
+	t.Helper()
+	fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", method, path)
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var got strings.Builder
+	buf := make([]byte, 4096)
+	for !strings.Contains(got.String(), want) {
+		n, err := br.Read(buf)
+		got.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("%s %s: reading for %q: %v; got %q", method, path, want, err, got.String())
+		}
+	}
+}
+
+// TestClientCutMidStream cuts the TCP connection of a receiving request
+// and checks that the session ends at once, closed by the client.
+func TestClientCutMidStream(t *testing.T) {
+	tests := []struct {
+		name, method, path, open string
+		poll                     bool // the first response completes; a second request hangs
+	}{
+		{"xhr_streaming", "POST", "/0/%s/xhr_streaming", "o\n", false},
+		{"xhr", "POST", "/0/%s/xhr", "o\n", true},
+		{"eventsource", "GET", "/0/%s/eventsource", "data: o\r\n\r\n", false},
+		{"htmlfile", "GET", "/0/%s/htmlfile?c=cb", `p("o");`, false},
+		{"jsonp", "GET", "/0/%s/jsonp?c=cb", `cb("o");`, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv, ended := endServer(t, sockjs.Options{DisconnectDelay: time.Minute, AllowJSONP: true})
+			conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(conn)
+			path := "/x" + fmt.Sprintf(tt.path, tt.name)
+			rawRequest(t, conn, br, tt.method, path, tt.open)
+			if tt.poll {
+				fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", tt.method, path)
+			}
+			conn.Close()
+			// The disconnect delay is a minute: only detection can end it now.
+			waitEnd(t, ended, sockjs.ErrClientClosed)
+		})
+	}
+}
+
+// TestPollingClientThatNeverReturnsTimesOut: a polling client that stops
+// polling is detected by the disconnect delay.
+func TestPollingClientThatNeverReturnsTimesOut(t *testing.T) {
+	t.Parallel()
+	srv, ended := endServer(t, sockjs.Options{DisconnectDelay: 100 * time.Millisecond})
+	resp, err := http.Post(srv.URL+"/x/0/s/xhr", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	waitEnd(t, ended, sockjs.ErrTimedOut)
+}
+
+func dialEndWS(t *testing.T, srv *httptest.Server) *websocket.Conn {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/x/0/s/websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := ws.ReadMessage(); err != nil || string(msg) != "o" {
+		t.Fatalf("open frame: %q %v", msg, err)
+	}
+	return ws
+}
+
+func TestWebSocketTCPCut(t *testing.T) {
+	t.Parallel()
+	srv, ended := endServer(t, sockjs.Options{DisconnectDelay: time.Minute})
+	ws := dialEndWS(t, srv)
+	ws.NetConn().Close() // no close frame: the TCP connection just ends
+	waitEnd(t, ended, sockjs.ErrClientClosed)
+}
+
+func TestWebSocketClientClose(t *testing.T) {
+	t.Parallel()
+	srv, ended := endServer(t, sockjs.Options{})
+	ws := dialEndWS(t, srv)
+	ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(4001, "bye"))
+	select {
+	case err := <-ended:
+		var ce *sockjs.CloseError
+		if !errors.As(err, &ce) || ce.Code != 4001 || ce.Reason != "bye" || !errors.Is(err, sockjs.ErrClientClosed) {
+			t.Fatalf("got %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("session did not end")
+	}
+	ws.Close()
+}
+
+// TestWebSocketHalfOpen: a peer that stops reading (so never answers the
+// pings sent with heartbeats) is dropped after HeartbeatDelay+PongTimeout.
+func TestWebSocketHalfOpen(t *testing.T) {
+	t.Parallel()
+	srv, ended := endServer(t, sockjs.Options{
+		HeartbeatDelay:  50 * time.Millisecond,
+		PongTimeout:     50 * time.Millisecond,
+		DisconnectDelay: time.Minute,
+	})
+	ws := dialEndWS(t, srv)
+	defer ws.Close()
+	// The client goes silent: it neither reads (so never answers pings) nor writes.
+	waitEnd(t, ended, sockjs.ErrTimedOut)
+}
+
+// TestWebSocketHeartbeatKeepsLiveClient: a client that reads (and so
+// answers pings) outlives several read-deadline windows
+// (HeartbeatDelay+PongTimeout): the deadline is renewed by its pongs.
+func TestWebSocketHeartbeatKeepsLiveClient(t *testing.T) {
+	t.Parallel()
+	srv, ended := endServer(t, sockjs.Options{
+		HeartbeatDelay: 20 * time.Millisecond,
+		PongTimeout:    time.Second, // generous: a loaded machine stalls
+	})
+	ws := dialEndWS(t, srv)
+	defer ws.Close()
+	ws.SetReadDeadline(time.Now().Add(30 * time.Second))
+	// Stay connected for 2.5 windows of HeartbeatDelay+PongTimeout.
+	for start := time.Now(); time.Since(start) < 2550*time.Millisecond; {
+		if _, msg, err := ws.ReadMessage(); err != nil || string(msg) != "h" {
+			t.Fatalf("heartbeat: %q %v", msg, err)
+		}
+	}
+	select {
+	case err := <-ended:
+		t.Fatalf("live client dropped: %v", err)
+	default:
+	}
+}
