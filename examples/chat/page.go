@@ -1,0 +1,66 @@
+package main
+
+import "html/template"
+
+// page is the chat page; it takes the sockjs-client URL. Messages are put
+// on the page with textContent, never as HTML.
+var page = template.Must(template.New("page").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>Sockline chat</title>
+<script src="{{.}}"></script>
+<style>
+ body{font:15px sans-serif;max-width:44em;margin:2em auto}
+ #log{border:1px solid #ccc;height:22em;overflow:auto;padding:.5em}
+ .notice{color:#777}.who{font-weight:bold}.tr{color:#36c;font-size:80%}
+</style>
+</head><body>
+<h1>Sockline chat</h1>
+<p id="status">connecting…</p>
+<div id="log"></div>
+<form id="f"><input id="msg" autocomplete="off" size="50" disabled> <button id="send" disabled>Send</button></form>
+<script>
+(function () {
+  var params = new URLSearchParams(location.search);
+  var server = params.get('server') || (location.origin + '/chat');
+  var transport = params.get('transport');
+  var name = params.get('name') || '';
+  var log = document.getElementById('log');
+  var status = document.getElementById('status');
+  window.chatEvents = [];
+  function line(cls, parts) {
+    var div = document.createElement('div');
+    div.className = cls;
+    parts.forEach(function (p) {
+      var span = document.createElement('span');
+      span.className = p[0]; span.textContent = p[1];
+      div.appendChild(span);
+    });
+    log.appendChild(div); log.scrollTop = log.scrollHeight;
+  }
+  var sock = new SockJS(server, null, transport ? {transports: [transport]} : {});
+  window.chatSocket = sock;
+  sock.onopen = function () {
+    sock.send(name);
+    status.textContent = 'connected with ' + sock.transport;
+    document.getElementById('msg').disabled = false;
+    document.getElementById('send').disabled = false;
+  };
+  sock.onmessage = function (m) {
+    var e = JSON.parse(m.data);
+    window.chatEvents.push(e);
+    var tr = ' [' + e.transport + ']';
+    if (e.type === 'welcome') status.textContent = 'you are ' + e.user + ' on ' + e.transport;
+    if (e.type === 'join') line('notice', [['who', e.user], ['tr', tr], ['', ' joined']]);
+    if (e.type === 'leave') line('notice', [['who', e.user], ['tr', tr], ['', ' left']]);
+    if (e.type === 'message') line('msg', [['who', e.user], ['tr', tr], ['', ': ' + e.text]]);
+  };
+  sock.onclose = function (e) { status.textContent = 'closed: ' + e.code + ' ' + e.reason; };
+  document.getElementById('f').onsubmit = function (ev) {
+    ev.preventDefault();
+    var input = document.getElementById('msg');
+    if (input.value) sock.send(input.value);
+    input.value = '';
+  };
+})();
+</script>
+</body></html>
+`))
