@@ -1,0 +1,41 @@
+// Package sockjs is Sockline's public API: a SockJS server to mount on
+// chi or net/http.
+//
+// A browser running sockjs-client gets a WebSocket-like object that falls
+// back to HTTP streaming and polling where WebSocket cannot pass. NewHandler
+// returns an http.Handler serving every endpoint of SockJS protocol 0.3.3
+// under one prefix, and runs the application's HandlerFunc once per session:
+// one ordered, bidirectional message channel per client, whatever transport
+// carries it and however often the underlying requests change.
+//
+// # Concurrency contract
+//
+//   - The HandlerFunc runs in its own goroutine per session, with a context
+//     cancelled when the session closes; when it returns, the session is
+//     closed (3000 "Go away!") if it is still open.
+//   - Session.Send, Session.SendMessage, Session.Close and Handler.Broadcast
+//     are safe from any goroutine and never wait for the network: messages
+//     are queued (bounded by Options.MaxQueuedBytes) and the connection's
+//     own goroutine writes them, everything pending batched in one frame.
+//   - Session.Recv returns messages in the order the client sent them.
+//   - No lock is held while the network or the application is waited on.
+//
+// # Security defaults
+//
+// Only same-origin pages (and clients that send no Origin header) may use
+// the handler until origins are allowed in Options; see Options and the
+// README's "Deploying behind proxies" for origins, jsonp, the iframe page,
+// cookies and timeouts.
+//
+// # Deviations from the protocol test suite 0.3.3
+//
+//   - Never-cached responses carry "Cache-Control: no-store, no-cache,
+//     no-transform, must-revalidate, max-age=0" (sockjs-node's current value;
+//     the suite predates no-transform).
+//   - CORS: a request without Origin gets "Access-Control-Allow-Origin: *"
+//     without credentials (browsers refuse credentials with "*"); an allowed
+//     origin is echoed with credentials; "Origin: null" is refused unless
+//     allowed, then answered "null", never "*".
+//   - Websocket sessions are not kept in the session registry, so two
+//     websockets may use the same session id, as the suite expects.
+package sockjs
