@@ -39,19 +39,38 @@ type Receiver struct {
 	wake     chan struct{}
 	buf      []byte
 	msgs     [][]byte // Frame.Messages, reused
-	detached bool // guarded by s.mu
+	detached bool     // guarded by s.mu
 }
+
+// BusyGrace is how long Attach waits, when another receiver is attached, for
+// that receiver's client to turn out gone before answering ErrReceiverBusy.
+// A client that drops a hanging request and at once sends a new one races
+// the server's detection of the drop (Go notices a closed connection on
+// another goroutine); the grace lets the drop win, so the newcomer learns
+// the truth (1002) instead of a misleading 2010. Only genuine second
+// receivers, which are rare, pay this delay.
+var BusyGrace = 100 * time.Millisecond
 
 // Attach makes the caller the session's receiver; ctx is the receiving
 // request's context. It fails with ErrReceiverBusy while another receiver
 // is attached; the caller then answers with a 2010 close frame and the other
-// receiver goes on. An attached receiver whose context has already ended
-// (its client left, but its goroutine has not noticed yet) does not count:
-// it is interrupted, so the newcomer gets the 1002 close frame instead of a
-// misleading 2010.
+// receiver goes on. An attached receiver whose context has ended (its client
+// left, but its goroutine has not noticed yet) does not count: it is
+// interrupted, so the newcomer gets the 1002 close frame. See BusyGrace.
 func (s *Session) Attach(ctx context.Context) (*Receiver, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if old := s.recv; old != nil && old.ctx.Err() == nil {
+		s.mu.Unlock()
+		t := time.NewTimer(BusyGrace)
+		select {
+		case <-old.ctx.Done():
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+		s.mu.Lock()
+	}
 	if old := s.recv; old != nil {
 		if old.ctx.Err() == nil {
 			return nil, ErrReceiverBusy

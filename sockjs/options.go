@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/sockline/sockline/session"
@@ -86,9 +88,28 @@ type Options struct {
 	// because sessions grant nothing on the strength of cookies.
 	AllowJSONP bool
 
-	// DisableWebSocket turns off the websocket transport; /info then says
-	// "websocket": false and websocket URLs answer 404.
+	// DisableWebSocket turns off the websocket transport, and the raw
+	// websocket endpoint with it; /info then says "websocket": false and
+	// websocket URLs answer 404.
 	DisableWebSocket bool
+	// RawWebSocket turns on {prefix}/websocket: a WebSocket without SockJS
+	// framing, whose text messages are the application's messages, for
+	// clients that are not sockjs-client. Off by default, as in sockjs-node.
+	RawWebSocket bool
+	// DisableXHR turns off xhr polling. Off by default, as are the switches
+	// below; a disabled transport's URLs answer 404, and sockjs-client falls
+	// back to another. xhr_send stays on while any transport that sends
+	// through it (xhr, xhr_streaming, eventsource, htmlfile) is on.
+	DisableXHR bool
+	// DisableXHRStreaming turns off xhr streaming.
+	DisableXHRStreaming bool
+	// DisableEventSource turns off the eventsource transport.
+	DisableEventSource bool
+	// DisableHTMLFile turns off the htmlfile transport.
+	DisableHTMLFile bool
+	// DisableJSONP turns off jsonp polling and jsonp_send, whatever
+	// AllowJSONP says.
+	DisableJSONP bool
 
 	// JSessionID turns on the JSESSIONID cookie for load balancers that
 	// keep a client on one server by cookie (sticky sessions): every
@@ -144,8 +165,27 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("%w: size limits must not be negative (zero means the default)", ErrInvalidOptions)
 	case o.WriteTimeout < 0, o.PongTimeout < 0:
 		return fmt.Errorf("%w: timeouts must not be negative (zero means the default)", ErrInvalidOptions)
+	case o.SockJSURL != "" && !validScriptURL(o.SockJSURL):
+		return fmt.Errorf("%w: SockJSURL %q must be an http or https URL or a path starting with /", ErrInvalidOptions, o.SockJSURL)
 	}
 	return nil
+}
+
+// validScriptURL reports whether u is an absolute http(s) URL with a host,
+// or a path (which may be protocol-relative, "//host/path"): what a page
+// may load a script from, and nothing like "javascript:".
+func validScriptURL(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	switch p.Scheme {
+	case "http", "https":
+		return p.Host != ""
+	case "":
+		return strings.HasPrefix(u, "/")
+	}
+	return false
 }
 
 // withDefaults returns a copy with every zero field set to its default.
@@ -170,6 +210,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxInboxBytes == 0 {
 		o.MaxInboxBytes = DefaultMaxInboxBytes
+	}
+	if o.SockJSURL == "" {
+		o.SockJSURL = DefaultSockJSURL
 	}
 	if o.Registry == nil {
 		o.Registry = session.NewMemory()

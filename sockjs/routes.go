@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/sockline/sockline/transports"
@@ -23,6 +24,10 @@ var routes = map[string]route{
 	transports.NameXHRSend:      {http.MethodPost, true, (*transports.Config).XHRSend},
 	transports.NameXHRStreaming: {http.MethodPost, true, (*transports.Config).XHRStreaming},
 	transports.NameWebSocket:    {http.MethodGet, false, (*transports.Config).WebSocket},
+	transports.NameEventSource:  {http.MethodGet, false, (*transports.Config).EventSource},
+	transports.NameHTMLFile:     {http.MethodGet, false, (*transports.Config).HTMLFile},
+	transports.NameJSONP:        {http.MethodGet, false, (*transports.Config).JSONP},
+	transports.NameJSONPSend:    {http.MethodPost, false, (*transports.Config).JSONPSend},
 }
 
 // ServeHTTP routes a request to the SockJS endpoint its path names.
@@ -39,11 +44,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/info":
 		h.info(w, r)
 		return
+	case "/websocket":
+		h.rawWebSocket(w, r)
+		return
+	}
+	if transports.IsIframePath(path) {
+		h.iframePage().ServeHTTP(w, r) // no cookie, no CORS: a page, not an API
+		return
 	}
 	server, id, name, ok := splitSessionPath(path)
 	rt, known := routes[name]
 	if !ok || !known || server == "" || !h.enabled(name) {
 		http.NotFound(w, r)
+		return
+	}
+	if h.jsonpRefused(name) {
+		refuse(w, "JSONP is not allowed (see Options.AllowJSONP).")
 		return
 	}
 	if r.Method == http.MethodOptions && rt.preflight {
@@ -93,11 +109,80 @@ func splitSessionPath(p string) (server, id, transport string, ok bool) {
 	return server, id, transport, true
 }
 
+// enabled reports whether the options leave a session endpoint on.
+// xhr_send serves every transport that has no sending channel of its own.
 func (h *Handler) enabled(transport string) bool {
-	if transport == transports.NameWebSocket {
-		return !h.opts.DisableWebSocket
+	o := &h.opts
+	switch transport {
+	case transports.NameWebSocket:
+		return !o.DisableWebSocket
+	case transports.NameXHR:
+		return !o.DisableXHR
+	case transports.NameXHRStreaming:
+		return !o.DisableXHRStreaming
+	case transports.NameEventSource:
+		return !o.DisableEventSource
+	case transports.NameHTMLFile:
+		return !o.DisableHTMLFile
+	case transports.NameJSONP, transports.NameJSONPSend:
+		return !o.DisableJSONP
+	case transports.NameXHRSend:
+		return !(o.DisableXHR && o.DisableXHRStreaming && o.DisableEventSource && o.DisableHTMLFile)
 	}
 	return true
+}
+
+// jsonpRefused reports whether the jsonp endpoints are refused by the
+// origin policy. A jsonp response is a script any page can load with the
+// user's cookies, and that request carries no Origin to check, so with
+// restricted origins they need Options.AllowJSONP.
+func (h *Handler) jsonpRefused(transport string) bool {
+	return (transport == transports.NameJSONP || transport == transports.NameJSONPSend) &&
+		h.policy.Restricted() && !h.opts.AllowJSONP
+}
+
+// refuse answers 403 with a short text.
+func refuse(w http.ResponseWriter, msg string) {
+	hd := w.Header()
+	hd.Set("Content-Type", "text/plain; charset=UTF-8")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusForbidden)
+	_, _ = w.Write([]byte(msg))
+}
+
+// rawWebSocket serves {prefix}/websocket when Options.RawWebSocket is on
+// (and websockets are not disabled).
+func (h *Handler) rawWebSocket(w http.ResponseWriter, r *http.Request) {
+	if !h.opts.RawWebSocket || h.opts.DisableWebSocket {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method != http.MethodGet {
+		methodNotAllowed(w, route{method: http.MethodGet})
+		return
+	}
+	if !h.policy.Apply(w, r) {
+		return
+	}
+	h.setCookie(w, r)
+	h.tcfg.RawWebSocket(h, w, r)
+}
+
+// iframePages holds the rendered iframe pages, one per client URL and
+// frame-ancestors list: in effect one per handler configuration.
+// TODO(lead): a Handler field set in NewHandler would make this a plain
+// field read; handler.go is not this change's to edit.
+var iframePages sync.Map // string -> *transports.IframePage
+
+// iframePage returns the handler's iframe page, rendering it on first use.
+func (h *Handler) iframePage() *transports.IframePage {
+	ancestors := h.policy.FrameAncestors()
+	key := h.opts.SockJSURL + "\x00" + ancestors
+	if p, ok := iframePages.Load(key); ok {
+		return p.(*transports.IframePage)
+	}
+	p, _ := iframePages.LoadOrStore(key, transports.NewIframePage(h.opts.SockJSURL, ancestors))
+	return p.(*transports.IframePage)
 }
 
 // methodNotAllowed answers 405 with Allow, no body and no Content-Type.

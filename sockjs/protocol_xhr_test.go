@@ -1,0 +1,110 @@
+package sockjs_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// R-XHR-1: preflight on xhr and xhr_send, even for a session that does not
+// exist (and is not created by it).
+func TestProtocolXhrOptions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	sid := newSID()
+	expectOptions(t, f, "/echo/abc/"+sid+"/xhr", "OPTIONS, POST")
+	expectOptions(t, f, "/echo/abc/"+sid+"/xhr_send", "OPTIONS, POST")
+	expect404(t, f.post(t, "/echo/abc/"+sid+"/xhr_send", `["a"]`)) // not created
+}
+
+// R-XHR-2: the first poll of a new session.
+func TestProtocolXhrTransport(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	base := sessionBase("/echo")
+	r := f.post(t, base+"/xhr", "")
+	expectBody(t, r, http.StatusOK, "o\n")
+	expectContentType(t, r, "application/javascript;charset=UTF-8")
+	expectCORS(t, r, "") // DEVIATION (2)
+	expectNotCached(t, r)
+
+	// R-XHR-3: xhr_send answers 204 with a Content-Type.
+	r = f.post(t, base+"/xhr_send", `["x"]`)
+	expectBody(t, r, http.StatusNoContent, "")
+	expectContentType(t, r, "text/plain;charset=UTF-8")
+	expectCORS(t, r, "")
+	expectNotCached(t, r)
+	expectBody(t, f.post(t, base+"/xhr", ""), http.StatusOK, "a[\"x\"]\n")
+}
+
+// R-XHR-4: xhr_send to a session never opened.
+func TestProtocolXhrSendUnknownSession(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	expect404(t, f.post(t, sessionBase("/echo")+"/xhr_send", `["x"]`))
+}
+
+// R-XHR-5: bad payloads are 500 and leave the session as it was.
+func TestProtocolXhrInvalidPayload(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	base := sessionBase("/echo")
+	expectBody(t, f.post(t, base+"/xhr", ""), http.StatusOK, "o\n")
+	expectBodyContains(t, f.post(t, base+"/xhr_send", `["x`), http.StatusInternalServerError, "Broken JSON encoding.")
+	expectBodyContains(t, f.post(t, base+"/xhr_send", ""), http.StatusInternalServerError, "Payload expected.")
+	expectBody(t, f.post(t, base+"/xhr_send", `["a"]`), http.StatusNoContent, "")
+	expectBody(t, f.post(t, base+"/xhr", ""), http.StatusOK, "a[\"a\"]\n")
+}
+
+// R-XHR-6: xhr_send ignores the request's Content-Type; messages queued
+// between polls come in one frame.
+func TestProtocolXhrContentTypes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	base := sessionBase("/echo")
+	expectBody(t, f.post(t, base+"/xhr", ""), http.StatusOK, "o\n")
+	cts := []string{"text/plain", "T", "application/json", "application/xml", "",
+		"application/json; charset=utf-8", "text/xml; charset=utf-8", "text/xml"}
+	for _, ct := range cts {
+		r := f.post(t, base+"/xhr_send", `["a"]`, "Content-Type: "+ct)
+		expectBody(t, r, http.StatusNoContent, "")
+	}
+	want := "a[" + strings.Repeat(`"a",`, len(cts)-1) + `"a"]` + "\n"
+	// The echo application answers each message as it reads it; the poll
+	// takes everything queued at that moment, so gather until all eight
+	// are in, and require that they came in one frame when they were all
+	// queued before the poll (the usual case, always so in the suite).
+	r := f.post(t, base+"/xhr", "")
+	expectStatus(t, r, http.StatusOK)
+	got := r.Body()
+	for n := strings.Count(got, `"a"`); n < len(cts); n = strings.Count(got, `"a"`) {
+		next := f.post(t, base+"/xhr", "")
+		expectStatus(t, next, http.StatusOK)
+		t.Logf("the echo had not queued every message at the first poll: %q", got)
+		got = "a[" + strings.TrimSuffix(strings.TrimPrefix(got, "a["), "]\n") + "," +
+			strings.TrimPrefix(next.Body(), "a[")
+	}
+	if got != want {
+		t.Fatalf("messages = %q; want %q", got, want)
+	}
+}
+
+// R-XHR-7: Access-Control-Request-Headers is reflected on xhr.
+func TestProtocolXhrRequestHeadersCORS(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	r := f.post(t, sessionBase("/echo")+"/xhr", "", "Access-Control-Request-Headers: a, b, c")
+	expectBody(t, r, http.StatusOK, "o\n")
+	expectCORS(t, r, "")
+	expectHeader(t, r, "Access-Control-Allow-Headers", "a, b, c")
+
+	r = f.post(t, sessionBase("/echo")+"/xhr", "", "Access-Control-Request-Headers: ")
+	expectBody(t, r, http.StatusOK, "o\n")
+	expectCORS(t, r, "")
+	expectNoHeader(t, r, "Access-Control-Allow-Headers")
+
+	r = f.post(t, sessionBase("/echo")+"/xhr", "")
+	expectBody(t, r, http.StatusOK, "o\n")
+	expectCORS(t, r, "")
+	expectNoHeader(t, r, "Access-Control-Allow-Headers")
+}

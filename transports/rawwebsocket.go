@@ -1,0 +1,154 @@
+package transports
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+	"github.com/sockline/sockline/internal/frame"
+	"github.com/sockline/sockline/session"
+)
+
+// NameRawWebSocket is the transport name of raw websocket sessions.
+const NameRawWebSocket = "rawwebsocket"
+
+// RawWebSocket serves GET {prefix}/websocket: a WebSocket that carries the
+// application's messages as plain text messages both ways, without SockJS
+// framing (no "o", "h", "a" or "c" frames), for clients that are not
+// sockjs-client. Each connection is a session of its own, with a random id.
+// Heartbeats are WebSocket pings; when the session closes, the client gets
+// a WebSocket close frame with the session's close code and reason. Binary
+// messages and text that is not UTF-8 close the connection (1003, 1007).
+func (c *Config) RawWebSocket(s Sessions, w http.ResponseWriter, r *http.Request) {
+	conn, ok := c.upgrade(w, r)
+	if !ok {
+		return
+	}
+	defer conn.Close()
+	sess := s.OpenConnection(rand.Text(), NameRawWebSocket, r)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rcv, err := sess.Attach(ctx)
+	if err != nil { // cannot happen: nobody else knows this session
+		c.wsClose(conn, websocket.CloseInternalServerErr, "")
+		return
+	}
+	defer rcv.Detach()
+
+	readErr := make(chan error, 1)
+	go func() {
+		readErr <- c.rawRead(ctx, conn, sess)
+		cancel()
+	}()
+	for {
+		f, err := rcv.NextMessages(ctx)
+		if err != nil {
+			err = <-readErr
+			var ce *session.CloseError
+			if !errors.As(err, &ce) {
+				ce = wsCloseError(err)
+			}
+			sess.CloseWith(ce)
+			return
+		}
+		switch f.Kind {
+		case session.KindMessages:
+			for _, q := range f.Messages {
+				if err := c.wsWrite(conn, websocket.TextMessage, rawText(q)); err != nil {
+					rcv.Interrupt(session.ErrWriteFailed)
+					return
+				}
+			}
+		case session.KindHeartbeat:
+			if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.WriteTimeout)); err != nil {
+				rcv.Interrupt(session.ErrWriteFailed)
+				return
+			}
+		case session.KindClose:
+			code, reason := 1000, ""
+			var ce *session.CloseError
+			if errors.As(sess.Err(), &ce) {
+				code, reason = ce.Code, ce.Reason
+			}
+			c.wsClose(conn, wireCloseCode(code), truncateReason(reason))
+			cancel()
+			c.awaitReader(conn, readErr)
+			return
+		}
+		// KindOpen: nothing to send without SockJS framing.
+	}
+}
+
+// rawText returns the text of a message quoted by frame.AppendQuote. Its
+// output is valid UTF-8, and without a backslash it has no escape, so the
+// text is then the bytes between the quotes.
+func rawText(q []byte) []byte {
+	if bytes.IndexByte(q, '\\') < 0 {
+		return q[1 : len(q)-1]
+	}
+	m, err := frame.Unquote(q)
+	if err != nil { // cannot happen: the session quoted it
+		panic("transports: session queued a malformed message: " + err.Error())
+	}
+	return []byte(m)
+}
+
+// rawRead delivers the client's text messages as they are, empty ones
+// included, until the connection ends, and returns why it ended.
+func (c *Config) rawRead(ctx context.Context, conn *websocket.Conn, sess *session.Session) error {
+	c.renewReadDeadline(conn)
+	for {
+		typ, data, err := conn.ReadMessage()
+		if err != nil {
+			return err
+		}
+		c.renewReadDeadline(conn)
+		var refused *session.CloseError
+		switch {
+		case typ != websocket.TextMessage:
+			refused = &session.CloseError{Code: websocket.CloseUnsupportedData, Reason: "Text messages only", Cause: session.ErrClientClosed}
+		case !utf8.Valid(data):
+			refused = &session.CloseError{Code: websocket.CloseInvalidFramePayloadData, Reason: "Invalid UTF-8", Cause: session.ErrClientClosed}
+		}
+		if refused != nil {
+			c.wsClose(conn, refused.Code, refused.Reason)
+			return refused
+		}
+		if err := sess.Deliver(ctx, []string{string(data)}); err != nil {
+			return err
+		}
+	}
+}
+
+// wireCloseCode returns code if a WebSocket close frame may carry it, else
+// 1000. SockJS-level codes such as 2010, and 1004-1006 and 1015 (which
+// RFC 6455 reserves for reporting, never sending), would make browsers fail
+// the connection instead of reporting the close.
+func wireCloseCode(code int) int {
+	switch {
+	case code >= 3000 && code <= 4999,
+		code >= 1000 && code <= 1003,
+		code >= 1007 && code <= 1014:
+		return code
+	}
+	return websocket.CloseNormalClosure
+}
+
+// truncateReason cuts a close reason to the 123 bytes a close frame can
+// carry, at a character boundary.
+func truncateReason(s string) string {
+	const maxReason = 123
+	if len(s) <= maxReason {
+		return s
+	}
+	i := maxReason
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i]
+}
