@@ -142,25 +142,35 @@ func (s *Session) Err() error {
 
 // Send queues msg for the client. It never blocks on the network.
 func (s *Session) Send(msg string) error {
-	return s.SendQuoted(frame.AppendQuote(nil, msg))
+	return s.SendQuoted(frame.Quote(msg))
 }
 
 // SendQuoted queues a message already encoded by frame.AppendQuote, so that
 // a broadcast encodes once. The session keeps q: callers must not change it.
 func (s *Session) SendQuoted(q []byte) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closeErr != nil {
-		return s.closeErr
+		err := s.closeErr
+		s.mu.Unlock()
+		return err
 	}
 	if max := s.cfg.MaxQueuedBytes; max > 0 && s.outBytes+len(q) > max {
 		s.out, s.outBytes = nil, 0
 		s.closeLocked(&CloseError{Code: 1008, Reason: "Send queue overflow", Cause: ErrSlowConsumer})
-		return s.closeErr
+		err := s.closeErr
+		s.mu.Unlock()
+		return err
 	}
 	s.out = append(s.out, q)
 	s.outBytes += len(q)
-	s.wakeLocked()
+	recv := s.recv
+	s.mu.Unlock()
+	// Wake the writer after unlocking, so that it does not wake only to
+	// wait for this lock. A receiver detached meanwhile has a buffered
+	// channel nobody reads: the token is harmless.
+	if recv != nil {
+		signal(recv.wake)
+	}
 	return nil
 }
 

@@ -23,7 +23,7 @@ func (s *Session) Context() context.Context { return s.s.Context() }
 
 // Transport returns the name of the transport that opened the session, as
 // in the URL: "websocket", "xhr_streaming", "xhr", "eventsource",
-// "htmlfile" or "jsonp".
+// "htmlfile" or "jsonp", or "rawwebsocket" for {prefix}/websocket.
 func (s *Session) Transport() string { return s.req.transport }
 
 // Header returns the headers of the request that opened the session. The
@@ -68,4 +68,4 @@ func (s *Session) Err() error { return s.s.Err() }
 type Message struct{ quoted []byte }
 
 // NewMessage encodes msg for SendMessage and Handler.Broadcast.
-func NewMessage(msg string) Message { return Message{quoted: frame.AppendQuote(nil, msg)} }
+func NewMessage(msg string) Message { return Message{quoted: frame.Quote(msg)} }

@@ -45,6 +45,13 @@ func AppendQuote(dst []byte, s string) []byte {
 	return appendQuote(dst, s, &asciiSafe)
 }
 
+// Quote returns s as a JSON string with SockJS's escaping, in one
+// allocation for most inputs: the buffer is sized for s plus a little room
+// for escapes before any byte is written.
+func Quote(s string) []byte {
+	return AppendQuote(make([]byte, 0, len(s)+len(s)/8+8), s)
+}
+
 // AppendQuoteHTML is AppendQuote that also escapes <, >, & and ' so that the
 // result can sit inside a <script> element or a JavaScript callback call
 // without ending the element, opening a comment or being sniffed as markup.
