@@ -37,6 +37,7 @@ type Receiver struct {
 	s        *Session
 	ctx      context.Context // the receiving request's; done once its client left
 	wake     chan struct{}
+	gone     chan struct{} // closed on detach
 	buf      []byte
 	msgs     [][]byte // Frame.Messages, reused
 	detached bool     // guarded by s.mu
@@ -65,6 +66,7 @@ func (s *Session) Attach(ctx context.Context) (*Receiver, error) {
 		t := time.NewTimer(BusyGrace)
 		select {
 		case <-old.ctx.Done():
+		case <-old.gone:
 		case <-ctx.Done():
 		case <-t.C:
 		}
@@ -78,7 +80,7 @@ func (s *Session) Attach(ctx context.Context) (*Receiver, error) {
 		s.closeLocked(&CloseError{Code: frame.CodeInterrupted, Reason: frame.ReasonInterrupted, Cause: ErrClientClosed})
 		old.detachLocked(time.Now())
 	}
-	r := &Receiver{s: s, ctx: ctx, wake: make(chan struct{}, 1)}
+	r := &Receiver{s: s, ctx: ctx, wake: make(chan struct{}, 1), gone: make(chan struct{})}
 	s.recv = r
 	s.lastSent = time.Now()
 	s.armLocked(s.lastSent)
@@ -185,6 +187,7 @@ func (r *Receiver) detachLocked(now time.Time) {
 		return
 	}
 	r.detached = true
+	close(r.gone)
 	s := r.s
 	if s.recv == r {
 		s.recv = nil

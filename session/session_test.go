@@ -303,3 +303,33 @@ func TestConcurrentSendersKeepEachOnesOrder(t *testing.T) {
 		t.Fatalf("got %d messages, want %d", n, senders*each)
 	}
 }
+
+func TestAttachWaitsOutAReceiverThatIsLeaving(t *testing.T) {
+	s := newTestSession(t, Config{})
+	r1, _ := s.Attach(ctxT(t))
+	next(t, r1)
+	attached := make(chan error, 1)
+	go func() {
+		r2, err := s.Attach(ctxT(t))
+		if err == nil {
+			r2.Detach()
+		}
+		attached <- err
+	}()
+	r1.Detach() // the first response ends during the grace
+	if err := <-attached; err != nil {
+		t.Fatalf("Attach while the first receiver detached: %v", err)
+	}
+	if s.Err() != nil {
+		t.Fatalf("a clean detach must not close the session: %v", s.Err())
+	}
+}
+
+func TestRecvWithTheSessionContextReportsTheClose(t *testing.T) {
+	s := newTestSession(t, Config{})
+	go s.Close(3000, "bye")
+	_, err := s.Recv(s.Context())
+	if !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("got %v, want the CloseError", err)
+	}
+}
