@@ -38,4 +38,9 @@
 //     allowed, then answered "null", never "*".
 //   - Websocket sessions are not kept in the session registry, so two
 //     websockets may use the same session id, as the suite expects.
+//   - jsonp responses start with "/**/" ("/**/callback(...);"), a guard
+//     against content sniffing (Rosetta Flash) that the suite's exact
+//     body comparisons do not expect; htmlfile and jsonp also escape <, >,
+//     & and ' in frames, so no message can break out of its script. See
+//     package transports.
 package sockjs

@@ -28,7 +28,8 @@ type Handler struct {
 	tcfg     transports.Config
 	sched    session.Scheduler
 	policy   *cors.Policy
-	stop     func() // stops the scheduler
+	iframe   *transports.IframePage // rendered once
+	stop     func()                 // stops the scheduler
 
 	mu       sync.Mutex
 	conns    map[*session.Session]struct{} // websocket sessions, not in the registry
@@ -66,6 +67,7 @@ func NewHandler(opts Options, app HandlerFunc) *Handler {
 		panic(fmt.Errorf("%w: %w", ErrInvalidOptions, err))
 	}
 	h.policy = policy
+	h.iframe = transports.NewIframePage(o.SockJSURL, policy.FrameAncestors())
 	h.tcfg = transports.Config{
 		ResponseLimit:   o.ResponseLimit,
 		WriteTimeout:    o.WriteTimeout,

@@ -795,3 +795,105 @@ func await(t testing.TB, ch <-chan result, status int, body string) {
 		t.Fatalf("no response within %v; want %q", ioTimeout, body)
 	}
 }
+
+// newAppFixture serves app alone at /app (chi Mount) with opts as given
+// (plus AllowAnyOrigin); f.echo is its handler.
+func newAppFixture(t testing.TB, opts sockjs.Options, app sockjs.HandlerFunc) *fixture {
+	t.Helper()
+	opts.AllowAnyOrigin = true
+	h := sockjs.NewHandler(opts, app)
+	r := chi.NewRouter()
+	r.Mount("/app", h)
+	f := &fixture{echo: h}
+	f.srv = startServer(t, r, h)
+	f.addr = f.srv.Listener.Addr().String()
+	return f
+}
+
+// pollMessages polls base/xhr until n messages have come, and returns them
+// and the number of frames they came in.
+func pollMessages(t testing.TB, f *fixture, base string, n int) (msgs []string, frames int) {
+	t.Helper()
+	for len(msgs) < n {
+		r := f.post(t, base+"/xhr", "")
+		expectStatus(t, r, http.StatusOK)
+		body := r.Body()
+		if !strings.HasSuffix(body, "\n") {
+			t.Fatalf("poll body %q does not end in a newline", abbrev(body))
+		}
+		msgs = append(msgs, decodeMessages(t, strings.TrimSuffix(body, "\n"))...)
+		frames++
+	}
+	if len(msgs) != n {
+		t.Fatalf("got %d messages; want %d", len(msgs), n)
+	}
+	return msgs, frames
+}
+
+// waitFor waits for ch to be closed (or to deliver), failing after
+// ioTimeout.
+func waitFor[T any](t testing.TB, ch <-chan T, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(ioTimeout):
+		t.Fatalf("timed out after %v waiting for %s", ioTimeout, what)
+	}
+}
+
+// collect reads messages for the session at base over transport ("xhr",
+// "xhr_streaming" or "websocket") until it has n, opening the session
+// first: polls and streams reconnect as a client would (a streaming
+// response ends at the response limit). A close frame fails the test.
+func collect(t testing.TB, f *fixture, transport, base string, n int) []string {
+	t.Helper()
+	var msgs []string
+	switch transport {
+	case "xhr":
+		expectBody(t, f.post(t, base+"/xhr", ""), http.StatusOK, "o\n")
+		msgs, _ = pollMessages(t, f, base, n)
+	case "xhr_streaming":
+		opened := false
+		for responses := 0; len(msgs) < n; responses++ {
+			if responses > 10000 {
+				t.Fatalf("%d messages after %d responses; want %d", len(msgs), responses, n)
+			}
+			c, r := f.open(t, http.MethodPost, base+"/xhr_streaming", "")
+			expectStatus(t, r, http.StatusOK)
+			r.ExpectChunk(strings.Repeat("h", 2048) + "\n")
+			for len(msgs) < n {
+				ch, ok := r.Chunk()
+				if !ok {
+					break // the response limit: reconnect
+				}
+				switch {
+				case ch == "o\n" && !opened:
+					opened = true
+				case ch == "h\n":
+				case strings.HasPrefix(ch, "a[") && strings.HasSuffix(ch, "\n"):
+					msgs = append(msgs, decodeMessages(t, strings.TrimSuffix(ch, "\n"))...)
+				default:
+					t.Fatalf("after %d messages: unexpected chunk %q", len(msgs), abbrev(ch))
+				}
+			}
+			c.Close()
+		}
+	case "websocket":
+		ws := dialWS(t, f.addr, base+"/websocket")
+		wsExpect(t, ws, frameOpen)
+		for len(msgs) < n {
+			m := wsRead(t, ws, ioTimeout)
+			if m == "h" {
+				continue
+			}
+			msgs = append(msgs, decodeMessages(t, m)...)
+		}
+		_ = ws.Close()
+	default:
+		t.Fatalf("unknown transport %q", transport)
+	}
+	if len(msgs) != n {
+		t.Fatalf("got %d messages; want %d", len(msgs), n)
+	}
+	return msgs
+}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"sync"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/sockline/sockline/transports"
@@ -49,7 +48,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if transports.IsIframePath(path) {
-		h.iframePage().ServeHTTP(w, r) // no cookie, no CORS: a page, not an API
+		h.iframe.ServeHTTP(w, r) // no cookie, no CORS: a page, not an API
 		return
 	}
 	server, id, name, ok := splitSessionPath(path)
@@ -59,7 +58,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.jsonpRefused(name) {
-		refuse(w, "JSONP is not allowed (see Options.AllowJSONP).")
+		refuse(w, "JSONP not allowed.")
 		return
 	}
 	if r.Method == http.MethodOptions && rt.preflight {
@@ -146,6 +145,7 @@ func refuse(w http.ResponseWriter, msg string) {
 	hd := w.Header()
 	hd.Set("Content-Type", "text/plain; charset=UTF-8")
 	hd.Set("X-Content-Type-Options", "nosniff")
+	transports.NoCache(hd)
 	w.WriteHeader(http.StatusForbidden)
 	_, _ = w.Write([]byte(msg))
 }
@@ -166,23 +166,6 @@ func (h *Handler) rawWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	h.setCookie(w, r)
 	h.tcfg.RawWebSocket(h, w, r)
-}
-
-// iframePages holds the rendered iframe pages, one per client URL and
-// frame-ancestors list: in effect one per handler configuration.
-// TODO(lead): a Handler field set in NewHandler would make this a plain
-// field read; handler.go is not this change's to edit.
-var iframePages sync.Map // string -> *transports.IframePage
-
-// iframePage returns the handler's iframe page, rendering it on first use.
-func (h *Handler) iframePage() *transports.IframePage {
-	ancestors := h.policy.FrameAncestors()
-	key := h.opts.SockJSURL + "\x00" + ancestors
-	if p, ok := iframePages.Load(key); ok {
-		return p.(*transports.IframePage)
-	}
-	p, _ := iframePages.LoadOrStore(key, transports.NewIframePage(h.opts.SockJSURL, ancestors))
-	return p.(*transports.IframePage)
 }
 
 // methodNotAllowed answers 405 with Allow, no body and no Content-Type.

@@ -2,7 +2,29 @@
 // session calls. Each file is one transport and knows only its own framing:
 // a newline after each frame (xhr), an event-stream record (eventsource),
 // a <script> chunk (htmlfile), a callback call (jsonp), a WebSocket text
-// message (websocket). Session semantics live in package session.
+// message (websocket), or no framing at all (raw websocket). The polling
+// and streaming transports share receive.go and differ only in a framing
+// value; the sending ones share send.go. The iframe page (iframe.go) is
+// the one endpoint that serves no session. Session semantics live in
+// package session.
+//
+// # Deviations from the protocol test suite 0.3.3
+//
+//   - jsonp: every response is "/**/callback(...);\r\n" where the suite
+//     expects "callback(...);\r\n". The empty comment keeps the response
+//     from starting with bytes the requester chose (the callback name), so
+//     that it cannot be made to pass for another content type, such as a
+//     Flash file (the "Rosetta Flash" attack). sockjs-client and browsers
+//     run it all the same; the suite's tests JsonPolling.* and
+//     JsessionidCookie.test_jsonp compare bodies exactly and fail.
+//   - htmlfile and jsonp: frames are written as JavaScript strings with
+//     <, >, & and ' escaped as well (frame.AppendQuoteHTML), so no message
+//     can end the <script> block or open a comment. sockjs-node wrote them
+//     with plain JSON escaping, and a message holding "</script>" ran as
+//     script in the server's origin. The suite's bodies have no such
+//     characters and are unaffected.
+//   - The callback name must be letters, digits, '_', '.' or '-'
+//     (sockjs-node's rule; the suite never sends another).
 //
 // # Concurrency contract
 //

@@ -82,7 +82,7 @@ func (c *Config) receive(sessions Sessions, fr *framing, w http.ResponseWriter, 
 			// Free the session before the client can read the close frame:
 			// a receiver it opens as soon as it has read it must get the
 			// close frame again, not 2010 (protocol rule R-CLOSE-1).
-			_ = 0
+			rcv.Detach()
 		}
 		buf = fr.wrap(buf[:0], r, f.Data)
 		if err := out.write(buf); err != nil {

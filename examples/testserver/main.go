@@ -2,13 +2,16 @@
 // port, for the SockJS protocol suite, sockjs-client's own tests and this
 // project's browser tests:
 //
-//	/echo                     echo (response limit 4096, raw websocket on)
+//	/echo                     echo (response limit 4096)
 //	/close                    closes every session at once with 3000 "Go away!"
 //	/disabled_websocket_echo  echo with websocket off
 //	/cookie_needed_echo       echo with JSESSIONID cookies on
 //	/broadcast                every message goes to every open session
 //	/amplify                  a message n is answered with "x" repeated 2^n (n in 1..19)
 //	/ticker                   sends "tick!" every second
+//
+// Every service also serves raw websocket at <prefix>/websocket (off only
+// where websocket is).
 //
 // It is a test fixture: every origin is allowed (AllowAnyOrigin), which a
 // real application should not do. Start it with

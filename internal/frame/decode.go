@@ -61,6 +61,18 @@ func DecodeMessages(data []byte) ([]string, error) {
 	return msgs, nil
 }
 
+// Unquote decodes one JSON string such as [AppendQuote] writes, with no
+// surrounding white space. For valid UTF-8 it inverts AppendQuote exactly.
+// It returns [ErrBrokenJSON] for anything else.
+func Unquote(q []byte) (string, error) {
+	p := parser{data: q}
+	s, ok := p.parseString()
+	if !ok || p.pos != len(q) {
+		return "", ErrBrokenJSON
+	}
+	return s, nil
+}
+
 type parser struct {
 	data []byte
 	pos  int

@@ -27,6 +27,7 @@ func New(c Config) (*chi.Mux, func(context.Context) error) {
 	base := sockjs.Options{
 		AllowAnyOrigin:  true, // a test fixture: pages of any origin may connect
 		SockJSURL:       c.SockJSURL,
+		RawWebSocket:    true, // {prefix}/websocket, as the protocol suite expects
 		DisconnectDelay: c.DisconnectDelay,
 		HeartbeatDelay:  c.HeartbeatDelay,
 	}
