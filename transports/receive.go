@@ -46,6 +46,11 @@ func (c *Config) receive(sessions Sessions, fr *framing, w http.ResponseWriter, 
 		h.Set("X-Content-Type-Options", "nosniff")
 	}
 	NoCache(h)
+	if fr.streaming {
+		// nginx buffers proxied responses unless told not to, which would
+		// hold frames back until its buffer fills.
+		h.Set("X-Accel-Buffering", "no")
+	}
 	w.WriteHeader(http.StatusOK)
 
 	out := newWriter(w, c.WriteTimeout)
