@@ -1,0 +1,251 @@
+'use strict';
+// Process and port plumbing for the e2e suite: the page server (the second
+// origin that serves the test pages and sockjs-client), and the SockJS test
+// server under test (Go binary or the sockjs-node peer) run as a child process.
+const http = require('http');
+const net = require('net');
+const fs = require('fs');
+const path = require('path');
+const { spawn } = require('child_process');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const PAGES = path.join(ROOT, 'e2e', 'pages');
+const CLIENT_DIST = path.join(ROOT, 'node_modules', 'sockjs-client', 'dist');
+
+const READY_TIMEOUT_MS = 15000;
+const STOP_TIMEOUT_MS = 5000;
+
+function serverKind() {
+  const kind = (process.env.E2E_SERVER || 'go').toLowerCase();
+  if (kind !== 'go' && kind !== 'node') {
+    throw new Error(`E2E_SERVER must be "go" or "node", got ${JSON.stringify(kind)}`);
+  }
+  return kind;
+}
+
+/** A free TCP port on 127.0.0.1 (the OS picks it; we release it at once). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const TYPES = {
+  '.html': 'text/html; charset=UTF-8',
+  '.js': 'application/javascript; charset=UTF-8',
+  '.map': 'application/json; charset=UTF-8',
+};
+
+/**
+ * Serves e2e/pages/* and sockjs-client's dist files (/sockjs.js, /sockjs.min.js
+ * and their maps) on 127.0.0.1 at a port of its own: the "page origin".
+ */
+async function startPageServer() {
+  const files = new Map();
+  for (const name of fs.readdirSync(PAGES)) files.set('/' + name, path.join(PAGES, name));
+  for (const name of ['sockjs.js', 'sockjs.min.js', 'sockjs.js.map', 'sockjs.min.js.map']) {
+    files.set('/' + name, path.join(CLIENT_DIST, name));
+  }
+  files.set('/', path.join(PAGES, 'index.html'));
+
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    const file = files.get(url.pathname);
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { 'content-type': 'text/plain' });
+      return res.end('method not allowed\n');
+    }
+    if (!file) {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      return res.end('not found\n');
+    }
+    fs.readFile(file, (err, body) => {
+      if (err) {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        return res.end(String(err));
+      }
+      res.writeHead(200, {
+        'content-type': TYPES[path.extname(file)] || 'application/octet-stream',
+        'cache-control': 'no-store',
+        // the SockJS server's iframe page loads sockjs.js from here
+        'access-control-allow-origin': '*',
+      });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    });
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address();
+  const origin = `http://127.0.0.1:${port}`;
+  return {
+    port,
+    origin,
+    sockjsUrl: `${origin}/sockjs.js`,
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+function httpGet(url, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`GET ${url}: no answer in ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One server process (testserver or chat) on a fixed loopback port. It can be
+ * killed and started again on the same port (restart tests).
+ */
+class ServerProcess {
+  /**
+   * @param {object} o
+   * @param {string} o.name     label for logs
+   * @param {string} o.command  executable
+   * @param {string[]} o.args   arguments (without -addr / -sockjs-url)
+   * @param {number} o.port
+   * @param {string} o.sockjsUrl
+   * @param {string} o.readyPath path that answers 200 once the server is up
+   */
+  constructor(o) {
+    Object.assign(this, o);
+    this.host = '127.0.0.1';
+    this.origin = `http://${this.host}:${this.port}`;
+    this.child = null;
+    this.log = [];
+    this.starts = 0;
+  }
+
+  _argv() {
+    return [...this.args, '-addr', `${this.host}:${this.port}`, '-sockjs-url', this.sockjsUrl];
+  }
+
+  _remember(prefix, chunk) {
+    for (const line of String(chunk).split('\n')) {
+      if (!line) continue;
+      this.log.push(`${prefix} ${line}`);
+      if (this.log.length > 400) this.log.shift();
+    }
+  }
+
+  logText() {
+    return `${this.name}: ${this.command} ${this._argv().join(' ')}\n${this.log.join('\n')}\n`;
+  }
+
+  alive() {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  async start() {
+    if (this.alive()) throw new Error(`${this.name} already running`);
+    this.starts++;
+    const child = spawn(this.command, this._argv(), {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: process.env,
+    });
+    this.child = child;
+    child.stdout.on('data', (c) => this._remember(`[${this.name} out]`, c));
+    child.stderr.on('data', (c) => this._remember(`[${this.name} err]`, c));
+    let exited = null;
+    let spawnError = null;
+    child.once('exit', (code, signal) => {
+      exited = { code, signal };
+      this._remember(`[${this.name}]`, `exited code=${code} signal=${signal}`);
+    });
+    child.once('error', (e) => { spawnError = e; });
+
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    const url = this.origin + this.readyPath;
+    let lastErr = null;
+    while (Date.now() < deadline) {
+      if (spawnError) throw new Error(`${this.name}: cannot start ${this.command}: ${spawnError.message}`);
+      if (exited) {
+        throw new Error(`${this.name} exited before it was ready (code=${exited.code} signal=${exited.signal})\n${this.logText()}`);
+      }
+      try {
+        const res = await httpGet(url, 2000);
+        if (res.status === 200) return;
+        lastErr = new Error(`GET ${url} -> ${res.status} ${res.body.slice(0, 200)}`);
+      } catch (e) {
+        lastErr = e;
+      }
+      await sleep(100);
+    }
+    await this.stop();
+    throw new Error(`${this.name} not ready within ${READY_TIMEOUT_MS} ms: ${lastErr && lastErr.message}\n${this.logText()}`);
+  }
+
+  /** Ends the process: SIGTERM (or SIGKILL with hard=true), SIGKILL after a grace period. */
+  async stop({ hard = false } = {}) {
+    const child = this.child;
+    if (!child) return;
+    if (child.exitCode === null && child.signalCode === null) {
+      const gone = new Promise((resolve) => child.once('exit', resolve));
+      child.kill(hard ? 'SIGKILL' : 'SIGTERM');
+      const t = setTimeout(() => { try { child.kill('SIGKILL'); } catch (_) { /* gone */ } }, STOP_TIMEOUT_MS);
+      await gone;
+      clearTimeout(t);
+    }
+    this.child = null;
+  }
+
+  /** Kills the process hard (a crash) and starts it again on the same port. */
+  async restart() {
+    await this.stop({ hard: true });
+    await this.start();
+  }
+}
+
+/** The SockJS test server (services /echo, /close, ...) chosen by E2E_SERVER. */
+async function createTestServer(pageServer) {
+  const kind = serverKind();
+  let command;
+  let args;
+  if (kind === 'go') {
+    command = process.env.E2E_GO_TESTSERVER_BIN;
+    if (!command) throw new Error('E2E_GO_TESTSERVER_BIN is not set (global setup builds it)');
+    args = [];
+  } else {
+    command = process.execPath;
+    args = [path.join(ROOT, 'e2e', 'peer', 'testserver.js')];
+  }
+  const port = await freePort();
+  return new ServerProcess({
+    name: `${kind}-testserver`,
+    command,
+    args,
+    port,
+    sockjsUrl: pageServer.sockjsUrl,
+    readyPath: '/echo/info',
+  });
+}
+
+module.exports = {
+  ROOT,
+  PAGES,
+  serverKind,
+  freePort,
+  startPageServer,
+  createTestServer,
+  ServerProcess,
+  httpGet,
+};
