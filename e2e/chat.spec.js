@@ -1,23 +1,231 @@
 'use strict';
-// examples/chat in two browser pages.
+// examples/chat in two browser pages on two origins and two transports.
 //
-// TODO(lead): fill in once examples/chat exists. Start it like the test server:
-//   <tmp>/chat -addr 127.0.0.1:PORT -sockjs-url http://127.0.0.1:PAGEPORT/sockjs.js
-// (global-setup builds it into process.env.E2E_GO_CHAT_BIN when ./examples/chat has Go
-// files; use ServerProcess from ./lib/servers with readyPath '/chat/info'). It serves
-// its own page at `/` and SockJS at `/chat`. It only accepts its own origin unless
-// told otherwise: pass `-allow-origin <pageServer.origin>` for page B below. Scenario:
-//   - page A: the chat server's own page (`/`), same-origin, default transport
-//     (websocket); page B: a page from the page server (second origin) that connects
-//     to http://127.0.0.1:PORT/chat forcing another transport (e.g. xhr-polling),
-//     or the chat page itself if it accepts a transport choice;
-//   - both join: each page shows the other's join notice;
-//   - a message typed in A shows in both A and B, and one typed in B shows in both;
-//   - each user's transport name is shown next to them (websocket / xhr-polling);
-//   - B closes: A shows the leave notice.
-// Every wait with a deadline (15 s), as in transports.spec.js.
-const { test } = require('./lib/fixtures');
+// The chat binary (built by global-setup into E2E_GO_CHAT_BIN) runs on a free
+// loopback port with `-allow-origin <page origin> -sockjs-url <page origin>/sockjs.js`.
+//   - page A: the chat server's own page (`/?name=Ann`): same-origin, default
+//     transport, so websocket;
+//   - page B: the same page from the page server's origin, e2e/pages/chat.html
+//     (the chat server's page rendered with -sockjs-url /sockjs.js; the test
+//     checks first that it still equals what the server serves, so B runs exactly
+//     the client code A runs), with
+//     ?server=<chat>/chat&transport=xhr-polling&name=Bob: every SockJS request of
+//     B is cross-origin and goes through the -allow-origin CORS path.
+//     (Not a route.fulfill of the server's markup: Chromium puts a fulfilled
+//     document in the public address space, and its Local Network Access check
+//     then refuses the page's requests to 127.0.0.1.)
+//
+// Joins: the room has no roster, so a user only sees the joins that happen while
+// their session is open. For each page to see the other's join, B's session is
+// opened first and its first message (its name) is held at the network layer
+// until A has joined; Ann's join then reaches B's nameless session, and Bob's
+// join, once his name is let through, reaches A.
+//
+// Checks: the events (window.chatEvents) of both pages, exactly and in order;
+// the log lines in the DOM with each user's transport (the server's
+// Session.Transport(): "websocket", "xhr") right after their name; messages
+// typed in A and in B shown in both; B's wire (only /xhr polling and /xhr_send to
+// the chat server, no websocket, no iframe) and A's (a websocket); B closes
+// (chatSocket.close()) and A shows B's leave. Every wait has a 15 s deadline. On
+// failure the fixtures save screenshots of both pages, B's console and network
+// log, and this file's fixture A's console, A's network log and the chat
+// server's output.
+const fs = require('fs');
+const path = require('path');
+const base = require('./lib/fixtures');
+const { ServerProcess, freePort, httpGet, PAGES } = require('./lib/servers');
 
-test.skip('chat: two pages on different transports see joins, messages, transports and leaves', async () => {
-  // placeholder: see the TODO above
+const { expect, RECEIVERS, SENDERS } = base;
+const WAIT_MS = 15000;
+
+const test = base.test.extend({
+  // The chat server, once per worker; null when there is no Go chat binary
+  // (E2E_SERVER=node, or a prebuilt E2E_GO_TESTSERVER_BIN without a chat one).
+  chatServer: [async ({ pageServer }, use) => {
+    const bin = process.env.E2E_GO_CHAT_BIN;
+    if (!bin) {
+      await use(null);
+      return;
+    }
+    const srv = new ServerProcess({
+      name: 'go-chat',
+      command: bin,
+      args: ['-allow-origin', pageServer.origin],
+      port: await freePort(),
+      sockjsUrl: pageServer.sockjsUrl,
+      readyPath: '/chat/info',
+    });
+    await srv.start();
+    await use(srv);
+    await srv.stop();
+  }, { scope: 'worker', timeout: 30000 }],
+
+  // Page A, a second page of the test's browser context (so the failure
+  // screenshot covers it too), with its console, requests and websockets recorded.
+  pageA: async ({ context, chatServer }, use, testInfo) => {
+    const p = await context.newPage();
+    const lines = [];
+    const requests = [];
+    p.on('console', (msg) => lines.push(`[${msg.type()}] ${msg.text()}`));
+    p.on('pageerror', (err) => lines.push(`[pageerror] ${err && err.stack ? err.stack : err}`));
+    p.on('crash', () => lines.push('[crash] page crashed'));
+    p.on('request', (r) => requests.push({ kind: 'http', url: r.url() }));
+    p.on('websocket', (ws) => requests.push({ kind: 'ws', url: ws.url() }));
+    p.__console = lines;
+    p.__requests = requests;
+    const mark = chatServer ? chatServer.log.length : 0;
+    await use(p);
+    if (testInfo.status !== 'passed' && testInfo.status !== 'skipped') {
+      const save = async (name, text) => {
+        const file = testInfo.outputPath(name);
+        fs.writeFileSync(file, text);
+        await testInfo.attach(name, { path: file, contentType: 'text/plain' });
+      };
+      await save('console-A.log', lines.join('\n') + '\n');
+      await save('network-A.log', requests.map((r) => `${r.kind} ${r.url}`).join('\n') + '\n');
+      if (chatServer) {
+        await save('chat-server.log', `${chatServer.logText()}\n(lines from this test start at ${mark})\n`);
+      }
+    }
+  },
+});
+
+/** The chat events a page has received, exactly and in order, within the deadline. */
+async function expectEvents(p, who, want) {
+  await expect.poll(() => p.evaluate(() => window.chatEvents || []), {
+    message: `chat events seen by ${who}`,
+    timeout: WAIT_MS,
+  }).toEqual(want);
+}
+
+/** The log lines of a page: who, the transport right after the name, and the whole text. */
+async function expectLines(p, who, want) {
+  await expect.poll(() => p.evaluate(() => Array.from(document.querySelectorAll('#log > div')).map((d) => {
+    const name = d.querySelector('.who');
+    const tr = d.querySelector('.who + .tr');
+    return {
+      who: name ? name.textContent : null,
+      transport: tr ? tr.textContent : null,
+      text: d.textContent,
+    };
+  })), { message: `log lines on ${who}'s page`, timeout: WAIT_MS }).toEqual(want);
+}
+
+const line = (user, transport, rest) => ({ who: user, transport: ` [${transport}]`, text: `${user} [${transport}]${rest}` });
+
+/** Resolves with p, or rejects after ms with what was awaited. */
+function withDeadline(p, ms, what) {
+  let t;
+  return Promise.race([
+    p,
+    new Promise((_, reject) => { t = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms); }),
+  ]).finally(() => clearTimeout(t));
+}
+
+test('chat: two pages on different transports see joins, messages, transports and leaves', async ({
+  page: pageB, pageA, net, consoleLog, pageServer, chatServer,
+}) => {
+  test.skip(!chatServer, 'needs the Go chat binary (E2E_SERVER=go builds it into E2E_GO_CHAT_BIN)');
+  const chat = chatServer.origin;
+  const ann = (type, extra) => Object.assign({ type, user: 'Ann', transport: 'websocket' }, extra);
+  const bob = (type, extra) => Object.assign({ type, user: 'Bob', transport: 'xhr' }, extra);
+
+  // B's document, e2e/pages/chat.html, must be the chat server's page.
+  const served = await httpGet(`${chat}/`, 5000);
+  expect(served.status, 'GET / of the chat server').toBe(200);
+  const copy = fs.readFileSync(path.join(PAGES, 'chat.html'), 'utf8').replace(/<!-- e2e:[^]*?-->\n/, '');
+  expect(copy, 'e2e/pages/chat.html is the chat server\'s page with -sockjs-url /sockjs.js (regenerate it from examples/chat/page.go)')
+    .toBe(served.body.replace(`<script src="${pageServer.sockjsUrl}">`, '<script src="/sockjs.js">'));
+
+  // Hold B's first xhr_send (its name) until A has joined.
+  let heldName = null;
+  let nameArrived;
+  let releaseName;
+  const arrived = new Promise((r) => { nameArrived = r; });
+  const released = new Promise((r) => { releaseName = r; });
+  await pageB.route((u) => u.origin === chat && u.pathname.endsWith('/xhr_send'), async (route) => {
+    if (!heldName) {
+      const req = route.request();
+      heldName = { body: req.postData(), origin: req.headers().origin };
+      nameArrived();
+      await withDeadline(released, 2 * WAIT_MS, 'release of B\'s name').catch(() => {});
+    }
+    await route.continue().catch(() => { /* page gone */ });
+  });
+
+  try {
+    const query = new URLSearchParams({ server: `${chat}/chat`, transport: 'xhr-polling', name: 'Bob' });
+    await pageB.goto(`${pageServer.origin}/chat.html?${query}`);
+    // (ends early, with B's status line, if B's socket closes instead)
+    const bClosed = pageB.waitForFunction(() => window.chatSocket && window.chatSocket.readyState === 3, null, { timeout: WAIT_MS })
+      .then(async () => { throw new Error(`B closed before sending its name: ${await pageB.locator('#status').textContent()}`); });
+    bClosed.catch(() => {});
+    await withDeadline(Promise.race([arrived, bClosed]), WAIT_MS, 'B\'s name sent through xhr_send');
+    expect(heldName.body, 'the first message B sends is its name').toBe('["Bob"]');
+    expect(heldName.origin, 'B is cross-origin to the chat server').toBe(pageServer.origin);
+    await pageB.waitForFunction(() => window.chatSocket && window.chatSocket.readyState === 1, null, { timeout: WAIT_MS });
+    expect(await pageB.evaluate(() => window.chatSocket.transport)).toBe('xhr-polling');
+
+    // A joins; B's session is open (still nameless), so Ann's join reaches it.
+    await pageA.goto(`${chat}/?name=Ann`);
+    await expectEvents(pageA, 'A', [ann('welcome'), ann('join')]);
+    expect(await pageA.evaluate(() => window.chatSocket.transport)).toBe('websocket');
+    await expectEvents(pageB, 'B', [ann('join')]);
+
+    // Now B's name goes through: B is welcomed, both see Bob's join.
+    releaseName();
+    await expectEvents(pageB, 'B', [ann('join'), bob('welcome'), bob('join')]);
+    await expectEvents(pageA, 'A', [ann('welcome'), ann('join'), bob('join')]);
+    await expect(pageA.locator('#status')).toHaveText('you are Ann on websocket', { timeout: WAIT_MS });
+    await expect(pageB.locator('#status')).toHaveText('you are Bob on xhr', { timeout: WAIT_MS });
+
+    // A message typed in A shows in both; then one typed in B.
+    await pageA.fill('#msg', 'hello from Ann');
+    await pageA.click('#send');
+    await expectEvents(pageA, 'A', [ann('welcome'), ann('join'), bob('join'), ann('message', { text: 'hello from Ann' })]);
+    await expectEvents(pageB, 'B', [ann('join'), bob('welcome'), bob('join'), ann('message', { text: 'hello from Ann' })]);
+    const fromBob = 'hi Ann <b>not bold</b> 😀';
+    await pageB.fill('#msg', fromBob);
+    await pageB.click('#send');
+    const both = [ann('message', { text: 'hello from Ann' }), bob('message', { text: fromBob })];
+    await expectEvents(pageA, 'A', [ann('welcome'), ann('join'), bob('join'), ...both]);
+    await expectEvents(pageB, 'B', [ann('join'), bob('welcome'), bob('join'), ...both]);
+    await expect(pageA.locator('#msg'), 'the input is emptied after sending').toHaveValue('');
+
+    // The DOM: every line has the user's transport right after the name.
+    const messages = [line('Ann', 'websocket', ': hello from Ann'), line('Bob', 'xhr', `: ${fromBob}`)];
+    await expectLines(pageA, 'A', [line('Ann', 'websocket', ' joined'), line('Bob', 'xhr', ' joined'), ...messages]);
+    await expectLines(pageB, 'B', [line('Ann', 'websocket', ' joined'), line('Bob', 'xhr', ' joined'), ...messages]);
+    expect(await pageB.locator('#log b').count(), 'message text is never markup').toBe(0);
+
+    // The wire: B polled /xhr and sent with /xhr_send (nothing else, no websocket
+    // tried, no iframe); A used a websocket and no HTTP transport.
+    const seen = net.sockjs(chat);
+    const summary = seen.map((e) => `${e.kind} ${e.method} ${e.path}`).join('\n');
+    const receivers = [...new Set(seen.filter((e) => RECEIVERS.includes(e.endpoint)).map((e) => e.endpoint))];
+    const senders = [...new Set(seen.filter((e) => SENDERS.includes(e.endpoint)).map((e) => e.endpoint))];
+    expect(receivers, `B's receiving endpoints on the wire:\n${summary}`).toEqual(['xhr']);
+    expect(senders, `B's sending endpoints on the wire:\n${summary}`).toEqual(['xhr_send']);
+    expect(seen.filter((e) => e.endpoint === 'xhr').length, `B polled more than once:\n${summary}`).toBeGreaterThan(1);
+    expect(seen.filter((e) => e.kind === 'ws' || e.endpoint === 'iframe').map((e) => e.url), 'no websocket or iframe from B').toEqual([]);
+    const wireA = pageA.__requests.filter((r) => new URL(r.url).host === new URL(chat).host);
+    const wsA = wireA.filter((r) => r.kind === 'ws').map((r) => new URL(r.url).pathname);
+    expect(wsA.length, `A's websocket:\n${wireA.map((r) => r.url).join('\n')}`).toBe(1);
+    expect(wsA[0]).toMatch(/^\/chat\/[^/.]+\/[^/.]+\/websocket$/);
+    expect(wireA.filter((r) => /\/(xhr|xhr_send|xhr_streaming|eventsource|htmlfile|jsonp|jsonp_send)$/.test(r.url)).map((r) => r.url),
+      'no HTTP transport from A').toEqual([]);
+
+    // B closes: A shows Bob's leave.
+    await pageB.evaluate(() => window.chatSocket.close());
+    await expect(pageB.locator('#status')).toHaveText('closed: 1000 Normal closure', { timeout: WAIT_MS });
+    await expectEvents(pageA, 'A', [ann('welcome'), ann('join'), bob('join'), ...both, bob('leave')]);
+    await expectLines(pageA, 'A', [line('Ann', 'websocket', ' joined'), line('Bob', 'xhr', ' joined'), ...messages,
+      line('Bob', 'xhr', ' left')]);
+
+    // No uncaught error on either page.
+    expect(consoleLog.filter((l) => l.startsWith('[pageerror]')), 'errors on B').toEqual([]);
+    expect(pageA.__console.filter((l) => l.startsWith('[pageerror]')), 'errors on A').toEqual([]);
+  } finally {
+    releaseName();
+  }
 });

@@ -60,7 +60,7 @@ func (r *room) serve(ctx context.Context, s *sockjs.Session) {
 func cleanName(name string, id int64) string {
 	name = strings.TrimSpace(strings.ToValidUTF8(name, ""))
 	if utf8.RuneCountInString(name) > 32 {
-		name = string([]rune(name)[:32])
+		name = strings.TrimSpace(string([]rune(name)[:32]))
 	}
 	if name == "" {
 		name = fmt.Sprintf("user-%d", id)

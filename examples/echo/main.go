@@ -10,30 +10,20 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"html/template"
 	"log"
 	"net/http"
-	"os"
-	"os/signal"
-	"strings"
-	"syscall"
-	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/sockline/sockline/examples/internal/run"
 	"github.com/sockline/sockline/sockjs"
 )
-
-type origins []string
-
-func (o *origins) String() string     { return strings.Join(*o, ",") }
-func (o *origins) Set(v string) error { *o = append(*o, v); return nil }
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	sockjsURL := flag.String("sockjs-url", sockjs.DefaultSockJSURL, "sockjs-client URL the page loads")
-	var allowed origins
+	var allowed run.Origins
 	flag.Var(&allowed, "allow-origin", "an origin besides the server's own allowed to connect, e.g. https://app.example.com (repeatable)")
 	flag.Parse()
 
@@ -59,24 +49,8 @@ func main() {
 		_ = page.Execute(w, *sockjsURL)
 	})
 
-	srv := &http.Server{Addr: *addr, Handler: r, ReadHeaderTimeout: 10 * time.Second}
-	srv.RegisterOnShutdown(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = echo.Shutdown(ctx)
-	})
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
 	log.Printf("echo demo on http://%s/", *addr)
-	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Fatal(err)
-	}
+	run.Serve(*addr, r, echo.Shutdown)
 }
 
 var page = template.Must(template.New("page").Parse(`<!doctype html>

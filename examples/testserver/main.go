@@ -20,16 +20,10 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"log"
-	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
-	"time"
 
+	"github.com/sockline/sockline/examples/internal/run"
 	"github.com/sockline/sockline/examples/testserver/services"
 )
 
@@ -39,23 +33,6 @@ func main() {
 	flag.Parse()
 
 	mux, shutdown := services.New(services.Config{SockJSURL: *sockjsURL})
-	srv := &http.Server{Addr: *addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	srv.RegisterOnShutdown(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = shutdown(ctx)
-	})
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
 	log.Printf("sockline test server on http://%s", *addr)
-	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Fatal(err)
-	}
+	run.Serve(*addr, mux, shutdown)
 }
