@@ -50,7 +50,7 @@ type Receiver struct {
 // another goroutine); the grace lets the drop win, so the newcomer learns
 // the truth (1002) instead of a misleading 2010. Only genuine second
 // receivers, which are rare, pay this delay.
-var BusyGrace = 100 * time.Millisecond
+const BusyGrace = 100 * time.Millisecond
 
 // Attach makes the caller the session's receiver; ctx is the receiving
 // request's context. It fails with ErrReceiverBusy while another receiver
