@@ -81,6 +81,7 @@ func NewHandler(opts Options, app HandlerFunc) *Handler {
 // wheelScheduler adapts the handler's timing wheel to session.Scheduler.
 type wheelScheduler struct{ w *heartbeat.Wheel }
 
+// AfterFunc implements session.Scheduler.
 func (s wheelScheduler) AfterFunc(d time.Duration, f func()) session.Timer {
 	return s.w.AfterFunc(d, f)
 }

@@ -196,6 +196,9 @@ func (h *Handler) greeting(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, route{method: http.MethodGet})
 		return
 	}
+	if !h.policy.Apply(w, r) { // a refused origin gets 403 on every endpoint
+		return
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
 	_, _ = w.Write([]byte(greetingText))
 }

@@ -64,7 +64,13 @@ func (c *Config) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Con
 			plainError(w, reason.Error(), status)
 		},
 	}
-	conn, err := up.Upgrade(w, r, nil)
+	// gorilla writes the 101 from the header passed here, not from w's:
+	// carry over the cookies the handler set (JSESSIONID, CookieFunc).
+	var resp http.Header
+	if cookies := w.Header().Values("Set-Cookie"); len(cookies) > 0 {
+		resp = http.Header{"Set-Cookie": cookies}
+	}
+	conn, err := up.Upgrade(w, r, resp)
 	if err != nil {
 		return nil, false // Upgrade has answered the client
 	}
