@@ -139,6 +139,14 @@ func (r *Receiver) next(ctx context.Context, detach, raw bool) (Frame, error) {
 	}
 }
 
+// Buffers reused from one batch to the next are dropped past these sizes,
+// so that 100k mostly idle connections do not each keep the largest batch
+// they ever carried.
+const (
+	maxKeptBuffer = 64 << 10
+	maxKeptQueue  = 1024
+)
+
 func (r *Receiver) takeLocked(raw bool) (Frame, bool) {
 	s := r.s
 	switch {
@@ -157,10 +165,16 @@ func (r *Receiver) takeLocked(raw bool) (Frame, bool) {
 			r.msgs, s.out = s.out, r.msgs[:0]
 			f.Messages = r.msgs
 		} else {
+			if cap(r.buf) > maxKeptBuffer {
+				r.buf = nil // one large batch must not pin memory for the connection's life
+			}
 			r.buf = frame.AppendMessages(r.buf[:0], s.out)
 			f.Data = r.buf
 			clear(s.out)
 			s.out = s.out[:0]
+		}
+		if cap(s.out) > maxKeptQueue {
+			s.out = nil // likewise after a burst of many messages
 		}
 		s.outBytes = 0
 		return f, true
