@@ -53,6 +53,7 @@ async function startPageServer() {
     files.set('/' + name, path.join(CLIENT_DIST, name));
   }
   files.set('/', path.join(PAGES, 'index.html'));
+  const pages = new Map(); // path -> HTML set by a test with serve()
 
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
@@ -60,6 +61,10 @@ async function startPageServer() {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { 'content-type': 'text/plain' });
       return res.end('method not allowed\n');
+    }
+    if (pages.has(url.pathname)) {
+      res.writeHead(200, { 'content-type': TYPES['.html'], 'cache-control': 'no-store' });
+      return res.end(req.method === 'HEAD' ? undefined : pages.get(url.pathname));
     }
     if (!file) {
       res.writeHead(404, { 'content-type': 'text/plain' });
@@ -89,6 +94,8 @@ async function startPageServer() {
     port,
     origin,
     sockjsUrl: `${origin}/sockjs.js`,
+    // serve makes the page server answer GET urlPath with the given HTML.
+    serve: (urlPath, html) => { pages.set(urlPath, html); },
     close: () => new Promise((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());
