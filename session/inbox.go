@@ -20,6 +20,11 @@ func (b *inbox) init() {
 
 func (b *inbox) closeLocked() { close(b.done) }
 
+// inboxCost is what a message counts against Config.MaxInboxBytes: its
+// bytes plus its string header, so that a flood of empty messages is
+// bounded too.
+func inboxCost(m string) int { return len(m) + 16 }
+
 func signal(c chan struct{}) {
 	select {
 	case c <- struct{}{}:
@@ -48,9 +53,9 @@ func (s *Session) deliver(ctx context.Context, m string) error {
 			s.mu.Unlock()
 			return err
 		}
-		if max := s.cfg.MaxInboxBytes; max <= 0 || len(s.in) == 0 || s.inBytes+len(m) <= max {
+		if limit := s.cfg.MaxInboxBytes; limit <= 0 || len(s.in) == 0 || s.inBytes+inboxCost(m) <= limit {
 			s.in = append(s.in, m)
-			s.inBytes += len(m)
+			s.inBytes += inboxCost(m)
 			s.mu.Unlock()
 			signal(s.readyC)
 			return nil
@@ -78,7 +83,7 @@ func (s *Session) Recv(ctx context.Context) (string, error) {
 			if len(s.in) == 0 {
 				s.in = nil // let the backing array go
 			}
-			s.inBytes -= len(m)
+			s.inBytes -= inboxCost(m)
 			more := len(s.in) > 0
 			s.mu.Unlock()
 			signal(s.spaceC)

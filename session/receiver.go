@@ -16,6 +16,10 @@ const (
 	KindMessages              // "a[...]"
 	KindHeartbeat             // "h"
 	KindClose                 // "c[code,reason]"; the last frame a receiver gets
+	// KindPing asks the transport for its own liveness probe (a WebSocket
+	// ping); it has no data. Only receivers that called EnablePings get it,
+	// once per heartbeat delay whatever else is sent.
+	KindPing
 )
 
 // Frame is one SockJS frame to write. Data and Messages are valid until the
@@ -34,13 +38,17 @@ type Frame struct {
 // Receiver is the one request (or websocket) currently taking a session's
 // frames. Its goroutine is the only writer of the connection.
 type Receiver struct {
-	s        *Session
-	ctx      context.Context // the receiving request's; done once its client left
-	wake     chan struct{}
-	gone     chan struct{} // closed on detach
-	buf      []byte
-	msgs     [][]byte // Frame.Messages, reused
-	detached bool     // guarded by s.mu
+	s    *Session
+	ctx  context.Context // the receiving request's; done once its client left
+	wake chan struct{}
+	gone chan struct{} // closed on detach
+	// Pings (guarded by s.mu): see EnablePings.
+	pings       bool
+	pingPending bool
+	lastPing    time.Time
+	buf         []byte
+	msgs        [][]byte // Frame.Messages, reused
+	detached    bool     // guarded by s.mu
 }
 
 // BusyGrace is how long Attach waits, when another receiver is attached, for
@@ -184,6 +192,9 @@ func (r *Receiver) takeLocked(raw bool) (Frame, bool) {
 	case s.hbPending:
 		s.hbPending = false
 		return Frame{Kind: KindHeartbeat, Data: frame.Heartbeat}, true
+	case r.pingPending:
+		r.pingPending = false
+		return Frame{Kind: KindPing}, true
 	}
 	return Frame{}, false
 }
@@ -220,6 +231,23 @@ func (r *Receiver) Interrupt(cause error) {
 	s.closeLocked(&CloseError{Code: frame.CodeInterrupted, Reason: frame.ReasonInterrupted, Cause: cause})
 	r.detachLocked(time.Now())
 	s.mu.Unlock()
+}
+
+// EnablePings asks for a KindPing frame every heartbeat delay, whether or
+// not other frames flow: a connection that can probe its peer (WebSocket
+// ping/pong) then finds a vanished peer even while the application keeps
+// sending, since heartbeats are only sent on idle connections. Without a
+// heartbeat delay there are no pings either.
+func (r *Receiver) EnablePings() {
+	s := r.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.detached || s.recv != r {
+		return
+	}
+	r.pings = true
+	r.lastPing = time.Now()
+	s.armLocked(r.lastPing)
 }
 
 // Session returns the session r receives for.

@@ -154,7 +154,7 @@ func (s *Session) SendQuoted(q []byte) error {
 		s.mu.Unlock()
 		return err
 	}
-	if max := s.cfg.MaxQueuedBytes; max > 0 && s.outBytes+len(q) > max {
+	if limit := s.cfg.MaxQueuedBytes; limit > 0 && s.outBytes+len(q) > limit {
 		s.out, s.outBytes = nil, 0
 		s.closeLocked(&CloseError{Code: 1008, Reason: "Send queue overflow", Cause: ErrSlowConsumer})
 		err := s.closeErr
@@ -230,6 +230,9 @@ func (s *Session) armLocked(now time.Time) {
 		due = s.detachedAt.Add(s.cfg.DisconnectDelay)
 	case s.cfg.HeartbeatDelay > 0 && s.closeErr == nil:
 		due = s.lastSent.Add(s.cfg.HeartbeatDelay)
+		if s.recv.pings {
+			due = minTime(due, s.recv.lastPing.Add(s.cfg.HeartbeatDelay))
+		}
 	default:
 		return
 	}
@@ -239,6 +242,13 @@ func (s *Session) armLocked(now time.Time) {
 	} else {
 		s.timer.Reset(d)
 	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // onTimer runs on the scheduler's goroutine. Deadlines may have moved since
@@ -259,10 +269,17 @@ func (s *Session) onTimer() {
 		}
 		return
 	}
-	if s.recv != nil && s.cfg.HeartbeatDelay > 0 && !now.Before(s.lastSent.Add(s.cfg.HeartbeatDelay)) {
-		s.hbPending = true
-		s.lastSent = now // the next heartbeat is due one delay after this one
-		s.wakeLocked()
+	if r := s.recv; r != nil && s.cfg.HeartbeatDelay > 0 {
+		if !now.Before(s.lastSent.Add(s.cfg.HeartbeatDelay)) {
+			s.hbPending = true
+			s.lastSent = now // the next heartbeat is due one delay after this one
+			s.wakeLocked()
+		}
+		if r.pings && !now.Before(r.lastPing.Add(s.cfg.HeartbeatDelay)) {
+			r.pingPending = true
+			r.lastPing = now
+			s.wakeLocked()
+		}
 	}
 	s.armLocked(now)
 	s.mu.Unlock()

@@ -333,3 +333,44 @@ func TestRecvWithTheSessionContextReportsTheClose(t *testing.T) {
 		t.Fatalf("got %v, want the CloseError", err)
 	}
 }
+
+// Empty messages count against MaxInboxBytes too (by their string header),
+// so a client cannot queue an unbounded number of them.
+func TestInboxBoundsEmptyMessages(t *testing.T) {
+	s := newTestSession(t, Config{MaxInboxBytes: 100})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := s.Deliver(ctx, make([]string, 100000))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Deliver of 100000 empty messages into a 100-byte inbox returned %v; want it to wait for room", err)
+	}
+}
+
+func TestPingsComeEveryDelayWhileMessagesFlow(t *testing.T) {
+	s := newTestSession(t, Config{HeartbeatDelay: 20 * time.Millisecond})
+	r, _ := s.Attach(ctxT(t))
+	next(t, r)
+	r.EnablePings()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // keep the connection busy, so that no heartbeat is due
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+				s.Send("x")
+			}
+		}
+	}()
+	pings := 0
+	for pings < 3 {
+		f := next(t, r)
+		switch f.Kind {
+		case KindPing:
+			pings++
+		case KindHeartbeat:
+			// allowed on a loaded machine, but not needed
+		}
+	}
+}

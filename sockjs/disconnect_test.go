@@ -191,3 +191,185 @@ func TestWebSocketHeartbeatKeepsLiveClient(t *testing.T) {
 	default:
 	}
 }
+
+// A websocket client that only receives, while the application sends more
+// often than the heartbeat delay, is pinged anyway and stays connected
+// through several read-deadline windows.
+func TestWebSocketPassiveClientStaysConnected(t *testing.T) {
+	t.Parallel()
+	ended := make(chan error, 1)
+	h := sockjs.NewHandler(sockjs.Options{HeartbeatDelay: 50 * time.Millisecond, PongTimeout: time.Second},
+		func(ctx context.Context, s *sockjs.Session) {
+			tick := time.NewTicker(10 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					ended <- s.Err()
+					return
+				case <-tick.C:
+					s.Send("tick")
+				}
+			}
+		})
+	srv := httptest.NewServer(http.StripPrefix("/x", h))
+	defer srv.Close()
+	defer h.Shutdown(context.Background())
+	ws := dialEndWS(t, srv)
+	defer ws.Close()
+	ws.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for start := time.Now(); time.Since(start) < 3200*time.Millisecond; { // three windows of 1.05 s
+		if _, _, err := ws.ReadMessage(); err != nil {
+			t.Fatalf("passive client dropped: %v", err)
+		}
+	}
+	select {
+	case err := <-ended:
+		t.Fatalf("session ended: %v", err)
+	default:
+	}
+}
+
+// An application slower than HeartbeatDelay+PongTimeout to read is not
+// taken for a silent client.
+func TestWebSocketSlowApplicationIsNotAClientTimeout(t *testing.T) {
+	t.Parallel()
+	got := make(chan error, 8)
+	h := sockjs.NewHandler(sockjs.Options{HeartbeatDelay: 50 * time.Millisecond, PongTimeout: 200 * time.Millisecond, MaxInboxBytes: 1},
+		func(ctx context.Context, s *sockjs.Session) {
+			for i := 0; ; i++ {
+				_, err := s.Recv(ctx)
+				got <- err
+				if err != nil {
+					return
+				}
+				if i == 0 {
+					time.Sleep(time.Second) // the scenario: an application busy for 4 read windows
+				}
+			}
+		})
+	srv := httptest.NewServer(http.StripPrefix("/x", h))
+	defer srv.Close()
+	defer h.Shutdown(context.Background())
+	ws := dialEndWS(t, srv)
+	defer ws.Close()
+	go func() { // read, and so answer pings
+		for {
+			if _, _, err := ws.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	for range 3 {
+		ws.WriteMessage(websocket.TextMessage, []byte(`["abcd"]`))
+	}
+	for i := range 4 {
+		if i == 3 { // the connection must still be read after the slow spell
+			ws.WriteMessage(websocket.TextMessage, []byte(`["late"]`))
+		}
+		select {
+		case err := <-got:
+			if err != nil {
+				t.Fatalf("message %d: %v", i, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("message %d never arrived", i)
+		}
+	}
+}
+
+// After the server closes a websocket, a client that answers once and then
+// goes silent cannot keep the connection (and its goroutines) alive.
+func TestWebSocketServerCloseEndsConnection(t *testing.T) {
+	t.Parallel()
+	h := sockjs.NewHandler(sockjs.Options{HeartbeatDelay: -1}, func(ctx context.Context, s *sockjs.Session) {
+		s.Close(3000, "bye")
+	})
+	srv := httptest.NewServer(http.StripPrefix("/x", h))
+	defer srv.Close()
+	defer h.Shutdown(context.Background())
+	ws := dialEndWS(t, srv)
+	defer ws.Close()
+	if _, msg, err := ws.ReadMessage(); err != nil || string(msg) != `c[3000,"bye"]` {
+		t.Fatalf("close frame: %q %v", msg, err)
+	}
+	ws.WriteControl(websocket.PongMessage, nil, time.Now().Add(time.Second))
+	// Do not answer the server's close frame: the server must end the TCP
+	// connection itself.
+	raw := ws.NetConn()
+	raw.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 64)
+	for {
+		if _, err := raw.Read(buf); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatal("server kept the closed websocket open")
+			}
+			return // EOF or reset: the server closed it
+		}
+	}
+}
+
+// A client's close frame is reported as the client's close, with its code,
+// even while the server is busy writing to it.
+func TestWebSocketClientCloseWhileServerWrites(t *testing.T) {
+	t.Parallel()
+	for i := range 10 {
+		ended := make(chan error, 1)
+		h := sockjs.NewHandler(sockjs.Options{}, func(ctx context.Context, s *sockjs.Session) {
+			tick := time.NewTicker(100 * time.Microsecond) // keep the writer busy
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					ended <- s.Err()
+					return
+				case <-tick.C:
+					s.Send("flood")
+				}
+			}
+		})
+		srv := httptest.NewServer(http.StripPrefix("/x", h))
+		ws := dialEndWS(t, srv)
+		ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(4001, "bye"))
+		select {
+		case err := <-ended:
+			var ce *sockjs.CloseError
+			if !errors.As(err, &ce) || ce.Code != 4001 || !errors.Is(err, sockjs.ErrClientClosed) {
+				t.Fatalf("round %d: got %v, want the client's 4001 close", i, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: session did not end", i)
+		}
+		ws.Close()
+		srv.Close()
+		h.Shutdown(context.Background())
+	}
+}
+
+// After Shutdown, requests that would create a session get 503 and leave
+// nothing behind; sessions already there still answer.
+func TestShutdownRefusesNewSessions(t *testing.T) {
+	t.Parallel()
+	h := sockjs.NewHandler(sockjs.Options{}, func(ctx context.Context, s *sockjs.Session) { <-ctx.Done() })
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	if err := h.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/0/a/xhr", "/0/b/xhr_streaming"} {
+		resp, err := http.Post(srv.URL+path, "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("POST %s after Shutdown: %d, want 503", path, resp.StatusCode)
+		}
+	}
+	if _, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/0/c/websocket", nil); err == nil {
+		t.Fatal("websocket accepted after Shutdown")
+	}
+	if n := h.Len(); n != 0 {
+		t.Fatalf("Len = %d after Shutdown, want 0", n)
+	}
+}

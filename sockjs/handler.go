@@ -113,8 +113,8 @@ func (h *Handler) Open(id, transport string, r *http.Request) *session.Session {
 	s, created := h.registry.LoadOrCreate(id, func() *session.Session {
 		return session.New(id, h.sessionConfig(h.registry.Delete))
 	})
-	if created {
-		h.start(s, transport, r)
+	if created && !h.start(s, transport, r) {
+		h.registry.Delete(s) // shut down meanwhile: nothing will expire it
 	}
 	return s
 }
@@ -129,15 +129,28 @@ func (h *Handler) OpenConnection(id, transport string, r *http.Request) *session
 	h.mu.Lock()
 	h.conns[s] = struct{}{}
 	h.mu.Unlock()
-	h.start(s, transport, r)
+	if !h.start(s, transport, r) {
+		h.mu.Lock()
+		delete(h.conns, s)
+		h.mu.Unlock()
+	}
 	return s
+}
+
+// shuttingDown reports whether Shutdown has begun.
+func (h *Handler) shuttingDown() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.shutdown
 }
 
 // Lookup implements transports.Sessions.
 func (h *Handler) Lookup(id string) (*session.Session, bool) { return h.registry.Load(id) }
 
-// start runs the application for a new session.
-func (h *Handler) start(s *session.Session, transport string, r *http.Request) {
+// start runs the application for a new session. After Shutdown it runs
+// nothing, closes the session at once (its timers are gone with the
+// scheduler) and returns false.
+func (h *Handler) start(s *session.Session, transport string, r *http.Request) bool {
 	h.mu.Lock()
 	down := h.shutdown
 	if !down {
@@ -145,8 +158,8 @@ func (h *Handler) start(s *session.Session, transport string, r *http.Request) {
 	}
 	h.mu.Unlock()
 	if down {
-		s.Close(1001, "Server is shutting down")
-		return
+		s.Expire(&session.CloseError{Code: 1001, Reason: "Server is shutting down", Cause: session.ErrServerClosed})
+		return false
 	}
 	ps := &Session{s: s, req: requestInfo{
 		header:     r.Header.Clone(),
@@ -164,6 +177,7 @@ func (h *Handler) start(s *session.Session, transport string, r *http.Request) {
 		}()
 		h.app(s.Context(), ps)
 	}()
+	return true
 }
 
 // forEach calls f for every live session, registered or websocket.

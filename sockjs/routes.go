@@ -57,6 +57,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	if h.shuttingDown() && h.wouldCreate(name, id) {
+		unavailable(w)
+		return
+	}
 	if h.jsonpRefused(name) {
 		refuse(w, "JSONP not allowed.")
 		return
@@ -141,6 +145,30 @@ func (h *Handler) jsonpRefused(transport string) bool {
 }
 
 // refuse answers 403 with a short text.
+// wouldCreate reports whether a request to the named transport would create
+// a session: a receiving transport for an unknown id, or any websocket.
+func (h *Handler) wouldCreate(transport, id string) bool {
+	switch transport {
+	case transports.NameXHRSend, transports.NameJSONPSend:
+		return false
+	case transports.NameWebSocket:
+		return true
+	}
+	_, ok := h.registry.Load(id)
+	return !ok
+}
+
+// unavailable answers a request for a new session once Shutdown has begun;
+// existing sessions still get their close frames.
+func unavailable(w http.ResponseWriter) {
+	hd := w.Header()
+	hd.Set("Content-Type", "text/plain; charset=UTF-8")
+	hd.Set("Retry-After", "5")
+	transports.NoCache(hd)
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = w.Write([]byte("Server is shutting down."))
+}
+
 func refuse(w http.ResponseWriter, msg string) {
 	hd := w.Header()
 	hd.Set("Content-Type", "text/plain; charset=UTF-8")
@@ -159,6 +187,10 @@ func (h *Handler) rawWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodGet {
 		methodNotAllowed(w, route{method: http.MethodGet})
+		return
+	}
+	if h.shuttingDown() {
+		unavailable(w)
 		return
 	}
 	if !h.policy.Apply(w, r) {

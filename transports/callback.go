@@ -3,7 +3,7 @@ package transports
 import "net/http"
 
 // validCallback reports whether name may be used as the JavaScript callback
-// of the htmlfile and jsonp transports: one or more ASCII letters, digits,
+// of the htmlfile and jsonp transports: 1 to 256 ASCII letters, digits,
 // '_', '.' and '-', and nothing else. sockjs-client sends names like
 // "_jp.a1b2c3". This is sockjs-node's rule (it refuses a name matching
 // /[^a-zA-Z0-9-_.]/), so any client it serves works here too.
@@ -13,7 +13,7 @@ import "net/http"
 // whatever the name is; a '-' can at most turn "a-b" into a subtraction,
 // which only the embedding page (who chose the name) could want.
 func validCallback(name string) bool {
-	if name == "" {
+	if name == "" || len(name) > maxCallbackLen {
 		return false
 	}
 	for i := 0; i < len(name); i++ {
@@ -24,6 +24,10 @@ func validCallback(name string) bool {
 	}
 	return true
 }
+
+// maxCallbackLen bounds the callback name, which every jsonp frame repeats
+// (sockjs-client's names are about a dozen bytes).
+const maxCallbackLen = 256
 
 // callbackName returns the request's callback parameter "c".
 func callbackName(r *http.Request) string { return r.URL.Query().Get("c") }

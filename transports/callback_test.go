@@ -10,13 +10,14 @@ import (
 
 // callbackRule is the documented rule of validCallback, written as
 // sockjs-node writes it (a name is refused if it matches
-// /[^a-zA-Z0-9-_.]/), plus "not empty".
-var callbackRule = regexp.MustCompile(`^[a-zA-Z0-9_.-]+$`)
+// /[^a-zA-Z0-9-_.]/), plus "1 to 256 bytes".
+var callbackRule = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,256}$`)
 
 func TestValidCallback(t *testing.T) {
-	good := []string{"callback", "x", "_jp.a1b2c3", "a.b.c", "A_Z-0.9", "-", "..."}
+	good := []string{"callback", "x", "_jp.a1b2c3", "a.b.c", "A_Z-0.9", "-", "...", strings.Repeat("a", 256)}
 	bad := []string{"", "a b", "a(", "a)", "a;b", "a<b", "a>b", "a&b", "a'b", `a"b`, "a/b", `a\b`,
-		"a:b", "a=b", "a?b", "a@b", "a[b", "a]b", "a^b", "a`b", "a{b", "a+b", "a,b", "é", "a\x00", "a\n", "a\u2028"}
+		"a:b", "a=b", "a?b", "a@b", "a[b", "a]b", "a^b", "a`b", "a{b", "a+b", "a,b", "é", "a\x00", "a\n", "a\u2028",
+		strings.Repeat("a", 257)}
 	for _, s := range good {
 		if !validCallback(s) {
 			t.Errorf("validCallback(%q) = false; want true", s)

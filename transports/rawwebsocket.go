@@ -39,6 +39,7 @@ func (c *Config) RawWebSocket(s Sessions, w http.ResponseWriter, r *http.Request
 		return
 	}
 	defer rcv.Detach()
+	rcv.EnablePings()
 
 	readErr := make(chan error, 1)
 	go func() {
@@ -48,25 +49,20 @@ func (c *Config) RawWebSocket(s Sessions, w http.ResponseWriter, r *http.Request
 	for {
 		f, err := rcv.NextMessages(ctx)
 		if err != nil {
-			err = <-readErr
-			var ce *session.CloseError
-			if !errors.As(err, &ce) {
-				ce = wsCloseError(err)
-			}
-			sess.CloseWith(ce)
+			sess.CloseWith(readerCloseError(<-readErr))
 			return
 		}
 		switch f.Kind {
 		case session.KindMessages:
 			for _, q := range f.Messages {
 				if err := c.wsWrite(conn, websocket.TextMessage, rawText(q)); err != nil {
-					rcv.Interrupt(session.ErrWriteFailed)
+					c.writeFailed(ctx, rcv, readErr, err)
 					return
 				}
 			}
-		case session.KindHeartbeat:
+		case session.KindPing:
 			if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.WriteTimeout)); err != nil {
-				rcv.Interrupt(session.ErrWriteFailed)
+				c.writeFailed(ctx, rcv, readErr, err)
 				return
 			}
 		case session.KindClose:
@@ -77,10 +73,11 @@ func (c *Config) RawWebSocket(s Sessions, w http.ResponseWriter, r *http.Request
 			}
 			c.wsClose(conn, wireCloseCode(code), truncateReason(reason))
 			cancel()
-			c.awaitReader(conn, readErr)
+			awaitReader(conn, readErr)
 			return
 		}
-		// KindOpen: nothing to send without SockJS framing.
+		// KindOpen and KindHeartbeat: nothing to send without SockJS framing
+		// (pings keep the connection alive).
 	}
 }
 
@@ -101,13 +98,13 @@ func rawText(q []byte) []byte {
 // rawRead delivers the client's text messages as they are, empty ones
 // included, until the connection ends, and returns why it ended.
 func (c *Config) rawRead(ctx context.Context, conn *websocket.Conn, sess *session.Session) error {
-	c.renewReadDeadline(conn)
+	c.watchPongs(ctx, conn)
 	for {
+		c.extendReadDeadline(ctx, conn)
 		typ, data, err := conn.ReadMessage()
 		if err != nil {
 			return err
 		}
-		c.renewReadDeadline(conn)
 		var refused *session.CloseError
 		switch {
 		case typ != websocket.TextMessage:
@@ -119,7 +116,7 @@ func (c *Config) rawRead(ctx context.Context, conn *websocket.Conn, sess *sessio
 			c.wsClose(conn, refused.Code, refused.Reason)
 			return refused
 		}
-		if err := sess.Deliver(ctx, []string{string(data)}); err != nil {
+		if err := sess.Deliver(ctx, []string{string(data)}); err != nil && !errors.Is(err, session.ErrClosed) {
 			return err
 		}
 	}

@@ -81,7 +81,8 @@ func (c *Config) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Con
 }
 
 // readDeadline is how long a websocket may stay silent: one heartbeat
-// (which carries a ping) plus the time the peer has to answer it.
+// delay (a ping goes out every heartbeat delay) plus the time the peer has
+// to answer it.
 func (c *Config) readDeadline() time.Time {
 	if c.HeartbeatDelay <= 0 {
 		return time.Time{}
@@ -107,6 +108,7 @@ func (c *Config) WebSocket(s Sessions, w http.ResponseWriter, r *http.Request, i
 		return
 	}
 	defer rcv.Detach()
+	rcv.EnablePings()
 
 	readErr := make(chan error, 1)
 	go func() {
@@ -116,39 +118,56 @@ func (c *Config) WebSocket(s Sessions, w http.ResponseWriter, r *http.Request, i
 	for {
 		f, err := rcv.Next(ctx)
 		if err != nil {
-			sess.CloseWith(wsCloseError(<-readErr))
-			return
-		}
-		if err := c.wsWrite(conn, websocket.TextMessage, f.Data); err != nil {
-			rcv.Interrupt(session.ErrWriteFailed)
+			sess.CloseWith(readerCloseError(<-readErr))
 			return
 		}
 		switch f.Kind {
-		case session.KindHeartbeat:
-			if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.WriteTimeout)); err != nil {
-				rcv.Interrupt(session.ErrWriteFailed)
-				return
-			}
-		case session.KindClose:
+		case session.KindPing:
+			err = conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.WriteTimeout))
+		default:
+			err = c.wsWrite(conn, websocket.TextMessage, f.Data)
+		}
+		if err != nil {
+			c.writeFailed(ctx, rcv, readErr, err)
+			return
+		}
+		if f.Kind == session.KindClose {
 			c.wsClose(conn, websocket.CloseNormalClosure, "")
 			cancel()
-			c.awaitReader(conn, readErr)
+			awaitReader(conn, readErr)
 			return
 		}
 	}
 }
 
+// writeFailed ends a websocket whose write (err) failed. When the reader
+// has ended or is ending (the client sent a close frame, which gorilla
+// answered, so it refuses further writes with ErrCloseSent), the reader's
+// error tells the application what happened; otherwise the write failure
+// is the news.
+func (c *Config) writeFailed(ctx context.Context, rcv *session.Receiver, readErr <-chan error, err error) {
+	if ctx.Err() != nil || errors.Is(err, websocket.ErrCloseSent) {
+		rcv.Session().CloseWith(readerCloseError(<-readErr))
+		return
+	}
+	rcv.Interrupt(session.ErrWriteFailed)
+}
+
 // wsRead delivers the client's messages until the connection ends and
 // returns why it ended. Broken JSON ends it, as the protocol requires;
-// empty messages are ignored.
+// empty messages are ignored. Messages that arrive after the session closed
+// are dropped: the writer is sending the close frame and will end the
+// connection.
 func (c *Config) wsRead(ctx context.Context, conn *websocket.Conn, sess *session.Session) error {
-	c.renewReadDeadline(conn)
+	c.watchPongs(ctx, conn)
 	for {
+		// Renewed here, after the previous message was delivered, so that a
+		// slow application is not taken for a silent client.
+		c.extendReadDeadline(ctx, conn)
 		_, data, err := conn.ReadMessage()
 		if err != nil {
 			return err
 		}
-		c.renewReadDeadline(conn)
 		if len(data) == 0 {
 			continue
 		}
@@ -156,17 +175,37 @@ func (c *Config) wsRead(ctx context.Context, conn *websocket.Conn, sess *session
 		if err != nil {
 			return err
 		}
-		if err := sess.Deliver(ctx, msgs); err != nil {
+		if err := sess.Deliver(ctx, msgs); err != nil && !errors.Is(err, session.ErrClosed) {
 			return err
 		}
 	}
 }
 
-func (c *Config) renewReadDeadline(conn *websocket.Conn) {
-	_ = conn.SetReadDeadline(c.readDeadline())
+// extendReadDeadline gives the peer one more heartbeat delay plus the pong
+// timeout to show it is alive. Once the connection is closing (ctx done) it
+// leaves alone the deadline the closing side set.
+func (c *Config) extendReadDeadline(ctx context.Context, conn *websocket.Conn) {
+	if ctx.Err() == nil {
+		_ = conn.SetReadDeadline(c.readDeadline())
+	}
+}
+
+// watchPongs makes every pong renew the read deadline.
+func (c *Config) watchPongs(ctx context.Context, conn *websocket.Conn) {
 	conn.SetPongHandler(func(string) error {
-		return conn.SetReadDeadline(c.readDeadline())
+		c.extendReadDeadline(ctx, conn)
+		return nil
 	})
+}
+
+// readerCloseError tells the application why the reader ended: the close
+// the reader decided itself, or what the connection's error means.
+func readerCloseError(err error) *session.CloseError {
+	var ce *session.CloseError
+	if errors.As(err, &ce) {
+		return ce
+	}
+	return wsCloseError(err)
 }
 
 // wsCloseError tells the application why the websocket ended.
@@ -195,8 +234,15 @@ func (c *Config) wsClose(conn *websocket.Conn, code int, reason string) {
 }
 
 // awaitReader gives the peer a moment to answer our close frame, so that the
-// TCP connection ends cleanly, then stops the reader by the read deadline.
-func (c *Config) awaitReader(conn *websocket.Conn, readErr <-chan error) {
-	_ = conn.SetReadDeadline(time.Now().Add(min(c.WriteTimeout, time.Second)))
-	<-readErr
+// TCP connection ends cleanly, then closes the connection to stop the reader
+// whatever the peer does.
+func awaitReader(conn *websocket.Conn, readErr <-chan error) {
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case <-readErr:
+	case <-t.C:
+		_ = conn.Close()
+		<-readErr
+	}
 }
