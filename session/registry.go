@@ -18,7 +18,10 @@ type Registry interface {
 	// LoadOrCreate returns the session with id, or stores and returns the one
 	// create builds; created says which.
 	LoadOrCreate(id string, create func() *Session) (s *Session, created bool)
-	// Delete forgets s if it is still the session stored under its id.
+	// Delete forgets s if it is still the session stored under its id. It
+	// is called from the shared timer goroutine when a session expires, so
+	// it must be quick and must not block (a cluster registry should hand
+	// remote work to a goroutine of its own).
 	Delete(s *Session)
 	// Range calls f for every session until f returns false. f runs without
 	// the registry's locks held, on a snapshot.

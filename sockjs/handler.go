@@ -212,7 +212,8 @@ func (h *Handler) Len() int {
 
 // Shutdown closes every session with 1001 "Server is shutting down", refuses
 // new ones, and waits until every application handler has returned or ctx
-// ends. Register it with http.Server.RegisterOnShutdown (or call it after
+// ends. It must not be called from a session handler, which it would wait
+// for. Register it with http.Server.RegisterOnShutdown (or call it after
 // Server.Shutdown), since Server.Shutdown alone does not end streaming
 // responses and websockets.
 func (h *Handler) Shutdown(ctx context.Context) error {
