@@ -37,9 +37,15 @@ var (
 // CloseError reports how a session ended: the code and reason of the close
 // frame the client was (or would have been) sent, and the cause.
 type CloseError struct {
-	Code   int
+	// Code is the close code: the application's (3000-4999), the
+	// client's websocket close code, or one the server chose (1002 for an
+	// interrupted connection, 1006 for a vanished client, 1008 for a slow one).
+	Code int
+	// Reason is the close reason text that went with Code.
 	Reason string
-	Cause  error // one of ErrClientClosed, ErrTimedOut, ErrServerClosed, ErrWriteFailed, ErrSlowConsumer
+	// Cause is one of ErrClientClosed, ErrTimedOut, ErrServerClosed,
+	// ErrWriteFailed or ErrSlowConsumer.
+	Cause error
 }
 
 // Error implements error.
