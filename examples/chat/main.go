@@ -37,7 +37,6 @@ func main() {
 func newServer(opts sockjs.Options) (http.Handler, *sockjs.Handler) {
 	room := newRoom()
 	h := sockjs.NewHandler(opts, room.serve)
-	room.handler = h
 
 	sockjsURL := opts.SockJSURL
 	if sockjsURL == "" {

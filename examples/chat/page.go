@@ -15,6 +15,7 @@ var page = template.Must(template.New("page").Parse(`<!doctype html>
 </head><body>
 <h1>Sockline chat</h1>
 <p id="status">connecting…</p>
+<p id="online"></p>
 <div id="log"></div>
 <form id="f"><input id="msg" autocomplete="off" size="50" disabled> <button id="send" disabled>Send</button></form>
 <script>
@@ -44,11 +45,26 @@ var page = template.Must(template.New("page").Parse(`<!doctype html>
     document.getElementById('msg').disabled = false;
     document.getElementById('send').disabled = false;
   };
+  var online = [];
+  function showOnline() {
+    document.getElementById('online').textContent = 'online: ' +
+      online.map(function (u) { return u.user + ' [' + u.transport + ']'; }).join(', ');
+  }
   sock.onmessage = function (m) {
     var e = JSON.parse(m.data);
     window.chatEvents.push(e);
     var tr = ' [' + e.transport + ']';
-    if (e.type === 'welcome') status.textContent = 'you are ' + e.user + ' on ' + e.transport;
+    if (e.type === 'welcome') {
+      status.textContent = 'you are ' + e.user + ' on ' + e.transport;
+      online = (e.users || []).slice();
+    }
+    if (e.type === 'join') online.push({user: e.user, transport: e.transport});
+    if (e.type === 'leave') {
+      for (var i = 0; i < online.length; i++) {
+        if (online[i].user === e.user && online[i].transport === e.transport) { online.splice(i, 1); break; }
+      }
+    }
+    showOnline();
     if (e.type === 'join') line('notice', [['who', e.user], ['tr', tr], ['', ' joined']]);
     if (e.type === 'leave') line('notice', [['who', e.user], ['tr', tr], ['', ' left']]);
     if (e.type === 'message') line('msg', [['who', e.user], ['tr', tr], ['', ': ' + e.text]]);

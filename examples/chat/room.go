@@ -4,32 +4,71 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/sockline/sockline/sockjs"
 )
 
-// event is what the server broadcasts, as JSON.
-type event struct {
-	Type      string `json:"type"` // "join", "leave", "message" or "welcome"
+// member is one user in the room.
+type member struct {
 	User      string `json:"user"`
 	Transport string `json:"transport"`
-	Text      string `json:"text,omitempty"`
 }
 
-// room broadcasts every event to every session of its handler.
+// event is what the server sends, as JSON.
+type event struct {
+	Type      string   `json:"type"` // "welcome", "join", "leave" or "message"
+	User      string   `json:"user"`
+	Transport string   `json:"transport"`
+	Text      string   `json:"text,omitempty"`
+	Users     []member `json:"users,omitempty"` // welcome: who else is here
+}
+
+// room sends every event to every member: the sessions that have told their
+// name. A session that has not is not in the room yet.
 type room struct {
-	handler *sockjs.Handler
-	nextID  atomic.Int64
+	nextID atomic.Int64
+
+	mu      sync.Mutex
+	members map[*sockjs.Session]member
 }
 
-func newRoom() *room { return &room{} }
+func newRoom() *room { return &room{members: make(map[*sockjs.Session]member)} }
 
+// broadcast encodes e once and queues it for every member.
 func (r *room) broadcast(e event) {
 	b, _ := json.Marshal(e)
-	r.handler.Broadcast(string(b))
+	msg := sockjs.NewMessage(string(b))
+	r.mu.Lock()
+	to := slices.Collect(maps.Keys(r.members))
+	r.mu.Unlock()
+	for _, s := range to {
+		_ = s.SendMessage(msg) // a closed session is leaving anyway
+	}
+}
+
+// join adds s to the room and welcomes it with the list of the others. Both
+// happen under the room's lock (Send only queues), so that no event sent to
+// members can reach s before its welcome.
+func (r *room) join(s *sockjs.Session, me member) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	others := slices.Collect(maps.Values(r.members))
+	slices.SortFunc(others, func(a, b member) int { return strings.Compare(a.User, b.User) })
+	r.members[s] = me
+	welcome, _ := json.Marshal(event{Type: "welcome", User: me.User, Transport: me.Transport, Users: others})
+	_ = s.Send(string(welcome))
+}
+
+func (r *room) leave(s *sockjs.Session) {
+	r.mu.Lock()
+	delete(r.members, s)
+	r.mu.Unlock()
 }
 
 // serve runs one user's session. The first message a client sends is its
@@ -39,11 +78,13 @@ func (r *room) serve(ctx context.Context, s *sockjs.Session) {
 	if err != nil {
 		return
 	}
-	name = cleanName(name, r.nextID.Add(1))
-	welcome, _ := json.Marshal(event{Type: "welcome", User: name, Transport: s.Transport()})
-	s.Send(string(welcome))
-	r.broadcast(event{Type: "join", User: name, Transport: s.Transport()})
-	defer r.broadcast(event{Type: "leave", User: name, Transport: s.Transport()})
+	me := member{User: cleanName(name, r.nextID.Add(1)), Transport: s.Transport()}
+	r.join(s, me)
+	r.broadcast(event{Type: "join", User: me.User, Transport: me.Transport})
+	defer func() {
+		r.leave(s)
+		r.broadcast(event{Type: "leave", User: me.User, Transport: me.Transport})
+	}()
 	for {
 		text, err := s.Recv(ctx)
 		if err != nil {
@@ -52,7 +93,7 @@ func (r *room) serve(ctx context.Context, s *sockjs.Session) {
 		if len(text) > 4096 {
 			text = text[:4096]
 		}
-		r.broadcast(event{Type: "message", User: name, Transport: s.Transport(), Text: strings.ToValidUTF8(text, "\uFFFD")})
+		r.broadcast(event{Type: "message", User: me.User, Transport: me.Transport, Text: strings.ToValidUTF8(text, "\uFFFD")})
 	}
 }
 

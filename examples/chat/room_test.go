@@ -12,6 +12,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -184,7 +186,7 @@ func (c *xhrClient) next() event {
 func (c *xhrClient) expect(want ...event) {
 	c.t.Helper()
 	for _, w := range want {
-		if got := c.next(); got != w {
+		if got := c.next(); !reflect.DeepEqual(got, w) {
 			c.t.Fatalf("%s: got %+v; want %+v", c.name, got, w)
 		}
 	}
@@ -226,7 +228,7 @@ func TestChatJoinBroadcastLeave(t *testing.T) {
 	bob := dialXHR(t, base, "bob")
 	bob.send("  Bob\t")
 	bob.expect(
-		event{Type: "welcome", User: "Bob", Transport: "xhr"},
+		event{Type: "welcome", User: "Bob", Transport: "xhr", Users: []member{{"Ann", "xhr"}}},
 		event{Type: "join", User: "Bob", Transport: "xhr"},
 	)
 	ann.expect(event{Type: "join", User: "Bob", Transport: "xhr"})
@@ -249,7 +251,7 @@ func TestChatJoinBroadcastLeave(t *testing.T) {
 	carol := dialXHR(t, base, "carol")
 	carol.send("Carol")
 	carol.expect(
-		event{Type: "welcome", User: "Carol", Transport: "xhr"},
+		event{Type: "welcome", User: "Carol", Transport: "xhr", Users: []member{{"Ann", "xhr"}, {"Bob", "xhr"}}},
 		event{Type: "join", User: "Carol", Transport: "xhr"},
 	)
 	for _, c := range []*xhrClient{ann, bob} {
@@ -282,6 +284,7 @@ func TestChatJoinBroadcastLeave(t *testing.T) {
 func TestChatNamesOverHTTP(t *testing.T) {
 	base := startChat(t, sockjs.Options{DisconnectDelay: 300 * time.Millisecond})
 	long := strings.Repeat("ж", 40)
+	var present []member
 	for i, tc := range []struct{ sent, want string }{
 		{"", "user-1"},
 		{" \t ", "user-2"},
@@ -290,13 +293,16 @@ func TestChatNamesOverHTTP(t *testing.T) {
 		{strings.Repeat("n", 32), strings.Repeat("n", 32)},
 	} {
 		// the earlier clients stay (closing one would send its leave to the
-		// next); each one's name is numbered in the order names arrive
+		// next); each one's name is numbered in the order names arrive, and
+		// each is welcomed with the earlier ones, sorted by name
 		c := dialXHR(t, base, fmt.Sprintf("client %d", i+1))
 		c.send(tc.sent)
 		c.expect(
-			event{Type: "welcome", User: tc.want, Transport: "xhr"},
+			event{Type: "welcome", User: tc.want, Transport: "xhr", Users: slices.Clone(present)},
 			event{Type: "join", User: tc.want, Transport: "xhr"},
 		)
+		present = append(present, member{tc.want, "xhr"})
+		slices.SortFunc(present, func(a, b member) int { return strings.Compare(a.User, b.User) })
 	}
 }
 
