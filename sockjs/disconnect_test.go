@@ -16,25 +16,32 @@ import (
 	"github.com/sockline/sockline/sockjs"
 )
 
-// endServer serves /x with short delays and reports, for every session, the
-// error its Recv ended with.
-func endServer(t *testing.T, o sockjs.Options) (*httptest.Server, <-chan error) {
+// appServer serves app at /x, until the test ends.
+func appServer(t *testing.T, o sockjs.Options, app sockjs.HandlerFunc) *httptest.Server {
 	t.Helper()
-	ended := make(chan error, 16)
-	h := sockjs.NewHandler(o, func(ctx context.Context, s *sockjs.Session) {
-		for {
-			if _, err := s.Recv(ctx); err != nil {
-				ended <- err
-				return
-			}
-		}
-	})
+	h := sockjs.NewHandler(o, app)
 	srv := httptest.NewServer(http.StripPrefix("/x", h))
 	t.Cleanup(func() {
 		srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = h.Shutdown(ctx)
+	})
+	return srv
+}
+
+// endServer serves /x and reports, for every session, the error its Recv
+// ended with.
+func endServer(t *testing.T, o sockjs.Options) (*httptest.Server, <-chan error) {
+	t.Helper()
+	ended := make(chan error, 16)
+	srv := appServer(t, o, func(ctx context.Context, s *sockjs.Session) {
+		for {
+			if _, err := s.Recv(ctx); err != nil {
+				ended <- err
+				return
+			}
+		}
 	})
 	return srv, ended
 }
@@ -198,7 +205,7 @@ func TestWebSocketHeartbeatKeepsLiveClient(t *testing.T) {
 func TestWebSocketPassiveClientStaysConnected(t *testing.T) {
 	t.Parallel()
 	ended := make(chan error, 1)
-	h := sockjs.NewHandler(sockjs.Options{HeartbeatDelay: 50 * time.Millisecond, PongTimeout: time.Second},
+	srv := appServer(t, sockjs.Options{HeartbeatDelay: 50 * time.Millisecond, PongTimeout: time.Second},
 		func(ctx context.Context, s *sockjs.Session) {
 			tick := time.NewTicker(10 * time.Millisecond)
 			defer tick.Stop()
@@ -212,9 +219,6 @@ func TestWebSocketPassiveClientStaysConnected(t *testing.T) {
 				}
 			}
 		})
-	srv := httptest.NewServer(http.StripPrefix("/x", h))
-	defer srv.Close()
-	defer h.Shutdown(context.Background())
 	ws := dialEndWS(t, srv)
 	defer ws.Close()
 	ws.SetReadDeadline(time.Now().Add(30 * time.Second))
@@ -235,7 +239,7 @@ func TestWebSocketPassiveClientStaysConnected(t *testing.T) {
 func TestWebSocketSlowApplicationIsNotAClientTimeout(t *testing.T) {
 	t.Parallel()
 	got := make(chan error, 8)
-	h := sockjs.NewHandler(sockjs.Options{HeartbeatDelay: 50 * time.Millisecond, PongTimeout: 200 * time.Millisecond, MaxInboxBytes: 1},
+	srv := appServer(t, sockjs.Options{HeartbeatDelay: 50 * time.Millisecond, PongTimeout: 200 * time.Millisecond, MaxInboxBytes: 1},
 		func(ctx context.Context, s *sockjs.Session) {
 			for i := 0; ; i++ {
 				_, err := s.Recv(ctx)
@@ -248,9 +252,6 @@ func TestWebSocketSlowApplicationIsNotAClientTimeout(t *testing.T) {
 				}
 			}
 		})
-	srv := httptest.NewServer(http.StripPrefix("/x", h))
-	defer srv.Close()
-	defer h.Shutdown(context.Background())
 	ws := dialEndWS(t, srv)
 	defer ws.Close()
 	go func() { // read, and so answer pings
@@ -282,12 +283,9 @@ func TestWebSocketSlowApplicationIsNotAClientTimeout(t *testing.T) {
 // goes silent cannot keep the connection (and its goroutines) alive.
 func TestWebSocketServerCloseEndsConnection(t *testing.T) {
 	t.Parallel()
-	h := sockjs.NewHandler(sockjs.Options{HeartbeatDelay: -1}, func(ctx context.Context, s *sockjs.Session) {
+	srv := appServer(t, sockjs.Options{HeartbeatDelay: -1}, func(ctx context.Context, s *sockjs.Session) {
 		s.Close(3000, "bye")
 	})
-	srv := httptest.NewServer(http.StripPrefix("/x", h))
-	defer srv.Close()
-	defer h.Shutdown(context.Background())
 	ws := dialEndWS(t, srv)
 	defer ws.Close()
 	if _, msg, err := ws.ReadMessage(); err != nil || string(msg) != `c[3000,"bye"]` {
@@ -315,7 +313,7 @@ func TestWebSocketClientCloseWhileServerWrites(t *testing.T) {
 	t.Parallel()
 	for i := range 10 {
 		ended := make(chan error, 1)
-		h := sockjs.NewHandler(sockjs.Options{}, func(ctx context.Context, s *sockjs.Session) {
+		srv := appServer(t, sockjs.Options{}, func(ctx context.Context, s *sockjs.Session) {
 			tick := time.NewTicker(100 * time.Microsecond) // keep the writer busy
 			defer tick.Stop()
 			for {
@@ -328,7 +326,6 @@ func TestWebSocketClientCloseWhileServerWrites(t *testing.T) {
 				}
 			}
 		})
-		srv := httptest.NewServer(http.StripPrefix("/x", h))
 		ws := dialEndWS(t, srv)
 		ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(4001, "bye"))
 		select {
@@ -341,8 +338,6 @@ func TestWebSocketClientCloseWhileServerWrites(t *testing.T) {
 			t.Fatalf("round %d: session did not end", i)
 		}
 		ws.Close()
-		srv.Close()
-		h.Shutdown(context.Background())
 	}
 }
 
