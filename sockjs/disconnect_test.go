@@ -187,14 +187,21 @@ func TestWebSocketHeartbeatKeepsLiveClient(t *testing.T) {
 	defer ws.Close()
 	ws.SetReadDeadline(time.Now().Add(30 * time.Second))
 	// Stay connected for 2.5 windows of HeartbeatDelay+PongTimeout.
-	for start := time.Now(); time.Since(start) < 2550*time.Millisecond; {
-		if _, msg, err := ws.ReadMessage(); err != nil || string(msg) != "h" {
-			t.Fatalf("heartbeat: %q %v", msg, err)
+	stayConnected(t, ws, 2550*time.Millisecond, ended, func(msg string) bool { return msg == "h" })
+}
+
+// stayConnected reads from ws for d, checking each message with ok, and
+// then that the session has not ended.
+func stayConnected(t *testing.T, ws *websocket.Conn, d time.Duration, ended <-chan error, ok func(string) bool) {
+	t.Helper()
+	for start := time.Now(); time.Since(start) < d; {
+		if _, msg, err := ws.ReadMessage(); err != nil || !ok(string(msg)) {
+			t.Fatalf("live client dropped or sent %q: %v", msg, err)
 		}
 	}
 	select {
 	case err := <-ended:
-		t.Fatalf("live client dropped: %v", err)
+		t.Fatalf("session ended: %v", err)
 	default:
 	}
 }
@@ -222,16 +229,8 @@ func TestWebSocketPassiveClientStaysConnected(t *testing.T) {
 	ws := dialEndWS(t, srv)
 	defer ws.Close()
 	ws.SetReadDeadline(time.Now().Add(30 * time.Second))
-	for start := time.Now(); time.Since(start) < 3200*time.Millisecond; { // three windows of 1.05 s
-		if _, _, err := ws.ReadMessage(); err != nil {
-			t.Fatalf("passive client dropped: %v", err)
-		}
-	}
-	select {
-	case err := <-ended:
-		t.Fatalf("session ended: %v", err)
-	default:
-	}
+	// three windows of 1.05 s
+	stayConnected(t, ws, 3200*time.Millisecond, ended, func(string) bool { return true })
 }
 
 // An application slower than HeartbeatDelay+PongTimeout to read is not
