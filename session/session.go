@@ -71,6 +71,15 @@ type Config struct {
 	// OnExpire is called once, from the scheduler, when the session is to be
 	// forgotten: closed and unattended for the disconnect delay.
 	OnExpire func(*Session)
+	// BaseContext is the parent of the session's context: its values are
+	// the session context's values (the identity middleware put in the
+	// creating request's context, say). Its cancellation is ignored, since
+	// the session outlives the request it came from; the session's context
+	// is cancelled when the session closes. Nil means context.Background().
+	BaseContext context.Context
+	// Owner is the owner's handle for the session (package sockjs keeps its
+	// public Session here), returned by Session.Owner.
+	Owner any
 }
 
 // Session is one SockJS session. Create it with New.
@@ -107,7 +116,13 @@ func New(id string, cfg Config) *Session {
 		panic("session: DisconnectDelay must be positive")
 	}
 	s := &Session{id: id, cfg: cfg}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
+	base := context.Background()
+	if cfg.BaseContext != nil {
+		// Only the session's close may end its context: Recv relies on
+		// finding the session closed once the context is done.
+		base = context.WithoutCancel(cfg.BaseContext)
+	}
+	s.ctx, s.cancel = context.WithCancel(base)
 	s.inbox.init()
 	s.mu.Lock()
 	s.detachedAt = time.Now()
@@ -119,7 +134,11 @@ func New(id string, cfg Config) *Session {
 // ID returns the session id chosen by the client.
 func (s *Session) ID() string { return s.id }
 
-// Context is cancelled when the session closes.
+// Owner returns Config.Owner.
+func (s *Session) Owner() any { return s.cfg.Owner }
+
+// Context is cancelled when the session closes. It carries the values of
+// Config.BaseContext.
 func (s *Session) Context() context.Context { return s.ctx }
 
 // State returns the current state.

@@ -15,7 +15,11 @@ import (
 
 // HandlerFunc is the application's per-session code. It runs in its own
 // goroutine once per session, from the session's creation; ctx is the
-// session's context, cancelled when the session closes. When it returns,
+// session's context (Session.Context): it carries the values of the
+// creating request's context, such as the identity an authentication
+// middleware stored there, and is cancelled when the session closes, not
+// when that request ends. The creating request itself is Session.Request.
+// When it returns,
 // the session is closed with 3000 "Go away!" if it is still open.
 type HandlerFunc func(ctx context.Context, s *Session)
 
@@ -110,10 +114,12 @@ func (h *Handler) sessionConfig(onExpire func(*session.Session)) session.Config 
 
 // Open implements transports.Sessions.
 func (h *Handler) Open(id, transport string, r *http.Request) *session.Session {
+	var ps *Session
 	s, created := h.registry.LoadOrCreate(id, func() *session.Session {
-		return session.New(id, h.sessionConfig(h.registry.Delete))
+		ps = h.newSession(id, transport, r, r.Context(), h.registry.Delete)
+		return ps.s
 	})
-	if created && !h.start(s, transport, r) {
+	if created && !h.start(ps) {
 		h.registry.Delete(s) // shut down meanwhile: nothing will expire it
 	}
 	return s
@@ -121,15 +127,16 @@ func (h *Handler) Open(id, transport string, r *http.Request) *session.Session {
 
 // OpenConnection implements transports.Sessions.
 func (h *Handler) OpenConnection(id, transport string, r *http.Request) *session.Session {
-	s := session.New(id, h.sessionConfig(func(s *session.Session) {
+	ps := h.newSession(id, transport, r, r.Context(), func(s *session.Session) {
 		h.mu.Lock()
 		delete(h.conns, s)
 		h.mu.Unlock()
-	}))
+	})
+	s := ps.s
 	h.mu.Lock()
 	h.conns[s] = struct{}{}
 	h.mu.Unlock()
-	if !h.start(s, transport, r) {
+	if !h.start(ps) {
 		h.mu.Lock()
 		delete(h.conns, s)
 		h.mu.Unlock()
@@ -150,7 +157,8 @@ func (h *Handler) Lookup(id string) (*session.Session, bool) { return h.registry
 // start runs the application for a new session. After Shutdown it runs
 // nothing, closes the session at once (its timers are gone with the
 // scheduler) and returns false.
-func (h *Handler) start(s *session.Session, transport string, r *http.Request) bool {
+func (h *Handler) start(ps *Session) bool {
+	s := ps.s
 	h.mu.Lock()
 	down := h.shutdown
 	if !down {
@@ -161,11 +169,6 @@ func (h *Handler) start(s *session.Session, transport string, r *http.Request) b
 		s.Expire(&session.CloseError{Code: 1001, Reason: "Server is shutting down", Cause: session.ErrServerClosed})
 		return false
 	}
-	ps := &Session{s: s, req: requestInfo{
-		header:     r.Header.Clone(),
-		remoteAddr: r.RemoteAddr,
-		transport:  transport,
-	}}
 	go func() {
 		defer h.running.Done()
 		defer s.Close(3000, "Go away!")

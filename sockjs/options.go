@@ -222,10 +222,3 @@ func (o Options) withDefaults() Options {
 	}
 	return o
 }
-
-// requestInfo is what a session keeps of the request that created it.
-type requestInfo struct {
-	header     http.Header
-	remoteAddr string
-	transport  string
-}

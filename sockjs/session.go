@@ -10,34 +10,93 @@ import (
 
 // Session is one client's SockJS session as the application sees it. Its
 // methods are safe for concurrent use; Send never waits for the network.
+//
+// # The creating request
+//
+// A session outlives the HTTP requests that carry it: polling transports
+// make a new request for every poll and every send. What the session
+// reports of "its request" (Request, Header, Cookies, RemoteAddr,
+// Transport, and the values of Context) is the request that created it,
+// as it was then, and it never changes: later requests of the same session
+// may come with other headers, cookies, addresses (a client that roamed
+// networks) or context values, and none of that reaches the session. That
+// is on purpose: identity is checked once, when the session is created
+// (see Options.Authorize), and sends to an existing session are not
+// re-authorized, so what the application sees must be what was checked.
 type Session struct {
-	s   *session.Session
-	req requestInfo
+	s         *session.Session
+	req       *http.Request // detached copy of the creating request
+	transport string
+}
+
+// newSession builds the public and the inner session for a request that
+// creates one. The inner session's context takes its values from base (the
+// creating request's context, or what Options.Authorize returned); its
+// cancellation is ignored, since the session outlives the request.
+func (h *Handler) newSession(id, transport string, r *http.Request, base context.Context, onExpire func(*session.Session)) *Session {
+	ps := &Session{transport: transport}
+	cfg := h.sessionConfig(onExpire)
+	cfg.BaseContext = base
+	cfg.Owner = ps
+	ps.s = session.New(id, cfg)
+	ps.req = detachRequest(r, ps.s.Context())
+	return ps
+}
+
+// detachRequest returns a copy of r that is safe to keep after r's handler
+// has returned: headers, URL, form values and the like copied, no body, and
+// ctx as its context.
+func detachRequest(r *http.Request, ctx context.Context) *http.Request {
+	c := r.Clone(ctx)
+	c.Body = http.NoBody
+	c.GetBody = nil
+	c.ContentLength = 0
+	c.Response = nil
+	return c
+}
+
+// publicSession returns the public Session of an inner one built by
+// newSession.
+func publicSession(s *session.Session) *Session {
+	ps, _ := s.Owner().(*Session)
+	return ps
 }
 
 // ID returns the session id chosen by the client.
 func (s *Session) ID() string { return s.s.ID() }
 
-// Context returns a context that is cancelled when the session closes.
+// Context returns the session's context: it carries the values of the
+// creating request's context (such as the identity an authentication
+// middleware put there), or of the context Options.Authorize returned, and
+// it is cancelled when the session closes, not when that request ends.
 func (s *Session) Context() context.Context { return s.s.Context() }
+
+// Request returns a copy of the HTTP request that created the session, as
+// it was then (see "The creating request" above): method, URL with its
+// query, Host, headers, cookies, RemoteAddr, TLS connection state. Its
+// body is empty and its Context is the session's context. For the
+// websocket transports it is the upgrade (handshake) request. The same copy
+// is returned every time and shared by every caller: do not change it
+// (Clone it first to make a changed one).
+func (s *Session) Request() *http.Request { return s.req }
 
 // Transport returns the name of the transport that opened the session, as
 // in the URL: "websocket", "xhr_streaming", "xhr", "eventsource",
-// "htmlfile" or "jsonp", or "rawwebsocket" for {prefix}/websocket.
-func (s *Session) Transport() string { return s.req.transport }
+// "htmlfile" or "jsonp", or "rawwebsocket" for {prefix}/websocket. It does
+// not change when later requests of the session use another transport.
+func (s *Session) Transport() string { return s.transport }
 
-// Header returns the headers of the request that opened the session. The
+// Header returns the headers of the request that created the session. The
 // caller must not change them.
-func (s *Session) Header() http.Header { return s.req.header }
+func (s *Session) Header() http.Header { return s.req.Header }
 
-// Cookies parses the cookies of the request that opened the session.
-func (s *Session) Cookies() []*http.Cookie {
-	return (&http.Request{Header: s.req.header}).Cookies()
-}
+// Cookies parses the cookies of the request that created the session.
+func (s *Session) Cookies() []*http.Cookie { return s.req.Cookies() }
 
-// RemoteAddr returns the network address of the client that opened the
-// session, as http.Request.RemoteAddr gives it (behind a proxy, the proxy's).
-func (s *Session) RemoteAddr() string { return s.req.remoteAddr }
+// RemoteAddr returns the network address of the client that created the
+// session, as http.Request.RemoteAddr gives it (behind a proxy, the
+// proxy's; a later request from another address does not change it).
+func (s *Session) RemoteAddr() string { return s.req.RemoteAddr }
 
 // Recv returns the next message from the client. After the session closes
 // (and every message received before that has been read) it returns a
