@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh machine: Go vet and tests (with
 # the race detector), then the browser end-to-end suite (installing Node
-# packages with npm ci and Debian's chromium when it is missing).
+# packages with npm ci and Debian's chromium when it is missing, and
+# Debian's redis-server for the tests that need a real Redis).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+echo "== tools the Go tests need"
+bash scripts/install-redis.sh
 
 echo "== go vet"
 go vet ./...

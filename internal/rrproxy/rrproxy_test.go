@@ -1,0 +1,103 @@
+package rrproxy
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+func backend(t *testing.T, name string) *httptest.Server {
+	t.Helper()
+	release := make(chan struct{})
+	up := websocket.Upgrader{}
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ws" {
+			c, err := up.Upgrade(w, r, nil)
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			_ = c.WriteMessage(websocket.TextMessage, []byte(name))
+			return
+		}
+		if r.URL.Path == "/stream" {
+			_, _ = io.WriteString(w, name+"-first\n")
+			http.NewResponseController(w).Flush()
+			<-release // the second chunk waits until the test ends
+			_, _ = io.WriteString(w, name+"-second\n")
+			return
+		}
+		_, _ = io.WriteString(w, name)
+	}))
+	t.Cleanup(s.Close)
+	t.Cleanup(func() { close(release) }) // runs before s.Close
+	return s
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return string(b)
+}
+
+func TestEveryRequestGoesToTheNextBackend(t *testing.T) {
+	a, b, c := backend(t, "a"), backend(t, "b"), backend(t, "c")
+	p := Start(t, a.URL, b.URL, c.URL)
+	var got []string
+	for range 6 {
+		got = append(got, get(t, p.URL+"/"))
+	}
+	if s := strings.Join(got, ""); s != "abcabc" {
+		t.Fatalf("backends in order %q, want abcabc", s)
+	}
+	for i, n := range p.Served() {
+		if n != 2 {
+			t.Fatalf("backend %d served %d requests, want 2", i, n)
+		}
+	}
+}
+
+func TestStreamsAreFlushedThrough(t *testing.T) {
+	p := Start(t, backend(t, "a").URL)
+	res, err := http.Get(p.URL + "/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	first := make([]byte, len("a-first\n"))
+	done := make(chan error, 1)
+	go func() { _, err := io.ReadFull(res.Body, first); done <- err }()
+	select {
+	case err := <-done:
+		if err != nil || string(first) != "a-first\n" {
+			t.Fatalf("first chunk %q, %v", first, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first chunk was held back by the proxy (the backend holds the response open)")
+	}
+}
+
+func TestWebsocketUpgradesAreProxied(t *testing.T) {
+	p := Start(t, backend(t, "a").URL, backend(t, "b").URL)
+	for _, want := range []string{"a", "b"} {
+		c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(p.URL, "http")+"/ws", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, msg, err := c.ReadMessage()
+		c.Close()
+		if err != nil || string(msg) != want {
+			t.Fatalf("websocket via proxy got %q, %v; want %q", msg, err, want)
+		}
+	}
+}
