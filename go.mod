@@ -7,3 +7,5 @@ require (
 	github.com/gorilla/websocket v1.5.3
 	github.com/igm/sockjs-go/v3 v3.0.3
 )
+
+require go.uber.org/goleak v1.3.0 // indirect

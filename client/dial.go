@@ -1,0 +1,139 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/cookiejar"
+	"slices"
+
+	"github.com/gorilla/websocket"
+)
+
+// Dial opens a SockJS session to the endpoint url, such as
+// "https://example.com/echo". It reads /info, then tries the transports
+// allowed by opts (nil: all) in sockjs-client's order, each with a new
+// session id, and returns once one has opened (the server's "o" frame).
+// A transport that fails to open (refused, blocked upgrade, an HTTP error,
+// the open timeout) makes it try the next.
+//
+// ctx bounds the dialing only; the session then lives until Close, the
+// server closes it or the transport fails. A failure is a *CloseError
+// (code 2000 when every transport failed, 1002 when /info could not be
+// read) wrapping ErrTransport, ErrTimeout or, when the server answered
+// with a close frame, ErrServerClosed; or ctx's error.
+func Dial(ctx context.Context, url string, opts *Options) (*Conn, error) {
+	o := opts.withDefaults()
+	base, err := parseBase(url)
+	if err != nil {
+		return nil, err
+	}
+	wanted, err := checkTransports(o.Transports)
+	if err != nil {
+		return nil, err
+	}
+	hc := o.HTTPClient
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	in, rtt, err := fetchInfo(ctx, hc, base, o.Header)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &CloseError{Code: 1002, Reason: "Cannot connect to server", Err: fmt.Errorf("%w: %w", ErrTransport, err)}
+	}
+	if in.CookieNeeded && hc.Jar == nil {
+		jar, _ := cookiejar.New(nil) // never fails without options
+		c := *hc
+		c.Jar = jar
+		hc = &c
+	}
+	d := wsDialer(o.Dialer, hc)
+	openTimeout := o.openTimeout(rtt)
+	server := newServerID()
+
+	var errs []error
+	for _, name := range wanted {
+		if name == WebSocket && !in.WebSocket {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		sessionURL := base + "/" + server + "/" + newSessionID()
+		env := &env{hc: hc, dialer: d, header: o.Header, maxFrame: o.MaxFrameBytes}
+		tr, err := openTransport(ctx, name, sessionURL, env, openTimeout)
+		if err == nil {
+			return newConn(name, tr, o), nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var ce *CloseError
+		if errors.As(err, &ce) && errors.Is(err, ErrServerClosed) {
+			return nil, err // a close frame instead of "o" ends it, as in sockjs-client
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		errs = append(errs, fmt.Errorf("%w: none of %v is offered by the server (websocket: %v)", ErrTransport, wanted, in.WebSocket))
+	}
+	return nil, &CloseError{Code: codeAllFailed, Reason: reasonAllFailed, Err: errors.Join(errs...)}
+}
+
+// checkTransports returns the transports to try, in sockjs-client's order.
+func checkTransports(names []string) ([]string, error) {
+	if names == nil {
+		return transportOrder, nil
+	}
+	for _, n := range names {
+		if !slices.Contains(transportOrder, n) {
+			return nil, fmt.Errorf("client: unknown transport %q; use %q, %q, %q or %q", n, WebSocket, XHRStreaming, EventSource, XHRPolling)
+		}
+	}
+	var out []string
+	for _, n := range transportOrder {
+		if slices.Contains(names, n) {
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("client: Options.Transports is empty; leave it nil for every transport")
+	}
+	return out, nil
+}
+
+// wsDialer returns the websocket dialer to use: the caller's, or one
+// taking TLS settings and proxy from hc's transport; either way with hc's
+// cookie jar unless it has its own.
+func wsDialer(d *websocket.Dialer, hc *http.Client) *websocket.Dialer {
+	var c websocket.Dialer
+	if d != nil {
+		c = *d
+	} else {
+		c.Proxy = http.ProxyFromEnvironment
+		if t, ok := hc.Transport.(*http.Transport); ok {
+			c.Proxy = t.Proxy
+			if t.TLSClientConfig != nil {
+				c.TLSClientConfig = t.TLSClientConfig.Clone()
+				// The websocket handshake is HTTP/1.1 only.
+				c.TLSClientConfig.NextProtos = nil
+			}
+			c.NetDialContext = t.DialContext
+		}
+	}
+	if c.Jar == nil {
+		c.Jar = hc.Jar
+	}
+	return &c
+}
+
+// env is what a transport needs from Dial.
+type env struct {
+	hc       *http.Client
+	dialer   *websocket.Dialer
+	header   http.Header
+	maxFrame int
+}

@@ -1,0 +1,245 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/sockline/sockline/client"
+	"github.com/sockline/sockline/examples/testserver/services"
+)
+
+// startWrapped serves the testserver services behind middleware.
+func startWrapped(t *testing.T, cfg services.Config, mw func(http.Handler) http.Handler) *server {
+	t.Helper()
+	mux, shutdown := services.New(cfg)
+	c := &counter{}
+	ts := httptest.NewServer(c.wrap(mw(mux)))
+	hc := &http.Client{Transport: &http.Transport{}}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = shutdown(ctx)
+		ts.CloseClientConnections()
+		ts.Close()
+		hc.CloseIdleConnections()
+	})
+	return &server{URL: ts.URL, Client: hc, count: c}
+}
+
+func lastElem(r *http.Request) string { return r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:] }
+
+// TestFallback checks that with Transports nil the client tries
+// sockjs-client's order and moves on when a transport cannot open.
+func TestFallback(t *testing.T) {
+	blockUpgrade := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Upgrade") != "" { // a proxy that drops websockets
+				http.Error(w, "no upgrades here", http.StatusBadRequest)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	hang := func(names ...string) func(http.Handler) http.Handler {
+		return func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				for _, n := range names {
+					if lastElem(r) == n { // a proxy that buffers the stream
+						<-r.Context().Done()
+						return
+					}
+				}
+				h.ServeHTTP(w, r)
+			})
+		}
+	}
+	notFound := func(names ...string) func(http.Handler) http.Handler {
+		return func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				for _, n := range names {
+					if lastElem(r) == n {
+						http.NotFound(w, r)
+						return
+					}
+				}
+				h.ServeHTTP(w, r)
+			})
+		}
+	}
+	none := func(h http.Handler) http.Handler { return h }
+	tests := []struct {
+		name     string
+		path     string
+		mw       func(http.Handler) http.Handler
+		want     string   // transport chosen
+		tried    []string // requests that must have happened
+		notTried []string // requests that must not have happened
+	}{
+		{"all well", "/echo", none, client.WebSocket, nil, []string{"xhr_streaming"}},
+		{"websocket off in /info", "/disabled_websocket_echo", none, client.XHRStreaming, nil, []string{"websocket"}},
+		{"upgrade blocked", "/echo", blockUpgrade, client.XHRStreaming, []string{"websocket"}, nil},
+		{"streaming buffered", "/echo", func(h http.Handler) http.Handler { return blockUpgrade(hang("xhr_streaming")(h)) },
+			client.EventSource, []string{"websocket", "xhr_streaming"}, nil},
+		{"only polling", "/echo", func(h http.Handler) http.Handler {
+			return blockUpgrade(notFound("xhr_streaming", "eventsource")(h))
+		}, client.XHRPolling, []string{"websocket", "xhr_streaming", "eventsource"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startWrapped(t, services.Config{}, tt.mw)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			c, err := client.Dial(ctx, s.URL+tt.path, &client.Options{HTTPClient: s.Client, OpenTimeout: 500 * time.Millisecond})
+			if err != nil {
+				t.Fatalf("Dial: %v", err)
+			}
+			defer c.Close(1000, "")
+			if c.Transport() != tt.want {
+				t.Fatalf("Transport() = %q, want %q", c.Transport(), tt.want)
+			}
+			echoAll(t, c, []string{"after fallback"})
+			for _, p := range tt.tried {
+				if s.count.get(p) == 0 {
+					t.Errorf("no %s request; the fallback skipped it", p)
+				}
+			}
+			for _, p := range tt.notTried {
+				if n := s.count.get(p); n != 0 {
+					t.Errorf("%d %s requests, want none", n, p)
+				}
+			}
+		})
+	}
+}
+
+// TestDialErrors checks the typed errors of a failed Dial.
+func TestDialErrors(t *testing.T) {
+	s := startWrapped(t, services.Config{}, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch {
+			case strings.HasPrefix(r.URL.Path, "/nothing"):
+				http.NotFound(w, r)
+			case strings.HasPrefix(r.URL.Path, "/hang") && lastElem(r) != "info":
+				<-r.Context().Done()
+			case strings.HasPrefix(r.URL.Path, "/hang"):
+				r.URL.Path = "/echo/info"
+				h.ServeHTTP(w, r)
+			case strings.HasPrefix(r.URL.Path, "/broken") && lastElem(r) != "info":
+				http.Error(w, "down", http.StatusBadGateway)
+			case strings.HasPrefix(r.URL.Path, "/broken"):
+				r.URL.Path = "/echo/info"
+				h.ServeHTTP(w, r)
+			default:
+				h.ServeHTTP(w, r)
+			}
+		})
+	})
+	var ce *client.CloseError
+	ctx := recvCtx(t)
+	opts := func(tr ...string) *client.Options {
+		return &client.Options{Transports: tr, HTTPClient: s.Client, OpenTimeout: 300 * time.Millisecond}
+	}
+
+	_, err := client.Dial(ctx, s.URL+"/nothing", opts())
+	if !errors.As(err, &ce) || ce.Code != 1002 || !errors.Is(err, client.ErrTransport) {
+		t.Errorf("no /info: %v, want CloseError 1002 ErrTransport", err)
+	}
+	_, err = client.Dial(ctx, s.URL+"/hang", opts(client.XHRStreaming))
+	if !errors.As(err, &ce) || ce.Code != 2000 || !errors.Is(err, client.ErrTimeout) {
+		t.Errorf("hanging stream: %v, want CloseError 2000 ErrTimeout", err)
+	}
+	_, err = client.Dial(ctx, s.URL+"/broken", opts())
+	if !errors.As(err, &ce) || ce.Code != 2000 || !errors.Is(err, client.ErrTransport) || errors.Is(err, client.ErrTimeout) {
+		t.Errorf("502 everywhere: %v, want CloseError 2000 ErrTransport", err)
+	}
+	if _, err = client.Dial(ctx, s.URL+"/echo", opts("htmlfile")); err == nil || !strings.Contains(err.Error(), "unknown transport") {
+		t.Errorf("unknown transport: %v", err)
+	}
+	if _, err = client.Dial(ctx, "ws://"+strings.TrimPrefix(s.URL, "http://")+"/echo", nil); err == nil {
+		t.Error("ws:// URL accepted; sockjs-client wants http or https")
+	}
+	_, err = client.Dial(ctx, s.URL+"/disabled_websocket_echo", opts(client.WebSocket))
+	if !errors.As(err, &ce) || ce.Code != 2000 {
+		t.Errorf("websocket only, server without: %v, want CloseError 2000", err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err = client.Dial(cctx, s.URL+"/echo", opts()); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled ctx: %v", err)
+	}
+}
+
+// TestIDsAndHeaders checks the session URLs (3-digit server id, 8-char
+// session id from sockjs-client's alphabet), that custom headers reach
+// every request, and that the caller's Dialer is used.
+func TestIDsAndHeaders(t *testing.T) {
+	var dials atomic.Int32
+	for _, tr := range allTransports {
+		t.Run(tr, func(t *testing.T) {
+			s := startWrapped(t, services.Config{}, func(h http.Handler) http.Handler { return h })
+			d := &websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				dials.Add(1)
+				return (&net.Dialer{}).DialContext(ctx, network, addr)
+			}}
+			ctx := recvCtx(t)
+			c, err := client.Dial(ctx, s.URL+"/echo/", &client.Options{
+				Transports: []string{tr}, HTTPClient: s.Client, Dialer: d,
+				Header: http.Header{"X-Sockline-Test": {"yes"}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close(1000, "")
+			echoAll(t, c, []string{"a", "b"})
+			s.count.mu.Lock()
+			defer s.count.mu.Unlock()
+			re := regexp.MustCompile(`^/echo/[0-9]{3}/[a-z0-5]{8}/(websocket|xhr_streaming|xhr_send|xhr|eventsource)$`)
+			for i, p := range s.count.paths {
+				if p != "/echo/info" && !re.MatchString(p) {
+					t.Errorf("request to %q: not /echo/info nor a session URL like sockjs-client's", p)
+				}
+				if s.count.headers[i].Get("X-Sockline-Test") != "yes" {
+					t.Errorf("request to %q without the custom header", p)
+				}
+			}
+		})
+	}
+	if dials.Load() == 0 {
+		t.Error("the websocket never went through Options.Dialer")
+	}
+}
+
+// TestCookieNeeded checks that the JSESSIONID cookie set by a server whose
+// /info says cookie_needed comes back on every later request.
+func TestCookieNeeded(t *testing.T) {
+	for _, tr := range []string{client.XHRStreaming, client.EventSource, client.XHRPolling} {
+		t.Run(tr, func(t *testing.T) {
+			s := startWrapped(t, services.Config{}, func(h http.Handler) http.Handler { return h })
+			c := dial(t, s, "/cookie_needed_echo", tr)
+			echoAll(t, c, []string{"a", "b", "c"})
+			s.count.mu.Lock()
+			defer s.count.mu.Unlock()
+			sends := 0
+			for i, p := range s.count.paths {
+				if strings.HasSuffix(p, "/xhr_send") {
+					sends++
+					if !strings.Contains(s.count.headers[i].Get("Cookie"), "JSESSIONID=") {
+						t.Errorf("xhr_send without JSESSIONID: Cookie %q", s.count.headers[i].Get("Cookie"))
+					}
+				}
+			}
+			if sends == 0 {
+				t.Fatal("no xhr_send seen")
+			}
+		})
+	}
+}
