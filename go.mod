@@ -8,4 +8,4 @@ require (
 	github.com/igm/sockjs-go/v3 v3.0.3
 )
 
-require go.uber.org/goleak v1.3.0 // indirect
+require go.uber.org/goleak v1.3.0
