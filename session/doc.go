@@ -18,6 +18,14 @@
 //     never wait for the network: they queue bytes and wake the receiver.
 //   - Recv is meant for the application's one reading goroutine; concurrent
 //     callers are safe but share the messages between them.
+//   - Inbound messages are bounded by Config.MaxInboxBytes. A websocket's
+//     reader calls Deliver and waits while the inbox is full. HTTP sends
+//     call BeginSend, which admits one send at a time per session and
+//     reserves room before the body is read, then [Send.Deliver], which
+//     appends all of the send's messages at once or none; waiting for the
+//     application longer than Config.SendTimeout closes the session with
+//     [ErrSendTimeout]. So one session holds at most its inbox plus one
+//     send in hand, whatever the client does.
 //   - At most one receiver is attached at a time ([Session.Attach] returns
 //     [ErrReceiverBusy] to a second one). The goroutine that attached it is
 //     the only one that writes to its connection: it calls [Receiver.Next],

@@ -18,6 +18,9 @@ var (
 	ErrReceiverBusy = errors.New("sockjs: another connection still open")
 	// ErrDetached is returned by Next on a receiver that was detached.
 	ErrDetached = errors.New("sockjs: receiver detached")
+	// ErrSendBusy is returned by BeginSend when another send to the same
+	// session kept the send slot for all of Config.SendTimeout.
+	ErrSendBusy = errors.New("sockjs: another send to this session is in progress; send one at a time")
 
 	// ErrClientClosed: the client closed the session or its connection went
 	// away while a request was receiving.
@@ -32,6 +35,10 @@ var (
 	// ErrSlowConsumer: the client did not take messages as fast as they
 	// were sent and the outbound queue passed its limit.
 	ErrSlowConsumer = errors.New("sockjs: outbound queue full (slow client)")
+	// ErrSendTimeout: a send from the client waited longer than
+	// Config.SendTimeout for the application to read earlier messages;
+	// the session was closed rather than drop the send silently.
+	ErrSendTimeout = errors.New("sockjs: the application did not read the client's messages in time")
 )
 
 // CloseError reports how a session ended: the code and reason of the close
@@ -39,12 +46,13 @@ var (
 type CloseError struct {
 	// Code is the close code: the application's (3000-4999), the
 	// client's websocket close code, or one the server chose (1002 for an
-	// interrupted connection, 1006 for a vanished client, 1008 for a slow one).
+	// interrupted connection, 1006 for a vanished client, 1008 for a slow
+	// one, 1013 when the application did not take a send in time).
 	Code int
 	// Reason is the close reason text that went with Code.
 	Reason string
 	// Cause is one of ErrClientClosed, ErrTimedOut, ErrServerClosed,
-	// ErrWriteFailed or ErrSlowConsumer.
+	// ErrWriteFailed, ErrSlowConsumer or ErrSendTimeout.
 	Cause error
 }
 

@@ -66,6 +66,9 @@ type Config struct {
 	// MaxInboxBytes bounds the messages received but not yet read by Recv;
 	// past it Deliver waits, which pushes back on the client. Zero means no bound.
 	MaxInboxBytes int
+	// SendTimeout bounds how long an HTTP send (BeginSend) waits for the
+	// send slot and for room in the inbox. Zero or negative means no bound.
+	SendTimeout time.Duration
 	// Scheduler provides timers; nil means TimeScheduler.
 	Scheduler Scheduler
 	// OnExpire is called once, from the scheduler, when the session is to be

@@ -22,4 +22,8 @@ var (
 	ErrWriteFailed = session.ErrWriteFailed
 	// ErrSlowConsumer: the client fell more than Options.MaxQueuedBytes behind.
 	ErrSlowConsumer = session.ErrSlowConsumer
+	// ErrSendTimeout: the application did not read the client's messages
+	// within Options.SendTimeout, so a send could not be delivered; the
+	// session was closed with 1013.
+	ErrSendTimeout = session.ErrSendTimeout
 )

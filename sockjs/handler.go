@@ -107,6 +107,7 @@ func (h *Handler) sessionConfig(onExpire func(*session.Session)) session.Config 
 		DisconnectDelay: h.opts.DisconnectDelay,
 		MaxQueuedBytes:  h.opts.MaxQueuedBytes,
 		MaxInboxBytes:   h.opts.MaxInboxBytes,
+		SendTimeout:     h.opts.SendTimeout,
 		Scheduler:       h.sched,
 		OnExpire:        onExpire,
 	}

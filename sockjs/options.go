@@ -23,6 +23,11 @@ const (
 	DefaultMaxInboxBytes   = 1 << 20
 	DefaultWriteTimeout    = 10 * time.Second
 	DefaultPongTimeout     = 10 * time.Second
+	// DefaultSendTimeout is longer than a busy application needs to read
+	// an inbox of MaxInboxBytes, and shorter than the 60 s idle timeout of
+	// common proxies (nginx, AWS ALB), which would otherwise answer the
+	// waiting send with a 504 and leave the client unsure what arrived.
+	DefaultSendTimeout = 30 * time.Second
 	// DefaultSockJSURL is the sockjs-client build the iframe page loads when
 	// Options.SockJSURL is empty: the 1.x release from a public CDN.
 	DefaultSockJSURL = "https://cdn.jsdelivr.net/npm/sockjs-client@1.6.1/dist/sockjs.min.js"
@@ -138,6 +143,19 @@ type Options struct {
 	// WriteTimeout bounds every write to a client; a client that does not
 	// take a frame in time is disconnected. Zero means 10 s.
 	WriteTimeout time.Duration
+	// SendTimeout bounds how long an HTTP send (xhr_send, jsonp_send) waits
+	// for the application. A session takes one send at a time, and room
+	// for its body is reserved in the inbox (MaxInboxBytes) before the body
+	// is read, so a client firing many sends at once holds at most one body
+	// in memory; its messages are then delivered all together or not at
+	// all. A send that waits longer than SendTimeout for the application to
+	// read closes the session with code 1013 (ErrSendTimeout), rather than
+	// losing the messages silently; a second concurrent send that waits
+	// that long for the first gets 503 with Retry-After. Websocket messages
+	// are not timed: the socket pushes back on the client while the inbox
+	// is full. Zero means 30 s (DefaultSendTimeout); negative means no
+	// bound.
+	SendTimeout time.Duration
 	// PongTimeout is how long a websocket client has to answer the ping sent
 	// with each heartbeat; a silent connection is closed after
 	// HeartbeatDelay + PongTimeout. Zero means 10 s.
@@ -199,6 +217,7 @@ func (o Options) withDefaults() Options {
 	def(&o.DisconnectDelay, DefaultDisconnectDelay)
 	def(&o.WriteTimeout, DefaultWriteTimeout)
 	def(&o.PongTimeout, DefaultPongTimeout)
+	def(&o.SendTimeout, DefaultSendTimeout)
 	if o.ResponseLimit == 0 {
 		o.ResponseLimit = DefaultResponseLimit
 	}

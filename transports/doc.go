@@ -33,7 +33,11 @@
 // Receiver.Next, and writes each frame with a write deadline, then flushes.
 // A WebSocket connection has one writer (the handler goroutine) and one
 // reader goroutine, which delivers messages and ends with the connection.
-// Sending requests (xhr_send, jsonp_send) only call Session.Deliver.
+// Sending requests (xhr_send, jsonp_send) write only their own short
+// answer: they take the session's send slot and reserve inbox room
+// (Session.BeginSend) before reading their body, then deliver all of its
+// messages at once (see send.go), so that parallel sends neither pile up
+// bodies in memory nor interleave.
 //
 // # Client-disconnect detection
 //

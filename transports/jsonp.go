@@ -46,22 +46,10 @@ func (c *Config) JSONP(s Sessions, w http.ResponseWriter, r *http.Request, id st
 // application/x-www-form-urlencoded body, or as the raw body with any other
 // Content-Type. It answers 200 "ok" rather than 204, which some browsers
 // (Konqueror) treated as a failed form post; unknown sessions get 404 and
-// empty or broken payloads the protocol's 500s.
+// empty or broken payloads the protocol's 500s. It is bounded like
+// xhr_send (see Config.send).
 func (c *Config) JSONPSend(s Sessions, w http.ResponseWriter, r *http.Request, id string) {
-	body, ok := c.readBody(w, r)
-	if !ok {
-		return
-	}
-	if _, ok := s.Lookup(id); !ok {
-		plainError(w, "Session not found.", http.StatusNotFound)
-		return
-	}
-	payload, err := jsonpPayload(r.Header.Get("Content-Type"), body)
-	if err != nil {
-		plainError(w, "Broken JSON encoding.", http.StatusInternalServerError)
-		return
-	}
-	if !c.deliver(s, w, r, id, payload) {
+	if !c.send(s, w, r, id, jsonpPayload) {
 		return
 	}
 	h := w.Header()
