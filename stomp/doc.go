@@ -16,4 +16,71 @@
 // Over SockJS every message is text: a body must be UTF-8 to survive the
 // trip (binary bodies need a plain websocket or an encoding such as
 // base64).
+//
+// # Server and broker
+//
+// [Server] runs the protocol on each connection and holds the broker.
+// [Server.ServeSession] is a sockjs.HandlerFunc; Server.WebSocketHandler
+// serves plain websocket clients that negotiate v12.stomp, v11.stomp or
+// v10.stomp. Destinations:
+//
+//   - /topic/{name}: every subscriber gets every message, in publish order.
+//     Fan-out goes through a [pubsub.Bus], so with the cluster's bus it
+//     reaches subscribers on every node.
+//   - /queue/{name}: each message goes to exactly one subscriber, round
+//     robin; messages wait (bounded) while there is none. Queues live on
+//     the node that holds them (see package pubsub for why).
+//   - /user/{rest}: SUBSCRIBE /user/queue/x subscribes to the connection's
+//     user's own queue x; SEND /user/{name}/queue/x reaches every
+//     connection of user name subscribed to /user/queue/x (on every node).
+//   - /app/{...}: SENDs go to Go functions registered with [Server.Handle]
+//     by pattern; they can [AppMessage.Reply] to the sender's own
+//     subscriptions or [AppMessage.Publish] to any destination.
+//
+// Acknowledgement modes auto, client (cumulative) and client-individual are
+// supported, with ACK and NACK; queue messages not acknowledged when their
+// subscriber leaves (UNSUBSCRIBE, DISCONNECT, a dropped connection) or
+// refused with NACK go back to the front of the queue. Transactions (BEGIN,
+// COMMIT, ABORT) hold SEND, ACK and NACK frames until COMMIT. Every frame
+// with a receipt header is answered with RECEIPT once processed: after the
+// RECEIPT of a SUBSCRIBE, messages published to it reach it.
+//
+// Errors end the connection, as STOMP requires: an ERROR frame with a
+// message header (and receipt-id if the frame asked for a receipt), then
+// close code [CloseProtocolError]. That covers malformed and oversized
+// frames, a SEND without destination, unknown destinations, refusals by
+// the hooks and failed application handlers.
+//
+// # Hooks
+//
+// [Config.Authenticate] turns the CONNECT frame (login, passcode, any
+// token header) and the request that opened the session into a
+// [Principal]; [Config.Authorize] may refuse each SUBSCRIBE and SEND by
+// destination. Errors wrapping [ErrRefused] are shown to the client;
+// others become a generic message.
+//
+// # Heart-beats
+//
+// CONNECT's heart-beat cx,cy is negotiated against
+// [Config.HeartbeatSend] and [Config.HeartbeatReceive] as STOMP says. Over
+// SockJS the transport's own heartbeats and disconnect delay keep the
+// connection alive and find dead clients, but sockjs-client hides them from
+// the STOMP client, which closes a connection whose negotiated heart-beats
+// do not come: so the server sends an EOL message at the negotiated
+// interval. Anything received from the client counts as its heart-beat;
+// by default the server asks for none.
+//
+// # Concurrency and bounds
+//
+// Frames of one connection are handled in order on the goroutine that
+// serves it, application handlers included. Deliveries come from other
+// goroutines (the bus's, other connections') and only queue bytes on the
+// session, whose outbound queue is bounded: a client that falls
+// sockjs.Options.MaxQueuedBytes behind is closed with 1008, as any slow
+// SockJS session, and its unacknowledged queue messages go to other
+// consumers. Unacknowledged messages per subscription are bounded by
+// [Config.MaxUnacked] (a queue stops giving more; a topic subscriber past it
+// gets an ERROR), queued messages by [Config.MaxQueueBacklog] and
+// [Config.MaxQueuedBytes], subscriptions and transactions per connection by
+// fixed limits.
 package stomp

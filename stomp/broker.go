@@ -1,0 +1,217 @@
+package stomp
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/sockline/sockline/pubsub"
+)
+
+// message is one message on its way to subscribers, encoded once: tail is
+// its header lines (not those that differ per delivery: destination,
+// subscription, message-id, ack), the blank line, the body and the NUL. Each
+// delivery prefixes the per-delivery lines. On the bus the payload is tail.
+type message struct {
+	tail []byte
+}
+
+// perDelivery are the SEND headers a MESSAGE does not copy: the server sets
+// the first four per delivery, and the rest concern the SEND itself.
+var perDelivery = map[string]bool{
+	HdrDestination: true, HdrSubscription: true, HdrMessageID: true, HdrAck: true,
+	HdrReceipt: true, HdrTransaction: true, HdrContentLength: true,
+}
+
+func newMessage(h Header, body []byte) *message {
+	kept := make(Header, 0, len(h))
+	for _, f := range h {
+		if !perDelivery[f.Key] && f.Key != "" {
+			kept = append(kept, f)
+		}
+	}
+	b, err := Append(nil, &Frame{Command: CmdMessage, Header: kept, Body: body})
+	if err != nil { // only for an empty header name, dropped above
+		panic(err)
+	}
+	return &message{tail: b[len(CmdMessage)+1:]}
+}
+
+// ackMode is a subscription's ack header.
+type ackMode int
+
+const (
+	ackAuto ackMode = iota
+	ackClient
+	ackClientIndividual
+)
+
+func parseAck(v string) (ackMode, bool) {
+	switch v {
+	case "", "auto":
+		return ackAuto, true
+	case "client":
+		return ackClient, true
+	case "client-individual":
+		return ackClientIndividual, true
+	}
+	return 0, false
+}
+
+// subscription is one SUBSCRIBE of one connection. Its unacked list is
+// guarded by conn.mu.
+type subscription struct {
+	c    *conn
+	id   string // the client's id header
+	dest string // as subscribed: the MESSAGE destination header
+	key  string // broker key: the topic, queue or /user/{name}/... ; "" for a local-only one
+	ack  ackMode
+
+	// guarded by c.mu
+	unacked []delivery
+	dead    bool // unsubscribed, or its connection failed
+	q       *queue
+	f       *fanout
+}
+
+// delivery is one message given in a client ack mode, until acknowledged.
+type delivery struct {
+	id  uint64
+	msg *message // kept for queue redelivery
+}
+
+// broker holds the node's subscriptions: fan-out destinations (topics and
+// user destinations), each with one bus subscription shared by the local
+// subscribers, and queues, each with its consumers and backlog.
+type broker struct {
+	bus        pubsub.Bus
+	maxUnacked int
+	maxBacklog int // messages per queue
+	maxBytes   int // bytes waiting in all queues together
+	queued     atomic.Int64
+
+	mu      sync.Mutex
+	fanouts map[string]*fanout
+	queues  map[string]*queue
+}
+
+type fanout struct {
+	key    string
+	subs   []*subscription // copy on write, under broker.mu
+	ready  chan struct{}   // closed once the bus subscription is made (or failed)
+	err    error           // set before ready closes
+	cancel func()
+}
+
+func newBroker(bus pubsub.Bus, maxUnacked, maxBacklog, maxBytes int) *broker {
+	return &broker{
+		bus:        bus,
+		maxUnacked: maxUnacked,
+		maxBacklog: maxBacklog,
+		maxBytes:   maxBytes,
+		fanouts:    make(map[string]*fanout),
+		queues:     make(map[string]*queue),
+	}
+}
+
+// send routes a message to a broker key.
+func (b *broker) send(ctx context.Context, key string, m *message) error {
+	if strings.HasPrefix(key, QueuePrefix) {
+		return b.put(key, m)
+	}
+	if err := b.bus.Publish(ctx, key, m.tail); err != nil {
+		return fmt.Errorf("stomp: publish to %s: %w", key, err)
+	}
+	return nil
+}
+
+// subscribe registers sub with its destination; on return messages sent to
+// it reach sub.
+func (b *broker) subscribe(ctx context.Context, sub *subscription) error {
+	if sub.key == "" {
+		return nil
+	}
+	if strings.HasPrefix(sub.key, QueuePrefix) {
+		b.addConsumer(sub)
+		return nil
+	}
+	b.mu.Lock()
+	f, ok := b.fanouts[sub.key]
+	if !ok {
+		f = &fanout{key: sub.key, ready: make(chan struct{})}
+		b.fanouts[sub.key] = f
+	}
+	f.subs = append(f.subs[:len(f.subs):len(f.subs)], sub)
+	b.mu.Unlock()
+	sub.c.mu.Lock()
+	sub.f = f
+	sub.c.mu.Unlock()
+	if !ok {
+		// The first local subscriber makes the bus subscription, outside
+		// the lock: for a networked bus it is a round trip.
+		cancel, err := b.bus.Subscribe(ctx, f.key, func(_ string, payload []byte) { b.fanOut(f, payload) })
+		f.cancel, f.err = cancel, err
+		close(f.ready)
+	}
+	select {
+	case <-f.ready:
+	case <-ctx.Done():
+		b.unsubscribe(sub)
+		return ctx.Err()
+	}
+	if f.err != nil {
+		b.unsubscribe(sub)
+		return fmt.Errorf("stomp: subscribe to %s: %w", f.key, f.err)
+	}
+	return nil
+}
+
+// fanOut runs on the bus's delivery goroutine: one message to every local
+// subscriber, in the bus's order.
+func (b *broker) fanOut(f *fanout, payload []byte) {
+	b.mu.Lock()
+	subs := f.subs
+	b.mu.Unlock()
+	m := &message{tail: payload}
+	for _, s := range subs {
+		s.c.deliver(s, m)
+	}
+}
+
+// unsubscribe removes sub; a queue subscription's unacknowledged messages
+// go back to the queue for another consumer.
+func (b *broker) unsubscribe(sub *subscription) {
+	sub.c.mu.Lock()
+	sub.dead = true
+	q, f := sub.q, sub.f
+	sub.c.mu.Unlock()
+	if q != nil {
+		b.removeConsumer(q, sub)
+	}
+	if f == nil {
+		return
+	}
+	var cancel func()
+	b.mu.Lock()
+	for i, s := range f.subs {
+		if s == sub {
+			f.subs = append(f.subs[:i:i], f.subs[i+1:]...)
+			break
+		}
+	}
+	if len(f.subs) == 0 && b.fanouts[f.key] == f {
+		delete(b.fanouts, f.key)
+		cancel = func() {
+			<-f.ready
+			if f.cancel != nil {
+				f.cancel()
+			}
+		}
+	}
+	b.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}

@@ -1,0 +1,59 @@
+package stomp_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/sockline/sockline/sockjs"
+	"github.com/sockline/sockline/stomp"
+)
+
+// A STOMP endpoint for @stomp/stompjs over sockjs-client at /stomp, with
+// authentication from a cookie-backed session, per-destination
+// authorization and two application destinations.
+func Example() {
+	srv := stomp.NewServer(stomp.Config{
+		Authenticate: func(ctx context.Context, r *stomp.ConnectRequest) (stomp.Principal, error) {
+			// Look the user up from the request that opened the session
+			// (a cookie here), or from CONNECT's login/passcode or a token
+			// header in r.Frame.
+			c, err := (&http.Request{Header: r.Header}).Cookie("user")
+			if err != nil {
+				return stomp.Principal{}, fmt.Errorf("%w: log in first", stomp.ErrRefused)
+			}
+			return stomp.Principal{Name: c.Value}, nil
+		},
+		Authorize: func(ctx context.Context, p stomp.Principal, op stomp.Op, dest string) error {
+			if op == stomp.OpSend && strings.HasPrefix(dest, "/topic/") {
+				return fmt.Errorf("%w: publish through /app/...", stomp.ErrRefused)
+			}
+			return nil
+		},
+	})
+	// SEND /app/echo: answered on the sender's own /user/queue/echo.
+	srv.Handle("/app/echo", func(ctx context.Context, m *stomp.AppMessage) error {
+		return m.Reply("/user/queue/echo", stomp.Header{{Key: "content-type", Value: "text/plain"}}, m.Body)
+	})
+	// SEND /app/rooms/{room}: published to everyone in the room.
+	srv.Handle("/app/rooms/{room}", func(ctx context.Context, m *stomp.AppMessage) error {
+		h := stomp.Header{{Key: "x-from", Value: m.Principal.Name}}
+		return m.Publish(ctx, "/topic/rooms/"+m.Vars["room"], h, m.Body)
+	})
+
+	defer srv.Close()
+
+	h := sockjs.NewHandler(sockjs.Options{}, srv.ServeSession)
+	defer h.Shutdown(context.Background())
+	r := chi.NewRouter()
+	r.Mount("/stomp", h)
+	if false { // not in the example's run
+		log.Fatal(http.ListenAndServe("127.0.0.1:8080", r))
+	}
+	fmt.Println("ok")
+	// Output: ok
+}
