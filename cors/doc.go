@@ -79,6 +79,19 @@
 // X-Frame-Options: DENY added by other middleware breaks the iframe
 // transports; see FrameAncestors for details.
 //
+// # Requests without Origin: fetch metadata
+//
+// A request without Origin is not always a program's. A page of another
+// site can make the browser load any URL by navigation, <iframe>, <img> or
+// <script>: no Origin is sent, the user's cookies are. For a SockJS
+// session endpoint that opens a session whose id the attacker chose and
+// can then drive from its own server. Browsers also send Sec-Fetch-Site,
+// which pages cannot forge, so [Policy.ApplyFetchMetadata] (for session
+// endpoints only) refuses a request with no Origin whose Sec-Fetch-Site is
+// "cross-site" or "same-site" unless origins are unrestricted; requests
+// without fetch metadata (programs, old browsers) are unaffected. See
+// [Policy.CheckFetchMetadata].
+//
 // # Leaving it to the application
 //
 // [Config.Disabled] makes this package write no header and refuse nothing,

@@ -65,6 +65,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, "JSONP not allowed.")
 		return
 	}
+	// Fetch metadata refuses what Origin cannot: a cross-site page making
+	// the browser load this URL without Origin (SECURITY.md).
+	jsonp := name == transports.NameJSONP || name == transports.NameJSONPSend
+	if !h.policy.ApplyFetchMetadata(w, r, jsonp && h.opts.AllowJSONP) {
+		return
+	}
 	if r.Method == http.MethodOptions && rt.preflight {
 		h.policy.Preflight(w, r, "OPTIONS, POST")
 		return
@@ -191,6 +197,9 @@ func (h *Handler) rawWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.shuttingDown() {
 		unavailable(w)
+		return
+	}
+	if !h.policy.ApplyFetchMetadata(w, r, false) {
 		return
 	}
 	if !h.policy.Apply(w, r) {
