@@ -55,6 +55,19 @@ type Config struct {
 	// WebSocket endpoint against cross-site hijacking itself.
 	// Default: false.
 	Disabled bool
+
+	// Check, when set, is asked about a request whose Origin the rules
+	// above refuse (same origin, AllowedOrigins, AllowedOriginPatterns,
+	// AllowNullOrigin, AllowAnyOrigin), for origin rules that lists cannot
+	// express (looked up in a database, per tenant); returning true lets it
+	// in, answered like a listed origin. It can only widen the lists, never
+	// narrow them: an origin they allow is allowed without asking. It is
+	// not asked about requests without an Origin (always allowed) or with
+	// several (always refused), nor when Disabled. It does not change
+	// Restricted, and [Policy.FrameAncestors] cannot list what it allows.
+	// It must be safe for concurrent use and quick: it runs on every
+	// refused request. Default: nil.
+	Check func(r *http.Request) bool
 }
 
 // Policy is a validated [Config]. It is immutable and safe for concurrent
@@ -67,6 +80,7 @@ type Policy struct {
 	anyOrigin  bool
 	nullOrigin bool
 	disabled   bool
+	check      func(*http.Request) bool
 }
 
 // New validates c and returns its Policy. Each malformed origin or pattern
@@ -78,6 +92,7 @@ func New(c Config) (*Policy, error) {
 		anyOrigin:  c.AllowAnyOrigin,
 		nullOrigin: c.AllowNullOrigin,
 		disabled:   c.Disabled,
+		check:      c.Check,
 	}
 	var errs []error
 	for _, s := range c.AllowedOrigins {
@@ -166,6 +181,8 @@ type Decision struct {
 //   - Same origin: allowed (see below).
 //   - Otherwise allowed with AllowAnyOrigin, when listed in AllowedOrigins,
 //     or when matching one of AllowedOriginPatterns.
+//   - Refused by the rules above (one Origin header): allowed when
+//     [Config.Check] is set and returns true.
 //
 // Same origin means the Origin's host and port equal the request's Host
 // header (r.Host). The request's scheme is taken from r.TLS when the
@@ -203,6 +220,9 @@ func (p *Policy) Check(r *http.Request) Decision {
 			break
 		}
 		d.Allowed = p.disabled || p.anyOrigin || p.listed(o)
+	}
+	if !d.Allowed && len(vals) == 1 && p.check != nil {
+		d.Allowed = p.check(r)
 	}
 	return d
 }

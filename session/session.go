@@ -80,6 +80,10 @@ type Config struct {
 	// the session outlives the request it came from; the session's context
 	// is cancelled when the session closes. Nil means context.Background().
 	BaseContext context.Context
+	// OnHeartbeat, when set, is called (from the scheduler, without the
+	// session's lock) each time a heartbeat becomes due for an attached
+	// receiver.
+	OnHeartbeat func()
 	// Owner is the owner's handle for the session (package sockjs keeps its
 	// public Session here), returned by Session.Owner.
 	Owner any
@@ -291,8 +295,10 @@ func (s *Session) onTimer() {
 		}
 		return
 	}
+	heartbeat := false
 	if r := s.recv; r != nil && s.cfg.HeartbeatDelay > 0 {
 		if !now.Before(s.lastSent.Add(s.cfg.HeartbeatDelay)) {
+			heartbeat = true
 			s.hbPending = true
 			s.lastSent = now // the next heartbeat is due one delay after this one
 			s.wakeLocked()
@@ -305,6 +311,9 @@ func (s *Session) onTimer() {
 	}
 	s.armLocked(now)
 	s.mu.Unlock()
+	if heartbeat && s.cfg.OnHeartbeat != nil {
+		s.cfg.OnHeartbeat()
+	}
 }
 
 // Expire stops the session's timer and closes it with cause, without the

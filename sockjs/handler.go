@@ -66,6 +66,7 @@ func NewHandler(opts Options, app HandlerFunc) *Handler {
 		AllowAnyOrigin:        o.AllowAnyOrigin,
 		AllowNullOrigin:       o.AllowNullOrigin,
 		Disabled:              o.DisableCORS,
+		Check:                 o.CheckOrigin,
 	})
 	if err != nil {
 		panic(fmt.Errorf("%w: %w", ErrInvalidOptions, err))
@@ -79,6 +80,7 @@ func NewHandler(opts Options, app HandlerFunc) *Handler {
 		HeartbeatDelay:  o.HeartbeatDelay,
 		PongTimeout:     o.PongTimeout,
 	}
+	h.tcfg.OnAnotherConnection = h.anotherConnection
 	return h
 }
 
@@ -115,20 +117,22 @@ func (h *Handler) sessionConfig(onExpire func(*session.Session)) session.Config 
 
 // Open implements transports.Sessions.
 func (h *Handler) Open(id, transport string, r *http.Request) *session.Session {
+	base, allowed := h.sessionBase(r)
 	var ps *Session
 	s, created := h.registry.LoadOrCreate(id, func() *session.Session {
-		ps = h.newSession(id, transport, r, r.Context(), h.registry.Delete)
+		ps = h.newSession(id, transport, r, base, h.registry.Delete)
 		return ps.s
 	})
-	if created && !h.start(ps) {
-		h.registry.Delete(s) // shut down meanwhile: nothing will expire it
+	if created && !h.start(ps, r, allowed) {
+		h.registry.Delete(s) // nothing will expire it
 	}
 	return s
 }
 
 // OpenConnection implements transports.Sessions.
 func (h *Handler) OpenConnection(id, transport string, r *http.Request) *session.Session {
-	ps := h.newSession(id, transport, r, r.Context(), func(s *session.Session) {
+	base, allowed := h.sessionBase(r)
+	ps := h.newSession(id, transport, r, base, func(s *session.Session) {
 		h.mu.Lock()
 		delete(h.conns, s)
 		h.mu.Unlock()
@@ -137,7 +141,7 @@ func (h *Handler) OpenConnection(id, transport string, r *http.Request) *session
 	h.mu.Lock()
 	h.conns[s] = struct{}{}
 	h.mu.Unlock()
-	if !h.start(ps) {
+	if !h.start(ps, r, allowed) {
 		h.mu.Lock()
 		delete(h.conns, s)
 		h.mu.Unlock()
@@ -155,11 +159,17 @@ func (h *Handler) shuttingDown() bool {
 // Lookup implements transports.Sessions.
 func (h *Handler) Lookup(id string) (*session.Session, bool) { return h.registry.Load(id) }
 
-// start runs the application for a new session. After Shutdown it runs
-// nothing, closes the session at once (its timers are gone with the
-// scheduler) and returns false.
-func (h *Handler) start(ps *Session) bool {
+// start runs the application for a new session. After Shutdown, or for a
+// session that Options.Authorize has not allowed (allowed false: a request
+// that found the session existing, so skipped Authorize, but saw it expire
+// before it could use it), it runs nothing, closes the session at once (no
+// timer will expire it) and returns false; the client gets the close frame.
+func (h *Handler) start(ps *Session, r *http.Request, allowed bool) bool {
 	s := ps.s
+	if !allowed {
+		s.Expire(errNotAuthorized)
+		return false
+	}
 	h.mu.Lock()
 	down := h.shutdown
 	if !down {
@@ -170,6 +180,7 @@ func (h *Handler) start(ps *Session) bool {
 		s.Expire(&session.CloseError{Code: 1001, Reason: "Server is shutting down", Cause: session.ErrServerClosed})
 		return false
 	}
+	h.sessionStarted(ps, r)
 	go func() {
 		defer h.running.Done()
 		defer s.Close(3000, "Go away!")
@@ -184,9 +195,17 @@ func (h *Handler) start(ps *Session) bool {
 	return true
 }
 
-// forEach calls f for every live session, registered or websocket.
-func (h *Handler) forEach(f func(*session.Session)) {
-	h.registry.Range(func(s *session.Session) bool { f(s); return true })
+// forEach calls f for every session, registered or websocket, until f
+// returns false. f runs without the handler's locks.
+func (h *Handler) forEach(f func(*session.Session) bool) {
+	stopped := false
+	h.registry.Range(func(s *session.Session) bool {
+		stopped = !f(s)
+		return !stopped
+	})
+	if stopped {
+		return
+	}
 	h.mu.Lock()
 	conns := make([]*session.Session, 0, len(h.conns))
 	for s := range h.conns {
@@ -194,19 +213,44 @@ func (h *Handler) forEach(f func(*session.Session)) {
 	}
 	h.mu.Unlock()
 	for _, s := range conns {
-		f(s)
+		if !f(s) {
+			return
+		}
 	}
+}
+
+// Range calls f for every open session of the handler, in no particular
+// order, until f returns false. Sessions that open or close meanwhile may
+// or may not be seen; closed sessions that are still remembered (for the
+// disconnect delay, see Len) are skipped. f runs without the handler's
+// locks held, so it may call any Session method, Send and Close included.
+func (h *Handler) Range(f func(*Session) bool) {
+	h.forEach(func(s *session.Session) bool {
+		ps := publicSession(s)
+		if ps == nil || s.Err() != nil {
+			return true
+		}
+		return f(ps)
+	})
 }
 
 // Broadcast sends msg to every open session of this handler, encoding it
 // once. Sessions that are closed or too far behind are skipped.
 func (h *Handler) Broadcast(msg string) {
 	m := NewMessage(msg)
-	h.forEach(func(s *session.Session) { _ = s.SendQuoted(m.quoted) })
+	h.forEach(func(s *session.Session) bool {
+		if ps := publicSession(s); ps != nil {
+			_ = ps.SendMessage(m)
+		} else {
+			_ = s.SendQuoted(m.quoted)
+		}
+		return true
+	})
 }
 
-// Len returns the number of sessions the handler holds, closed ones that are
-// still remembered included.
+// Len returns the number of sessions the handler holds: open ones and
+// closed ones still remembered for the disconnect delay (so that their
+// clients get the close frame again). Range sees the open ones only.
 func (h *Handler) Len() int {
 	h.mu.Lock()
 	n := len(h.conns)
@@ -224,8 +268,9 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
 	h.shutdown = true
 	h.mu.Unlock()
-	h.forEach(func(s *session.Session) {
+	h.forEach(func(s *session.Session) bool {
 		s.Close(1001, "Server is shutting down")
+		return true
 	})
 	done := make(chan struct{})
 	go func() {
@@ -239,9 +284,10 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 	}
 	// Forget every session now rather than after the disconnect delay, so
 	// that no timer outlives the handler.
-	h.forEach(func(s *session.Session) {
+	h.forEach(func(s *session.Session) bool {
 		s.Expire(&session.CloseError{Code: 1001, Reason: "Server is shutting down", Cause: session.ErrServerClosed})
 		h.registry.Delete(s)
+		return true
 	})
 	h.mu.Lock()
 	clear(h.conns)

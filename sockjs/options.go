@@ -1,6 +1,7 @@
 package sockjs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -164,8 +165,53 @@ type Options struct {
 	// Registry stores sessions. Nil means an in-memory registry.
 	Registry session.Registry
 	// Logger receives the few events that have no caller to return an error
-	// to, such as a panic in the session handler. Nil means slog.Default().
+	// to, such as a panic in the session handler, and at Debug level the
+	// per-session ones: sessions opened and closed (code, reason, cause,
+	// lifetime), refused origins and authorizations, 2010 answers. Nil
+	// means slog.Default().
 	Logger *slog.Logger
+
+	// Authorize, when set, decides whether a request may open a session,
+	// before the session exists: Spring's handshake interceptor, for every
+	// transport. It runs for each request that would create a session (the
+	// first receiving request of xhr, xhr_streaming, eventsource, htmlfile
+	// and jsonp, every websocket and raw websocket handshake, before the
+	// upgrade), after the origin policy. Sends (xhr_send, jsonp_send) and
+	// later receiving requests of an existing session are not authorized
+	// again: the session is the client's credential from then on, as the
+	// connection is for a websocket.
+	//
+	// Returning an error refuses: no session is created, nothing is sent
+	// but a 403 Forbidden (401 Unauthorized when the error is, or wraps,
+	// ErrUnauthorized) with a short plain-text body; a websocket handshake
+	// gets that answer instead of the upgrade. The error's text is not sent
+	// to the client (it is given to Events and the debug log).
+	//
+	// Returning a context makes it the session's: its values are what
+	// Session.Context, the HandlerFunc's ctx and Session.Request().Context()
+	// carry (return r.Context() or one derived from it to keep the
+	// middleware's values too; nil means r.Context()). Its cancellation is
+	// ignored: the session ends only when it closes. Authorize runs on the
+	// request's goroutine and may block on I/O (a token lookup), bounded by
+	// r.Context(). Nil means every session is allowed.
+	Authorize func(r *http.Request) (context.Context, error)
+	// CheckOrigin, when set, is asked about requests whose Origin the
+	// lists above (AllowedOrigins, AllowedOriginPatterns, AllowNullOrigin,
+	// AllowAnyOrigin) and the same-origin rule refuse, for rules that lists
+	// cannot express; returning true lets the origin in, answered like a
+	// listed one. It only widens: an origin the lists allow is never asked
+	// about, and to refuse such an origin use Authorize. It is not asked
+	// when DisableCORS is set, about requests without an Origin (always
+	// allowed) or with several (always refused), and it does not make
+	// jsonp pass (see AllowJSONP). Origins it allows cannot frame the
+	// iframe page (its frame-ancestors lists only the lists). It runs on
+	// every request with a refused Origin, so it must be quick. Nil means
+	// the lists decide alone.
+	CheckOrigin func(r *http.Request) bool
+	// Events receives the handler's events (sessions opened and closed,
+	// messages, 2010 answers, heartbeats, refusals) for metrics; see
+	// Events and package metrics/prometheus. Nil costs nothing.
+	Events Events
 }
 
 // ErrInvalidOptions is wrapped by the error NewHandler panics with and

@@ -79,11 +79,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, rt)
 		return
 	}
-	if !h.policy.Apply(w, r) {
+	if !h.allowOrigin(w, r) {
 		return
 	}
 	h.reflectRequestHeaders(w, r)
 	h.setCookie(w, r)
+	if h.opts.Authorize != nil && h.wouldCreate(name, id) {
+		if r, ok = h.authorize(w, r, name); !ok {
+			return
+		}
+	}
 	rt.serve(&h.tcfg, h, w, r, id)
 }
 
@@ -202,10 +207,16 @@ func (h *Handler) rawWebSocket(w http.ResponseWriter, r *http.Request) {
 	if !h.policy.ApplyFetchMetadata(w, r, false) {
 		return
 	}
-	if !h.policy.Apply(w, r) {
+	if !h.allowOrigin(w, r) {
 		return
 	}
 	h.setCookie(w, r)
+	if h.opts.Authorize != nil {
+		var ok bool
+		if r, ok = h.authorize(w, r, transports.NameRawWebSocket); !ok {
+			return
+		}
+	}
 	h.tcfg.RawWebSocket(h, w, r)
 }
 
@@ -237,7 +248,7 @@ func (h *Handler) greeting(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, route{method: http.MethodGet})
 		return
 	}
-	if !h.policy.Apply(w, r) { // a refused origin gets 403 on every endpoint
+	if !h.allowOrigin(w, r) { // a refused origin gets 403 on every endpoint
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
@@ -262,7 +273,7 @@ func (h *Handler) info(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, route{method: http.MethodGet, preflight: true})
 		return
 	}
-	if !h.policy.Apply(w, r) {
+	if !h.allowOrigin(w, r) {
 		return
 	}
 	var b [4]byte

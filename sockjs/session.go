@@ -2,7 +2,11 @@ package sockjs
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
+	"sync"
 
 	"github.com/sockline/sockline/internal/frame"
 	"github.com/sockline/sockline/session"
@@ -27,6 +31,10 @@ type Session struct {
 	s         *session.Session
 	req       *http.Request // detached copy of the creating request
 	transport string
+	ev        Events // Options.Events; nil when unset
+
+	mu     sync.Mutex
+	values map[any]any // Set and Get
 }
 
 // newSession builds the public and the inner session for a request that
@@ -34,10 +42,13 @@ type Session struct {
 // creating request's context, or what Options.Authorize returned); its
 // cancellation is ignored, since the session outlives the request.
 func (h *Handler) newSession(id, transport string, r *http.Request, base context.Context, onExpire func(*session.Session)) *Session {
-	ps := &Session{transport: transport}
+	ps := &Session{transport: transport, ev: h.opts.Events}
 	cfg := h.sessionConfig(onExpire)
 	cfg.BaseContext = base
 	cfg.Owner = ps
+	if ev := ps.ev; ev != nil {
+		cfg.OnHeartbeat = func() { ev.Heartbeat(transport) }
+	}
 	ps.s = session.New(id, cfg)
 	ps.req = detachRequest(r, ps.s.Context())
 	return ps
@@ -103,21 +114,85 @@ func (s *Session) RemoteAddr() string { return s.req.RemoteAddr }
 // *CloseError; errors.Is tells why: ErrClientClosed, ErrTimedOut,
 // ErrServerClosed, ErrWriteFailed or ErrSlowConsumer. It returns ctx's
 // error if ctx ends first.
-func (s *Session) Recv(ctx context.Context) (string, error) { return s.s.Recv(ctx) }
+func (s *Session) Recv(ctx context.Context) (string, error) {
+	msg, err := s.s.Recv(ctx)
+	if err == nil && s.ev != nil {
+		s.ev.MessagesIn(s.transport, 1, len(msg))
+	}
+	return msg, err
+}
+
+// RecvJSON reads the next message like Recv and decodes it as JSON into v
+// (as json.Unmarshal does). A message that is not the JSON v expects is
+// consumed and reported with an error wrapping ErrBadJSON; the session
+// stays open, so the caller decides whether to skip it or close.
+func (s *Session) RecvJSON(ctx context.Context, v any) error {
+	msg, err := s.Recv(ctx)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal([]byte(msg), v); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadJSON, err)
+	}
+	return nil
+}
+
+// ErrBadJSON is wrapped by the error RecvJSON returns for a message that is
+// not the JSON expected.
+var ErrBadJSON = errors.New("sockjs: message is not the JSON expected")
 
 // Send queues msg for the client and returns at once. Messages are
 // delivered in the order Send was called. It fails with a *CloseError once
 // the session is closed.
-func (s *Session) Send(msg string) error { return s.s.Send(msg) }
+func (s *Session) Send(msg string) error { return s.sendQuoted(frame.Quote(msg)) }
+
+// SendJSON encodes v as JSON (as json.Marshal does) and sends the result
+// as one message. Encoding errors are returned and nothing is sent.
+func (s *Session) SendJSON(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("sockjs: SendJSON: %w", err)
+	}
+	return s.sendQuoted(frame.Quote(string(b)))
+}
 
 // SendMessage queues a message encoded once with NewMessage; use it to send
 // the same message to many sessions.
-func (s *Session) SendMessage(m Message) error { return s.s.SendQuoted(m.quoted) }
+func (s *Session) SendMessage(m Message) error { return s.sendQuoted(m.quoted) }
+
+func (s *Session) sendQuoted(q []byte) error {
+	err := s.s.SendQuoted(q)
+	if err == nil && s.ev != nil {
+		s.ev.MessagesOut(s.transport, 1, len(q))
+	}
+	return err
+}
+
+// Set stores value under key for the session's lifetime: per-session state
+// (a user name, a subscription list) that other goroutines reach through
+// Handler.Range. Keys compare as map keys; as with context values, use a
+// type of your own to avoid collisions. Safe for concurrent use.
+func (s *Session) Set(key, value any) {
+	s.mu.Lock()
+	if s.values == nil {
+		s.values = make(map[any]any)
+	}
+	s.values[key] = value
+	s.mu.Unlock()
+}
+
+// Get returns the value Set stored under key, or nil.
+func (s *Session) Get(key any) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.values[key]
+}
 
 // Close closes the session: messages already queued are delivered, then the
-// client gets a close frame with code and reason (use 3000-4999 for
-// application codes; sockjs-client refuses others in its own close). It
-// returns nil, or the *CloseError of an earlier close.
+// client gets a close frame with code and reason. Use a code of 4000-4999
+// for the application's own reasons (see the Close constants for the
+// ranges); sockjs-client refuses others in its own close. It returns nil,
+// or the *CloseError of an earlier close.
 func (s *Session) Close(code int, reason string) error { return s.s.Close(code, reason) }
 
 // Err returns nil while the session is open and then its *CloseError.

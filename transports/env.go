@@ -40,6 +40,9 @@ type Config struct {
 	// CheckOrigin decides websocket handshakes; nil allows all (the handler
 	// has already applied its origin policy when it passes nil).
 	CheckOrigin func(r *http.Request) bool
+	// OnAnotherConnection, when set, is called for every 2010 "Another
+	// connection still open" answer, with the transport's name.
+	OnAnotherConnection func(transport string)
 }
 
 // Transport names, as they appear in URLs and in Session.Transport.

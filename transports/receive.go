@@ -65,6 +65,7 @@ func (c *Config) receive(sessions Sessions, fr *framing, w http.ResponseWriter, 
 	out.written = 0 // the prelude does not count towards the response limit
 	rcv, err := sess.Attach(r.Context())
 	if err != nil { // another receiver is attached: it goes on, this one ends
+		c.anotherConnection(fr.name)
 		buf = fr.wrap(buf[:0], r, frame.AppendClose(nil, frame.CodeAnotherConnection, frame.ReasonAnotherConnection))
 		_ = out.write(buf)
 		return

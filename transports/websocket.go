@@ -103,6 +103,7 @@ func (c *Config) WebSocket(s Sessions, w http.ResponseWriter, r *http.Request, i
 	defer cancel()
 	rcv, err := sess.Attach(ctx)
 	if err != nil {
+		c.anotherConnection(NameWebSocket)
 		c.wsWrite(conn, websocket.TextMessage, frame.AppendClose(nil, frame.CodeAnotherConnection, frame.ReasonAnotherConnection))
 		c.wsClose(conn, websocket.CloseNormalClosure, "")
 		return
