@@ -1,0 +1,324 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sockline/sockline/pubsub"
+)
+
+// Defaults of BusOptions.
+const (
+	DefaultHealthCheck = 3 * time.Second
+	DefaultBusBuffer   = 4096
+)
+
+// BusOptions configures a Bus.
+type BusOptions struct {
+	// Prefix namespaces the Redis channels. Empty means DefaultPrefix.
+	Prefix string
+	// HealthCheck is how often the subscription connection is probed with
+	// PING while no message arrives; a dead connection is found within
+	// about twice this and replaced, and every topic subscribed again.
+	// Zero means DefaultHealthCheck.
+	HealthCheck time.Duration
+	// Buffer is how many received payloads wait for the delivery goroutine.
+	// Handlers must not block (see pubsub.Handler); this only absorbs
+	// bursts. Zero means DefaultBusBuffer.
+	Buffer int
+	// Logger receives subscription errors. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Bus is a pubsub.Bus on Redis PUBLISH/SUBSCRIBE. Each node holds one
+// subscription connection for all its topics and fans each payload out to
+// its local handlers, so a payload crosses the network once per node.
+//
+// What it guarantees is pubsub.Bus's contract: at-most-once delivery, in
+// publish order per publisher. A node that loses its subscription
+// connection (Redis restarted, the network cut, or Redis dropping a
+// subscriber past client-output-buffer-limit) misses what is published
+// until it has subscribed again, which it does by itself.
+type Bus struct {
+	rdb    goredis.UniversalClient
+	ps     *goredis.PubSub
+	prefix string
+	log    *slog.Logger
+
+	mu     sync.Mutex
+	subs   map[string]*topicSubs
+	nextID uint64
+	closed bool
+
+	ops  chan busOp // subscription changes, applied in order
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+// topicSubs is one topic's local handlers. ready is closed once the node's
+// Redis subscription for it is in place (err nil) or failed.
+type topicSubs struct {
+	hs    map[uint64]pubsub.Handler
+	ready chan struct{}
+	err   error
+}
+
+// busOp asks the manager goroutine to bring a topic's Redis subscription in
+// line with its local handlers; for a subscription, st is the state whose
+// ready channel it closes.
+type busOp struct {
+	ctx   context.Context
+	topic string
+	st    *topicSubs
+}
+
+var _ pubsub.Bus = (*Bus)(nil)
+
+// NewBus returns a Bus on rdb and starts its goroutines; Close stops them.
+func NewBus(rdb goredis.UniversalClient, opts BusOptions) *Bus {
+	if opts.Prefix == "" {
+		opts.Prefix = DefaultPrefix
+	}
+	if opts.HealthCheck <= 0 {
+		opts.HealthCheck = DefaultHealthCheck
+	}
+	if opts.Buffer <= 0 {
+		opts.Buffer = DefaultBusBuffer
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	b := &Bus{
+		rdb:    rdb,
+		ps:     rdb.Subscribe(context.Background()),
+		prefix: opts.Prefix + "topic:",
+		log:    opts.Logger,
+		subs:   make(map[string]*topicSubs),
+		ops:    make(chan busOp, 64),
+		done:   make(chan struct{}),
+	}
+	msgs := b.ps.Channel(
+		goredis.WithChannelSize(opts.Buffer),
+		goredis.WithChannelHealthCheckInterval(opts.HealthCheck),
+		// A full buffer means handlers block, against their contract: drop
+		// rather than stall the connection until Redis cuts it.
+		goredis.WithChannelSendTimeout(time.Second),
+	)
+	b.wg.Add(2)
+	go b.deliver(msgs)
+	go b.manage()
+	return b
+}
+
+func (b *Bus) channel(topic string) string { return b.prefix + topic }
+
+// Publish implements pubsub.Bus. It fails when Redis cannot be reached
+// before ctx ends; the payload is then not sent.
+func (b *Bus) Publish(ctx context.Context, topic string, payload []byte) error {
+	b.mu.Lock()
+	closed := b.closed
+	b.mu.Unlock()
+	if closed {
+		return pubsub.ErrClosed
+	}
+	if err := b.rdb.Publish(ctx, b.channel(topic), payload).Err(); err != nil {
+		return fmt.Errorf("cluster: publish on %q: %w (is Redis reachable?)", topic, err)
+	}
+	return nil
+}
+
+// Subscribe implements pubsub.Bus. It returns once the node's Redis
+// subscription for topic is in place: the first local handler of a topic
+// subscribes the node and every other waits for that (bounded by ctx);
+// later ones only join the local fan-out.
+func (b *Bus) Subscribe(ctx context.Context, topic string, h pubsub.Handler) (func(), error) {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil, pubsub.ErrClosed
+	}
+	st := b.subs[topic]
+	first := st == nil
+	if first {
+		st = &topicSubs{hs: make(map[uint64]pubsub.Handler), ready: make(chan struct{})}
+		b.subs[topic] = st
+	}
+	b.nextID++
+	id := b.nextID
+	st.hs[id] = h
+	b.mu.Unlock()
+
+	cancel := sync.OnceFunc(func() { b.remove(topic, id) })
+	if first {
+		select {
+		case b.ops <- busOp{ctx: ctx, topic: topic, st: st}:
+		case <-b.done:
+			cancel()
+			return nil, pubsub.ErrClosed
+		case <-ctx.Done():
+			b.fail(topic, st, ctx.Err())
+			cancel()
+			return nil, ctx.Err()
+		}
+	}
+	select {
+	case <-st.ready:
+		if st.err != nil {
+			cancel()
+			return nil, st.err
+		}
+		return cancel, nil
+	case <-b.done:
+		cancel()
+		return nil, pubsub.ErrClosed
+	case <-ctx.Done():
+		cancel()
+		return nil, ctx.Err()
+	}
+}
+
+// fail ends st's wait with err and forgets it, so that the next Subscribe
+// of the topic tries again.
+func (b *Bus) fail(topic string, st *topicSubs, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	select {
+	case <-st.ready:
+		return
+	default:
+	}
+	st.err = err
+	close(st.ready)
+	if b.subs[topic] == st {
+		delete(b.subs, topic)
+	}
+}
+
+// remove drops one handler; the last one of a topic unsubscribes the node,
+// on the manager goroutine so that cancel does not block.
+func (b *Bus) remove(topic string, id uint64) {
+	b.mu.Lock()
+	st := b.subs[topic]
+	last := false
+	if st != nil {
+		if _, ok := st.hs[id]; ok {
+			delete(st.hs, id)
+			last = len(st.hs) == 0
+			if last {
+				delete(b.subs, topic)
+			}
+		}
+	}
+	closed := b.closed
+	b.mu.Unlock()
+	if !last || closed {
+		return
+	}
+	op := busOp{ctx: context.Background(), topic: topic}
+	select {
+	case b.ops <- op:
+	case <-b.done:
+	default:
+		// The queue is full: hand it over without blocking the caller.
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			select {
+			case b.ops <- op:
+			case <-b.done:
+			}
+		}()
+	}
+}
+
+// manage applies subscription changes one at a time, in order, each to the
+// state the topic has when it runs: a cancel followed at once by a new
+// Subscribe never leaves the topic unsubscribed.
+func (b *Bus) manage() {
+	defer b.wg.Done()
+	for {
+		select {
+		case <-b.done:
+			return
+		case op := <-b.ops:
+			b.mu.Lock()
+			want := b.subs[op.topic] != nil
+			b.mu.Unlock()
+			if !want {
+				if err := b.ps.Unsubscribe(op.ctx, b.channel(op.topic)); err != nil {
+					b.log.Warn("sockline cluster: unsubscribe failed; the subscription ends with the next reconnect", "topic", op.topic, "err", err)
+				}
+				if op.st != nil {
+					b.fail(op.topic, op.st, pubsub.ErrClosed)
+				}
+				continue
+			}
+			err := b.ps.Subscribe(op.ctx, b.channel(op.topic))
+			if op.st == nil {
+				continue
+			}
+			if err != nil {
+				b.fail(op.topic, op.st, fmt.Errorf("cluster: subscribe to %q: %w (is Redis reachable?)", op.topic, err))
+				continue
+			}
+			b.mu.Lock()
+			select {
+			case <-op.st.ready:
+			default:
+				close(op.st.ready)
+			}
+			b.mu.Unlock()
+		}
+	}
+}
+
+// deliver fans out every received payload to the topic's local handlers.
+func (b *Bus) deliver(msgs <-chan *goredis.Message) {
+	defer b.wg.Done()
+	var hs []pubsub.Handler
+	for m := range msgs {
+		topic, ok := strings.CutPrefix(m.Channel, b.prefix)
+		if !ok {
+			continue
+		}
+		payload := []byte(m.Payload)
+		hs = hs[:0]
+		b.mu.Lock()
+		if st := b.subs[topic]; st != nil {
+			for _, h := range st.hs {
+				hs = append(hs, h)
+			}
+		}
+		b.mu.Unlock()
+		for _, h := range hs {
+			h(topic, payload)
+		}
+	}
+}
+
+// Close unsubscribes the node from every topic and stops the bus's
+// goroutines. It does not close rdb, which the caller owns.
+func (b *Bus) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	clear(b.subs)
+	b.mu.Unlock()
+	close(b.done)
+	err := b.ps.Close() // ends the message channel, and so deliver
+	b.wg.Wait()
+	if err != nil && !errors.Is(err, goredis.ErrClosed) {
+		return fmt.Errorf("cluster: close the subscription connection: %w", err)
+	}
+	return nil
+}
