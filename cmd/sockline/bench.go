@@ -1,0 +1,312 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sockline/sockline/client"
+)
+
+// benchConfig is what the bench flags say.
+type benchConfig struct {
+	url       string
+	transport string
+	mode      string // "echo" or "broadcast"
+	sessions  int
+	window    int
+	size      int
+	duration  time.Duration
+	drain     time.Duration
+	rate      int // broadcast: messages per second
+	header    http.Header
+}
+
+// benchSummary is the result, printed as text or, with -json, as JSON.
+type benchSummary struct {
+	URL        string  `json:"url"`
+	Transport  string  `json:"transport"`
+	Mode       string  `json:"mode"`
+	Sessions   int     `json:"sessions"`
+	Connected  int     `json:"connected"`
+	InFlight   int     `json:"in_flight"`
+	Size       int     `json:"size_bytes"`
+	DurationS  float64 `json:"duration_s"`
+	Sent       uint64  `json:"sent"`
+	Received   uint64  `json:"received"`
+	MsgsPerSec float64 `json:"msgs_per_s"`
+	P50ms      float64 `json:"p50_ms"`
+	P99ms      float64 `json:"p99_ms"`
+	P999ms     float64 `json:"p999_ms"`
+	MaxMs      float64 `json:"max_ms"`
+	Errors     uint64  `json:"errors"`
+	Lost       uint64  `json:"lost"`
+	Duplicated uint64  `json:"duplicated"`
+	FirstError string  `json:"first_error,omitempty"`
+}
+
+// benchCmd runs the load for -d, then waits up to -drain for answers
+// still in flight, and prints the summary. A progress line goes to stderr
+// every second. Its exit code is 0 unless nothing connected.
+func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	cfg := benchConfig{header: http.Header{}}
+	fs.StringVar(&cfg.transport, "t", client.WebSocket, "transport: websocket, xhr-streaming, eventsource, xhr-polling")
+	fs.StringVar(&cfg.mode, "mode", "echo", `"echo": every session sends and times its echoes; "broadcast": sessions only receive what one extra publisher session sends (e.g. to /broadcast)`)
+	fs.IntVar(&cfg.sessions, "n", 10, "sessions")
+	fs.IntVar(&cfg.window, "w", 1, "echo: messages in flight per session")
+	fs.IntVar(&cfg.size, "s", 64, "bytes per message (at least the 40-byte header)")
+	fs.DurationVar(&cfg.duration, "d", 10*time.Second, "how long to send")
+	fs.DurationVar(&cfg.drain, "drain", 2*time.Second, "after -d, how long to wait for messages in flight")
+	fs.IntVar(&cfg.rate, "rate", 100, "broadcast: messages per second from the publisher")
+	fs.Var(headerFlag(cfg.header), "H", `header for every request, "Name: value" (repeatable)`)
+	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	url, ok := parse(fs, args, stderr)
+	if !ok {
+		return 2
+	}
+	cfg.url = url
+	if cfg.mode != "echo" && cfg.mode != "broadcast" {
+		fmt.Fprintf(stderr, "sockline bench: -mode %q: want echo or broadcast\n", cfg.mode)
+		return 2
+	}
+	if cfg.sessions < 1 || cfg.window < 1 || cfg.rate < 1 || cfg.duration <= 0 {
+		fmt.Fprintln(stderr, "sockline bench: -n, -w, -rate and -d must be positive")
+		return 2
+	}
+	cfg.size = max(cfg.size, minMessage)
+
+	sum := runBench(ctx, cfg, stderr)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(sum)
+	} else {
+		printSummary(stdout, sum)
+	}
+	if sum.Connected == 0 {
+		return 1
+	}
+	return 0
+}
+
+func printSummary(w io.Writer, s benchSummary) {
+	fmt.Fprintf(w, "%s %s over %s: %d/%d sessions, %d in flight, %d B messages, %.1fs\n",
+		s.Mode, s.URL, s.Transport, s.Connected, s.Sessions, s.InFlight, s.Size, s.DurationS)
+	fmt.Fprintf(w, "sent %d  received %d  %.0f msgs/s\n", s.Sent, s.Received, s.MsgsPerSec)
+	fmt.Fprintf(w, "latency p50 %.3fms  p99 %.3fms  p999 %.3fms  max %.3fms\n", s.P50ms, s.P99ms, s.P999ms, s.MaxMs)
+	fmt.Fprintf(w, "errors %d  lost %d  duplicated %d\n", s.Errors, s.Lost, s.Duplicated)
+	if s.FirstError != "" {
+		fmt.Fprintf(w, "first error: %s\n", s.FirstError)
+	}
+}
+
+// minMessage is the room the header of a bench message takes at most:
+// tag, sequence number and send time.
+const minMessage = 40
+
+// benchRun is the shared state of one bench run.
+type benchRun struct {
+	cfg      benchConfig
+	tag      string
+	sent     atomic.Uint64
+	received atomic.Uint64
+	dups     atomic.Uint64
+	errors   atomic.Uint64
+	firstErr atomic.Pointer[string]
+
+	mu        sync.Mutex
+	latencies []time.Duration
+}
+
+func (r *benchRun) fail(err error) {
+	r.errors.Add(1)
+	s := describe(err)
+	r.firstErr.CompareAndSwap(nil, &s)
+}
+
+func runBench(ctx context.Context, cfg benchConfig, progress io.Writer) benchSummary {
+	var tagb [4]byte
+	_, _ = rand.Read(tagb[:])
+	r := &benchRun{cfg: cfg, tag: hex.EncodeToString(tagb[:])}
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4 * cfg.sessions}}
+	defer hc.CloseIdleConnections()
+	opts := &client.Options{Transports: []string{cfg.transport}, Header: cfg.header, HTTPClient: hc}
+
+	conns := dialAll(ctx, r, opts)
+	sum := benchSummary{URL: cfg.url, Transport: cfg.transport, Mode: cfg.mode, Sessions: cfg.sessions,
+		Connected: len(conns), InFlight: cfg.window, Size: cfg.size}
+	if cfg.mode == "broadcast" {
+		sum.InFlight = 0
+	}
+	if len(conns) == 0 {
+		r.summarize(&sum, 0, 0)
+		return sum
+	}
+
+	stopSend := make(chan struct{})
+	var senders, receivers sync.WaitGroup
+	workers := make([]*worker, len(conns))
+	for i, c := range conns {
+		workers[i] = &worker{r: r, c: c, window: make(chan struct{}, cfg.window)}
+	}
+	var pub *worker
+	if cfg.mode == "broadcast" {
+		c, err := client.Dial(ctx, cfg.url, opts)
+		if err != nil {
+			r.fail(err)
+			r.summarize(&sum, 0, 0)
+			closeAll(conns)
+			return sum
+		}
+		pub = &worker{r: r, c: c}
+		receivers.Add(1)
+		go func() { defer receivers.Done(); pub.discard() }()
+		senders.Add(1)
+		go func() { defer senders.Done(); pub.publish(stopSend) }()
+	}
+	for _, w := range workers {
+		receivers.Add(1)
+		go func() { defer receivers.Done(); w.receive() }()
+		if cfg.mode == "echo" {
+			senders.Add(1)
+			go func() { defer senders.Done(); w.send(stopSend) }()
+		}
+	}
+
+	start := time.Now()
+	tick := time.NewTicker(time.Second)
+	deadline := time.NewTimer(cfg.duration)
+	var lastRecv uint64
+loop:
+	for {
+		select {
+		case <-tick.C:
+			got := r.received.Load()
+			fmt.Fprintf(progress, "%5.1fs  sessions %d  sent %d  received %d  %d msgs/s  errors %d\n",
+				time.Since(start).Seconds(), len(conns), r.sent.Load(), got, got-lastRecv, r.errors.Load())
+			lastRecv = got
+		case <-deadline.C:
+			break loop
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	tick.Stop()
+	deadline.Stop()
+	close(stopSend)
+	senders.Wait()
+	elapsed := time.Since(start)
+	received := r.received.Load()
+
+	// Drain: wait for what is in flight, then close everyone.
+	expected := func() bool {
+		for _, w := range workers {
+			if cfg.mode == "echo" && w.uniq.Load() < w.sent.Load() {
+				return false
+			}
+			if cfg.mode == "broadcast" && w.uniq.Load() < pub.sent.Load() {
+				return false
+			}
+		}
+		return true
+	}
+	drainEnd := time.Now().Add(cfg.drain)
+	for !expected() && time.Now().Before(drainEnd) && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	closeAll(conns)
+	if pub != nil {
+		_ = pub.c.Close(1000, "bench done")
+	}
+	receivers.Wait()
+
+	var lost uint64
+	for _, w := range workers {
+		want := w.sent.Load()
+		if pub != nil {
+			want = pub.sent.Load()
+		}
+		if u := w.uniq.Load(); u < want {
+			lost += want - u
+		}
+	}
+	sum.Lost = lost
+	r.summarize(&sum, elapsed, received)
+	return sum
+}
+
+// summarize fills in the counters and latency percentiles.
+func (r *benchRun) summarize(s *benchSummary, elapsed time.Duration, received uint64) {
+	s.DurationS = elapsed.Seconds()
+	s.Sent = r.sent.Load()
+	s.Received = r.received.Load()
+	if elapsed > 0 {
+		s.MsgsPerSec = float64(received) / elapsed.Seconds()
+	}
+	s.Errors = r.errors.Load()
+	s.Duplicated = r.dups.Load()
+	if p := r.firstErr.Load(); p != nil {
+		s.FirstError = *p
+	}
+	r.mu.Lock()
+	l := r.latencies
+	r.mu.Unlock()
+	slices.Sort(l)
+	q := func(p float64) float64 {
+		if len(l) == 0 {
+			return 0
+		}
+		i := min(int(p*float64(len(l))), len(l)-1)
+		return float64(l[i]) / float64(time.Millisecond)
+	}
+	s.P50ms, s.P99ms, s.P999ms = q(0.5), q(0.99), q(0.999)
+	if len(l) > 0 {
+		s.MaxMs = float64(l[len(l)-1]) / float64(time.Millisecond)
+	}
+}
+
+// dialAll opens the sessions, 32 at a time; failures count as errors.
+func dialAll(ctx context.Context, r *benchRun, opts *client.Options) []*client.Conn {
+	var mu sync.Mutex
+	var conns []*client.Conn
+	sem := make(chan struct{}, 32)
+	var wg sync.WaitGroup
+	for range r.cfg.sessions {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			c, err := client.Dial(dctx, r.cfg.url, opts)
+			if err != nil {
+				r.fail(err)
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return conns
+}
+
+func closeAll(conns []*client.Conn) {
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = c.Close(1000, "bench done") }()
+	}
+	wg.Wait()
+}
