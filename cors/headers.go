@@ -79,15 +79,28 @@ func (p *Policy) Preflight(w http.ResponseWriter, r *http.Request, methods strin
 	h := w.Header()
 	if !p.disabled {
 		h.Set(hAllowMethods, methods)
-		if req := strings.Join(r.Header.Values(hRequestHeaders), ", "); req != "" && isTokenList(req) {
-			h.Set(hAllowHeaders, req)
-			addVary(h, hRequestHeaders)
-		}
+		p.AllowRequestHeaders(w, r)
 		h.Set(hMaxAge, preflightMaxAgeStr)
 	}
 	h.Set("Cache-Control", "public, max-age="+preflightMaxAgeStr)
 	h.Set("Expires", time.Now().Add(preflightMaxAge*time.Second).UTC().Format(http.TimeFormat))
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// AllowRequestHeaders echoes the request's Access-Control-Request-Headers
+// in "Access-Control-Allow-Headers" (and adds it to Vary) when it is a
+// valid list of header names, as [Policy.Preflight] does; anything else,
+// which no browser sends, is not echoed, so a response never carries bytes
+// of the requester's choosing there. It writes nothing when Disabled.
+func (p *Policy) AllowRequestHeaders(w http.ResponseWriter, r *http.Request) {
+	if p.disabled {
+		return
+	}
+	if req := strings.Join(r.Header.Values(hRequestHeaders), ", "); req != "" && isTokenList(req) {
+		h := w.Header()
+		h.Set(hAllowHeaders, req)
+		addVary(h, hRequestHeaders)
+	}
 }
 
 // addVary adds name to the Vary header unless it, or "*", is already there.

@@ -249,7 +249,7 @@ func sameOrigin(o origin, r *http.Request) bool {
 	if host, err = normaliseHost(host); err != nil || host != o.host {
 		return false
 	}
-	scheme := requestScheme(r)
+	scheme := RequestScheme(r)
 	if scheme == "" {
 		scheme = o.scheme
 	} else if scheme != o.scheme {
@@ -259,9 +259,12 @@ func sameOrigin(o origin, r *http.Request) bool {
 	return err == nil && port == o.port
 }
 
-// requestScheme returns "https" or "http" when the request's scheme is
-// known from r.TLS or X-Forwarded-Proto, else "".
-func requestScheme(r *http.Request) string {
+// RequestScheme returns "https" or "http" when the request's scheme is
+// known from r.TLS or X-Forwarded-Proto (its first element, as a proxy
+// that appends itself writes "https, http"), else "". It is the scheme
+// [Policy.Check] compares origins with; use it for other decisions that
+// depend on it, such as the Secure attribute of a cookie.
+func RequestScheme(r *http.Request) string {
 	if r.TLS != nil {
 		return "https"
 	}

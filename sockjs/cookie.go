@@ -2,7 +2,8 @@ package sockjs
 
 import (
 	"net/http"
-	"strings"
+
+	"github.com/sockline/sockline/cors"
 )
 
 // setCookie runs the cookie logic on a transport response: Options.CookieFunc
@@ -34,6 +35,7 @@ func (h *Handler) setCookie(w http.ResponseWriter, r *http.Request) {
 // (sockjs-client then avoids the transports that cannot).
 func (h *Handler) cookieNeeded() bool { return h.opts.JSessionID || h.opts.CookieFunc != nil }
 
-func isSecure(r *http.Request) bool {
-	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
-}
+// isSecure reports whether the client reached us over HTTPS, by the rule
+// the origin policy uses (a proxy's "X-Forwarded-Proto: https, http"
+// counts as https).
+func isSecure(r *http.Request) bool { return cors.RequestScheme(r) == "https" }

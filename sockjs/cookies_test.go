@@ -198,6 +198,10 @@ func TestJSessionIDCookie(t *testing.T) {
 		{"https", true, nil, true},
 		{"X-Forwarded-Proto https", false, []string{"X-Forwarded-Proto: https"}, true},
 		{"X-Forwarded-Proto http", false, []string{"X-Forwarded-Proto: http"}, false},
+		// Proxies append themselves; the first element is the client's
+		// scheme (found by FuzzIsSecure).
+		{"X-Forwarded-Proto https, http", false, []string{"X-Forwarded-Proto: https, http"}, true},
+		{"X-Forwarded-Proto http, https", false, []string{"X-Forwarded-Proto: http, https"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

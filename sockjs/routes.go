@@ -231,14 +231,10 @@ func methodNotAllowed(w http.ResponseWriter, rt route) {
 }
 
 // reflectRequestHeaders echoes Access-Control-Request-Headers on
-// non-preflight answers too, as the protocol asks of xhr transports.
+// non-preflight answers too, as the protocol asks of xhr transports, when
+// it is a list of header names (see cors.Policy.AllowRequestHeaders).
 func (h *Handler) reflectRequestHeaders(w http.ResponseWriter, r *http.Request) {
-	if h.opts.DisableCORS {
-		return
-	}
-	if v := r.Header.Get("Access-Control-Request-Headers"); v != "" {
-		w.Header().Set("Access-Control-Allow-Headers", v)
-	}
+	h.policy.AllowRequestHeaders(w, r)
 }
 
 const greetingText = "Welcome to SockJS!\n"
