@@ -13,6 +13,8 @@ echo "== go vet"
 go vet ./...
 echo "== go test -race"
 go test -race -count=1 -timeout 15m ./...
+echo "== fuzz every target briefly"
+bash scripts/fuzz.sh
 
 echo "== browser end-to-end tests"
 bash e2e/install-chromium.sh
