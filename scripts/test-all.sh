@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 
 echo "== tools the Go tests need"
 bash scripts/install-redis.sh
+# Before the Go tests: the Go client's tests run sockjs-node from node_modules.
+npm ci --no-audit --no-fund --loglevel=error
 
 echo "== go vet"
 go vet ./...
@@ -18,5 +20,4 @@ bash scripts/fuzz.sh
 
 echo "== browser end-to-end tests"
 bash e2e/install-chromium.sh
-npm ci --no-audit --no-fund --loglevel=error
 npx playwright test -c e2e/playwright.config.js
