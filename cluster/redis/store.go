@@ -7,6 +7,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sockline/sockline/cluster"
 )
 
 // Defaults of StoreOptions.
@@ -16,15 +18,13 @@ const (
 	DefaultTombstone = 5 * time.Minute
 )
 
-// Errors of the store. Redis errors are wrapped as they are.
+// Errors of the store, as package cluster defines them. Redis errors are
+// wrapped as they are.
 var (
-	// ErrSessionLost reports that a session's owner stopped renewing it (it
-	// died, or lost Redis for longer than the lease): the session is over
-	// and must not be created again under the same id.
-	ErrSessionLost = errors.New("cluster: the session's node stopped renewing it; the session is over")
-	// ErrNotOwner reports an operation on a session this node does not own
-	// (any more).
-	ErrNotOwner = errors.New("cluster: this node does not own the session")
+	// ErrSessionLost is cluster.ErrSessionLost.
+	ErrSessionLost = cluster.ErrSessionLost
+	// ErrNotOwner is cluster.ErrNotOwner.
+	ErrNotOwner = cluster.ErrNotOwner
 )
 
 // StoreOptions configures a Store.
@@ -44,11 +44,14 @@ type StoreOptions struct {
 	Tombstone time.Duration
 }
 
-// Store keeps session ownership and receiver slots in Redis.
+// Store keeps session ownership and receiver slots in Redis. It implements
+// cluster.Store.
 type Store struct {
 	rdb  goredis.UniversalClient
 	opts StoreOptions
 }
+
+var _ cluster.Store = (*Store)(nil)
 
 // NewStore returns a Store using rdb.
 func NewStore(rdb goredis.UniversalClient, opts StoreOptions) (*Store, error) {
