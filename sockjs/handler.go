@@ -39,6 +39,7 @@ type Handler struct {
 	conns    map[*session.Session]struct{} // websocket sessions, not in the registry
 	shutdown bool
 	running  sync.WaitGroup // application handlers
+	cl       *clusterNode   // nil on one node
 }
 
 // NewHandler returns a Handler that runs app for every new session. It
@@ -57,6 +58,10 @@ func NewHandler(opts Options, app HandlerFunc) *Handler {
 		app:      app,
 		registry: o.Registry,
 		conns:    make(map[*session.Session]struct{}),
+	}
+	if o.Cluster != nil {
+		h.cl = newClusterNode(h, *o.Cluster)
+		h.registry = clusterRegistry{Registry: o.Registry, cl: h.cl}
 	}
 	wheel := heartbeat.NewWheel(wheelTick(o))
 	h.sched, h.stop = wheelScheduler{wheel}, wheel.Close
@@ -81,6 +86,9 @@ func NewHandler(opts Options, app HandlerFunc) *Handler {
 		PongTimeout:     o.PongTimeout,
 	}
 	h.tcfg.OnAnotherConnection = h.anotherConnection
+	if h.cl != nil {
+		h.cl.start() // last: it serves requests with everything above
+	}
 	return h
 }
 
@@ -235,9 +243,24 @@ func (h *Handler) Range(f func(*Session) bool) {
 }
 
 // Broadcast sends msg to every open session of this handler, encoding it
-// once. Sessions that are closed or too far behind are skipped.
+// once per node. Sessions that are closed or too far behind are skipped. In
+// a cluster it reaches the sessions of every node through the bus; if the
+// bus refuses it, only this node's sessions get it, and the error is logged.
 func (h *Handler) Broadcast(msg string) {
-	m := NewMessage(msg)
+	if h.cl != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), h.cl.cfg.ForwardTimeout)
+		err := h.cl.cfg.Bus.Publish(ctx, broadcastTopic, []byte(msg))
+		cancel()
+		if err == nil {
+			return // this node gets it back from the bus, like the others
+		}
+		h.opts.Logger.Error("sockline cluster: broadcast reached this node only", "err", err)
+	}
+	h.broadcastLocal(NewMessage(msg))
+}
+
+// broadcastLocal sends m to every open session of this node.
+func (h *Handler) broadcastLocal(m Message) {
 	h.forEach(func(s *session.Session) bool {
 		if ps := publicSession(s); ps != nil {
 			_ = ps.SendMessage(m)
@@ -265,6 +288,11 @@ func (h *Handler) Len() int {
 // Server.Shutdown), since Server.Shutdown alone does not end streaming
 // responses and websockets.
 func (h *Handler) Shutdown(ctx context.Context) error {
+	if h.cl != nil {
+		// After the sessions are forgotten (which releases them in the
+		// store), or at once if ctx ends first.
+		defer h.cl.close(ctx)
+	}
 	h.mu.Lock()
 	h.shutdown = true
 	h.mu.Unlock()

@@ -162,6 +162,11 @@ type Options struct {
 	// HeartbeatDelay + PongTimeout. Zero means 10 s.
 	PongTimeout time.Duration
 
+	// Cluster makes the handler one node of several sharing sessions
+	// through a store and a bus (package cluster/redis), so that no sticky
+	// sessions are needed. Nil means one process. See Cluster.
+	Cluster *Cluster
+
 	// Registry stores sessions. Nil means an in-memory registry.
 	Registry session.Registry
 	// Logger receives the few events that have no caller to return an error
@@ -227,6 +232,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("%w: DisconnectDelay must not be negative (zero means the default 5s)", ErrInvalidOptions)
 	case o.ResponseLimit < 0, o.MaxMessageBytes < 0, o.MaxQueuedBytes < 0, o.MaxInboxBytes < 0:
 		return fmt.Errorf("%w: size limits must not be negative (zero means the default)", ErrInvalidOptions)
+	case o.Cluster != nil && (o.Cluster.Store == nil || o.Cluster.Bus == nil):
+		return fmt.Errorf("%w: Cluster needs both a Store and a Bus (see package cluster/redis)", ErrInvalidOptions)
 	case o.WriteTimeout < 0, o.PongTimeout < 0:
 		return fmt.Errorf("%w: timeouts must not be negative (zero means the default)", ErrInvalidOptions)
 	case o.SockJSURL != "" && !validScriptURL(o.SockJSURL):

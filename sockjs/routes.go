@@ -84,7 +84,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.reflectRequestHeaders(w, r)
 	h.setCookie(w, r)
+	if h.cl != nil && name != transports.NameWebSocket {
+		h.cl.serve(rt, w, r, name, id) // websockets stay on their node
+		return
+	}
+	h.serveSession(rt, w, r, name, id)
+}
+
+// serveSession serves a session request on this node, after authorizing
+// the request when it would create a session.
+func (h *Handler) serveSession(rt route, w http.ResponseWriter, r *http.Request, name, id string) {
 	if h.opts.Authorize != nil && h.wouldCreate(name, id) {
+		var ok bool
 		if r, ok = h.authorize(w, r, name); !ok {
 			return
 		}

@@ -1,0 +1,196 @@
+package redis_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sockline/sockline/client"
+	"github.com/sockline/sockline/cluster/redis"
+	"github.com/sockline/sockline/internal/rrproxy"
+	"github.com/sockline/sockline/internal/testredis"
+	"github.com/sockline/sockline/sockjs"
+)
+
+// node is one cluster member: a handler with its own store and bus, served
+// on its own port, as a separate process would be.
+type node struct {
+	name string
+	h    *sockjs.Handler
+	srv  *httptest.Server
+	bus  *redis.Bus
+	// where tells on which node each session's handler runs.
+	opened chan string
+}
+
+type clusterFixture struct {
+	redis *testredis.Server
+	nodes []*node
+	proxy *rrproxy.Proxy
+}
+
+// echoApp echoes, and answers "where?" with the node that runs the handler.
+func echoApp(name string, opened chan<- string) sockjs.HandlerFunc {
+	return func(ctx context.Context, s *sockjs.Session) {
+		select {
+		case opened <- s.ID():
+		default:
+		}
+		for {
+			msg, err := s.Recv(ctx)
+			if err != nil {
+				return
+			}
+			switch {
+			case msg == "where?":
+				_ = s.Send("node " + name)
+			case strings.HasPrefix(msg, "close "):
+				s.Close(3001, strings.TrimPrefix(msg, "close "))
+				return
+			default:
+				_ = s.Send(msg)
+			}
+		}
+	}
+}
+
+func startCluster(t *testing.T, n int, opts sockjs.Options) *clusterFixture {
+	t.Helper()
+	f := &clusterFixture{redis: testredis.Start(t)}
+	var urls []string
+	for i := range n {
+		nd := f.startNode(t, fmt.Sprintf("n%d", i+1), opts)
+		urls = append(urls, nd.srv.URL)
+	}
+	f.proxy = rrproxy.Start(t, urls...)
+	return f
+}
+
+func (f *clusterFixture) startNode(t *testing.T, name string, opts sockjs.Options) *node {
+	t.Helper()
+	rdb, err := redis.NewClient(f.redis.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := redis.NewStore(rdb, redis.StoreOptions{Node: name, Lease: time.Second, Tombstone: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus := redis.NewBus(rdb, redis.BusOptions{HealthCheck: 300 * time.Millisecond})
+	nd := &node{name: name, bus: bus, opened: make(chan string, 100)}
+	opts.Cluster = &sockjs.Cluster{Store: store, Bus: bus, RenewInterval: 250 * time.Millisecond, ForwardTimeout: 5 * time.Second}
+	nd.h = sockjs.NewHandler(opts, echoApp(name, nd.opened))
+	mux := http.NewServeMux()
+	mux.Handle("/echo/", http.StripPrefix("/echo", nd.h))
+	nd.srv = httptest.NewServer(mux)
+	t.Cleanup(func() {
+		nd.stop()
+		rdb.Close()
+	})
+	f.nodes = append(f.nodes, nd)
+	return nd
+}
+
+var stopOnce sync.Map
+
+// stop ends the node as a crash would look to others: its server closes,
+// its handler and bus stop; nothing is released gracefully beforehand.
+func (nd *node) stop() {
+	if _, done := stopOnce.LoadOrStore(nd, true); done {
+		return
+	}
+	nd.srv.CloseClientConnections()
+	nd.srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = nd.h.Shutdown(ctx)
+	_ = nd.bus.Close()
+}
+
+func dial(t *testing.T, url, transport string) *client.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, url, &client.Options{Transports: []string{transport}})
+	if err != nil {
+		t.Fatalf("dial %s over %s: %v", url, transport, err)
+	}
+	t.Cleanup(func() { _ = c.Close(1000, "bye") })
+	return c
+}
+
+func recv(t *testing.T, c *client.Conn) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	m, err := c.Recv(ctx)
+	if err != nil {
+		t.Fatalf("recv: %v", err)
+	}
+	return m
+}
+
+var httpTransports = []string{client.XHRStreaming, client.XHRPolling, client.EventSource}
+
+// Every HTTP transport echoes through a proxy that sends each request to the
+// next node: the sends and polls of one session land on every node.
+func TestClusterEchoThroughRoundRobinProxy(t *testing.T) {
+	f := startCluster(t, 3, sockjs.Options{})
+	for _, tr := range httpTransports {
+		t.Run(tr, func(t *testing.T) {
+			c := dial(t, f.proxy.URL+"/echo", tr)
+			const n = 300
+			var want []string
+			for i := range n {
+				m := fmt.Sprintf("%d ☃ \u2028 \U0001F600 %s", i, strings.Repeat("x", i%50))
+				want = append(want, m)
+				if err := c.Send(m); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range n {
+				if got := recv(t, c); got != want[i] {
+					t.Fatalf("message %d: got %q, want %q", i, got, want[i])
+				}
+			}
+		})
+	}
+	served := f.proxy.Served()
+	for i, n := range served {
+		if n == 0 {
+			t.Fatalf("node %d served no request: the proxy did not spread the load (%v)", i+1, served)
+		}
+	}
+}
+
+// The session's handler runs on the node that created it, whichever node
+// later requests reach.
+func TestClusterHandlerRunsOnTheOwnerOnly(t *testing.T) {
+	f := startCluster(t, 3, sockjs.Options{})
+	c := dial(t, f.proxy.URL+"/echo", client.XHRPolling)
+	first := ""
+	for range 6 {
+		if err := c.Send("where?"); err != nil {
+			t.Fatal(err)
+		}
+		got := recv(t, c)
+		if first == "" {
+			first = got
+		}
+		if got != first {
+			t.Fatalf("handler answered from %q, then from %q", first, got)
+		}
+	}
+	opened := 0
+	for _, nd := range f.nodes {
+		opened += len(nd.opened)
+	}
+	if opened != 1 {
+		t.Fatalf("%d handlers started for one session, want 1", opened)
+	}
+}
