@@ -24,6 +24,7 @@ type node struct {
 	h    *sockjs.Handler
 	srv  *httptest.Server
 	bus  *redis.Bus
+	rdb  interface{ Close() error }
 	// where tells on which node each session's handler runs.
 	opened chan string
 }
@@ -82,7 +83,7 @@ func (f *clusterFixture) startNode(t *testing.T, name string, opts sockjs.Option
 		t.Fatal(err)
 	}
 	bus := redis.NewBus(rdb, redis.BusOptions{HealthCheck: 300 * time.Millisecond})
-	nd := &node{name: name, bus: bus, opened: make(chan string, 100)}
+	nd := &node{name: name, bus: bus, rdb: rdb, opened: make(chan string, 100)}
 	opts.Cluster = &sockjs.Cluster{Store: store, Bus: bus, RenewInterval: 250 * time.Millisecond, ForwardTimeout: 5 * time.Second}
 	nd.h = sockjs.NewHandler(opts, echoApp(name, nd.opened))
 	mux := http.NewServeMux()
@@ -98,8 +99,17 @@ func (f *clusterFixture) startNode(t *testing.T, name string, opts sockjs.Option
 
 var stopOnce sync.Map
 
-// stop ends the node as a crash would look to others: its server closes,
-// its handler and bus stop; nothing is released gracefully beforehand.
+// crash cuts the node off as a dead process would be: its port closes and
+// it stops talking to Redis (no renewal, no release), while its handler
+// lives on unseen until the test ends.
+func (nd *node) crash() {
+	nd.srv.CloseClientConnections()
+	nd.srv.Close()
+	_ = nd.bus.Close()
+	_ = nd.rdb.Close()
+}
+
+// stop shuts the node down gracefully.
 func (nd *node) stop() {
 	if _, done := stopOnce.LoadOrStore(nd, true); done {
 		return

@@ -133,11 +133,20 @@ func (s *Store) Owner(ctx context.Context, id string) (string, error) {
 }
 
 // renewScript: KEYS owner, tomb; ARGV node, lease ms, tomb ms. Returns 1
-// when renewed, 0 when the node does not own the session any more.
+// when renewed, 0 when the node does not own the session any more. A
+// session with neither key (Redis restarted empty, or failed over to a
+// replica that missed them) is claimed back: the node still holds it, and
+// without this any other node would create a second session under its id.
 var renewScript = goredis.NewScript(`
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
+local owner = redis.call('GET', KEYS[1])
+if owner == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+  return 1
+end
+if owner or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[3])
 return 1
 `)
 
@@ -147,7 +156,8 @@ const renewBatch = 1000
 
 // Renew extends the lease of every session in ids that this node owns, and
 // returns the ids it no longer owns (their lease ran out: the node was cut
-// from Redis too long, and the sessions must end).
+// from Redis too long, and the sessions must end). Sessions Redis forgot
+// entirely (it restarted empty) are claimed back.
 func (s *Store) Renew(ctx context.Context, ids []string) (lost []string, err error) {
 	if err := renewScript.Load(ctx, s.rdb).Err(); err != nil {
 		return nil, fmt.Errorf("cluster: renew leases: %w", err)

@@ -95,6 +95,28 @@ func TestExpiredLeaseLeavesATombstone(t *testing.T) {
 	}
 }
 
+func TestRenewClaimsBackWhatRedisForgot(t *testing.T) {
+	ctx := context.Background()
+	srv := testredis.Start(t)
+	rdb, err := NewClient(srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	a, _ := NewStore(rdb, StoreOptions{Node: "a"})
+	b, _ := NewStore(rdb, StoreOptions{Node: "b"})
+	if _, _, err := a.Claim(ctx, "sid"); err != nil {
+		t.Fatal(err)
+	}
+	srv.Restart(t) // empty
+	if lost, err := a.Renew(ctx, []string{"sid"}); err != nil || len(lost) != 0 {
+		t.Fatalf("renew after Redis forgot: lost=%v err=%v; want the session claimed back", lost, err)
+	}
+	if owner, created, err := b.Claim(ctx, "sid"); err != nil || created || owner != "a" {
+		t.Fatalf("b's claim after a claimed back: owner=%q created=%v err=%v", owner, created, err)
+	}
+}
+
 func TestReleaseFreesTheIDForTheOwnerOnly(t *testing.T) {
 	ctx := context.Background()
 	st := newStores(t, time.Minute, time.Hour, "a", "b")

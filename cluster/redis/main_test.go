@@ -1,0 +1,10 @@
+package redis_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// Every node, bus and client the tests start must be gone when they end.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
