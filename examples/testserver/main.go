@@ -9,6 +9,7 @@
 //	/broadcast                every message goes to every open session
 //	/amplify                  a message n is answered with "x" repeated 2^n (n in 1..19)
 //	/ticker                   sends "tick!" every second
+//	/stomp                    STOMP 1.2 broker; CONNECT login names the user, /app/echo replies on /user/queue/echo
 //
 // Every service also serves raw websocket at <prefix>/websocket (off only
 // where websocket is).

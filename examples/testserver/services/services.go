@@ -64,6 +64,7 @@ func New(c Config) (*chi.Mux, func(context.Context) error) {
 		}
 	})
 	mount("/amplify", base, Amplify)
+	mount("/stomp", base, Stomp())
 	mount("/ticker", base, func(ctx context.Context, s *sockjs.Session) {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()

@@ -1,0 +1,22 @@
+package services
+
+import (
+	"context"
+
+	"github.com/sockline/sockline/sockjs"
+	"github.com/sockline/sockline/stomp"
+)
+
+// Stomp is the /stomp service: a STOMP 1.2 broker for @stomp/stompjs over
+// sockjs-client. It is a fixture: the CONNECT login header names the user
+// and no password is checked. Besides /topic, /queue and /user
+// destinations it has one application destination: a SEND to /app/echo is
+// answered on the sender's /user/queue/echo with the same body and headers.
+// The server's in-memory bus lives as long as the process.
+func Stomp() sockjs.HandlerFunc {
+	srv := stomp.NewServer(stomp.Config{Authenticate: stomp.LoginAuthenticator})
+	srv.Handle("/app/echo", func(ctx context.Context, m *stomp.AppMessage) error {
+		return m.Reply("/user/queue/echo", m.Header, m.Body)
+	})
+	return srv.ServeSession
+}
