@@ -197,6 +197,11 @@ func (c *Conn) end(err *CloseError, tell bool) bool {
 
 // alive renews the heartbeat timeout.
 func (c *Conn) alive() {
+	select {
+	case <-c.done:
+		return // stopped for good; do not re-arm
+	default:
+	}
 	if c.live != nil {
 		c.live.Reset(c.o.HeartbeatTimeout)
 	}

@@ -78,7 +78,7 @@ func Dial(ctx context.Context, url string, opts *Options) (*Conn, error) {
 		errs = append(errs, err)
 	}
 	if len(errs) == 0 {
-		errs = append(errs, fmt.Errorf("%w: none of %v is offered by the server (websocket: %v)", ErrTransport, wanted, in.WebSocket))
+		errs = append(errs, fmt.Errorf("%w: websocket is off on this server (/info says websocket: false)", ErrTransport))
 	}
 	return nil, &CloseError{Code: codeAllFailed, Reason: reasonAllFailed, Err: errors.Join(errs...)}
 }

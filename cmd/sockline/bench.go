@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -70,6 +72,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&cfg.rate, "rate", 100, "broadcast: messages per second from the publisher")
 	fs.Var(headerFlag(cfg.header), "H", `header for every request, "Name: value" (repeatable)`)
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the load generator to this file")
 	url, ok := parse(fs, args, stderr)
 	if !ok {
 		return 2
@@ -85,6 +88,19 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	cfg.size = max(cfg.size, minMessage)
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "sockline bench: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "sockline bench: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
 	sum := runBench(ctx, cfg, stderr)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)

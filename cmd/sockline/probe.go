@@ -59,7 +59,8 @@ func probeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}{url, infoLine, results})
 	} else {
 		fmt.Fprintf(stdout, "%s\n%s\n\n", url, infoLine)
-		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		var table strings.Builder
+		tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "TRANSPORT\tRESULT\tOPEN\tROUND TRIP\tNOTE")
 		for _, r := range results {
 			res, open, rt := "fail", "-", "-"
@@ -72,6 +73,9 @@ func probeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Transport, res, open, rt, r.Note)
 		}
 		tw.Flush()
+		for _, line := range strings.Split(strings.TrimSuffix(table.String(), "\n"), "\n") {
+			fmt.Fprintln(stdout, strings.TrimRight(line, " ")) // no padding after the last cell
+		}
 	}
 	for _, r := range results {
 		if r.OK {
