@@ -40,6 +40,7 @@ type Handler struct {
 	shutdown bool
 	running  sync.WaitGroup // application handlers
 	cl       *clusterNode   // nil on one node
+	topics   topicHub
 }
 
 // NewHandler returns a Handler that runs app for every new session. It
@@ -59,6 +60,7 @@ func NewHandler(opts Options, app HandlerFunc) *Handler {
 		registry: o.Registry,
 		conns:    make(map[*session.Session]struct{}),
 	}
+	h.topics.init(h)
 	if o.Cluster != nil {
 		h.cl = newClusterNode(h, *o.Cluster)
 		h.registry = clusterRegistry{Registry: o.Registry, cl: h.cl}
@@ -192,6 +194,7 @@ func (h *Handler) start(ps *Session, r *http.Request, allowed bool) bool {
 	go func() {
 		defer h.running.Done()
 		defer s.Close(3000, "Go away!")
+		defer h.topics.drop(ps)
 		defer func() {
 			if v := recover(); v != nil {
 				h.opts.Logger.Error("sockjs: session handler panicked", "session", s.ID(), "panic", v)

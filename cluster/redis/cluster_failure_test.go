@@ -161,6 +161,52 @@ func TestClusterBroadcastReachesEveryNode(t *testing.T) {
 	}
 }
 
+// Publish on any node reaches the topic's subscribers on every node, once.
+func TestClusterTopicsReachEveryNode(t *testing.T) {
+	f := startCluster(t, 3, sockjs.Options{})
+	var subs []*client.Conn
+	for _, nd := range f.nodes {
+		for _, tr := range []string{client.WebSocket, client.XHRStreaming} {
+			c := dial(t, nd.srv.URL+"/echo", tr)
+			if err := c.Send("sub news"); err != nil {
+				t.Fatal(err)
+			}
+			if got := recv(t, c); got != "ok sub news" {
+				t.Fatalf("subscribe: %q", got)
+			}
+			subs = append(subs, c)
+		}
+	}
+	other := dial(t, f.nodes[0].srv.URL+"/echo", client.XHRStreaming)
+	if err := other.Send("sub sport"); err != nil {
+		t.Fatal(err)
+	}
+	if got := recv(t, other); got != "ok sub sport" {
+		t.Fatalf("subscribe: %q", got)
+	}
+	ctx := context.Background()
+	for i := range 20 {
+		if err := f.nodes[i%3].h.Publish(ctx, "news", fmt.Sprint("n", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, c := range subs {
+		seen := map[string]bool{}
+		for range 20 {
+			m := recv(t, c)
+			if seen[m] {
+				t.Fatalf("subscriber %d got %q twice", i, m)
+			}
+			seen[m] = true
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if m, err := other.Recv(rctx); err == nil {
+		t.Fatalf("a subscriber of another topic got %q", m)
+	}
+}
+
 // A node that dies loses only its own sessions: once their lease runs out
 // the next request gets a close frame, and the other nodes' sessions go on.
 func TestClusterNodeDeathEndsOnlyItsSessions(t *testing.T) {

@@ -35,8 +35,9 @@ type clusterFixture struct {
 	proxy *rrproxy.Proxy
 }
 
-// echoApp echoes, and answers "where?" with the node that runs the handler.
-func echoApp(name string, opened chan<- string) sockjs.HandlerFunc {
+// echoApp echoes, answers "where?" with the node that runs the handler, and
+// "sub T" by subscribing the session to topic T.
+func echoApp(name string, opened chan<- string, h func() *sockjs.Handler) sockjs.HandlerFunc {
 	return func(ctx context.Context, s *sockjs.Session) {
 		select {
 		case opened <- s.ID():
@@ -50,6 +51,12 @@ func echoApp(name string, opened chan<- string) sockjs.HandlerFunc {
 			switch {
 			case msg == "where?":
 				_ = s.Send("node " + name)
+			case strings.HasPrefix(msg, "sub "):
+				if _, err := h().Subscribe(ctx, s, strings.TrimPrefix(msg, "sub ")); err != nil {
+					_ = s.Send("error " + err.Error())
+				} else {
+					_ = s.Send("ok " + msg)
+				}
 			case strings.HasPrefix(msg, "close "):
 				s.Close(3001, strings.TrimPrefix(msg, "close "))
 				return
@@ -85,7 +92,7 @@ func (f *clusterFixture) startNode(t *testing.T, name string, opts sockjs.Option
 	bus := redis.NewBus(rdb, redis.BusOptions{HealthCheck: 300 * time.Millisecond})
 	nd := &node{name: name, bus: bus, rdb: rdb, opened: make(chan string, 100)}
 	opts.Cluster = &sockjs.Cluster{Store: store, Bus: bus, RenewInterval: 250 * time.Millisecond, ForwardTimeout: 5 * time.Second}
-	nd.h = sockjs.NewHandler(opts, echoApp(name, nd.opened))
+	nd.h = sockjs.NewHandler(opts, echoApp(name, nd.opened, func() *sockjs.Handler { return nd.h }))
 	mux := http.NewServeMux()
 	mux.Handle("/echo/", http.StripPrefix("/echo", nd.h))
 	nd.srv = httptest.NewServer(mux)
