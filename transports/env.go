@@ -65,8 +65,14 @@ func NoCache(h http.Header) {
 	h.Set("Cache-Control", cacheNever)
 }
 
-// writer writes frames to one response: a write deadline before each write,
-// a flush after it.
+// writer writes frames to one response. A write deadline bounds each write
+// in progress and nothing else: it is set before the write and its flush
+// and cleared after them. Left set, it would cut idle streaming responses:
+// over HTTP/2 a stream's write deadline is a timer that resets the stream
+// when it fires, written or not (HTTP/1.1 only fails writes made after it).
+// For the same reason the server's own http.Server.WriteTimeout, which
+// HTTP/2 arms as such a timer on every stream, is cleared when the writer
+// is made.
 type writer struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
@@ -75,7 +81,9 @@ type writer struct {
 }
 
 func newWriter(w http.ResponseWriter, timeout time.Duration) *writer {
-	return &writer{w: w, rc: http.NewResponseController(w), timeout: timeout}
+	wr := &writer{w: w, rc: http.NewResponseController(w), timeout: timeout}
+	_ = wr.rc.SetWriteDeadline(time.Time{}) // fails only where deadlines are unsupported
+	return wr
 }
 
 // write sends p at once. A server that cannot set deadlines or flush (a
@@ -85,6 +93,7 @@ func (wr *writer) write(p []byte) error {
 		if err := wr.rc.SetWriteDeadline(time.Now().Add(wr.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return err
 		}
+		defer func() { _ = wr.rc.SetWriteDeadline(time.Time{}) }()
 	}
 	n, err := wr.w.Write(p)
 	wr.written += n
@@ -95,4 +104,13 @@ func (wr *writer) write(p []byte) error {
 		return err
 	}
 	return nil
+}
+
+// clearReadDeadline lifts the server's read deadline (http.Server's
+// ReadTimeout or ReadHeaderTimeout) from a request whose body has been
+// read: a receiving response may then stay open far longer than the
+// server lets a client take to send a request, and must not be cut when
+// that time is up.
+func clearReadDeadline(w http.ResponseWriter) {
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 }

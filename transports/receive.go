@@ -37,8 +37,13 @@ func (c *Config) receive(sessions Sessions, fr *framing, w http.ResponseWriter, 
 		return
 	}
 	// Go notices a client that went away only once the request body has
-	// been read, so read it (a polling body is empty or ignored).
-	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, c.MaxMessageBytes))
+	// been read, so read it (a polling body is empty or ignored). Once it
+	// is read, the server's read timeout has done its job; the response may
+	// stay open far longer.
+	n, err := io.Copy(io.Discard, io.LimitReader(r.Body, c.MaxMessageBytes+1))
+	if err == nil && n <= c.MaxMessageBytes {
+		clearReadDeadline(w)
+	}
 	sess := sessions.Open(id, fr.name, r)
 	h := w.Header()
 	h.Set("Content-Type", fr.contentType)
