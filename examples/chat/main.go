@@ -35,8 +35,7 @@ func main() {
 // newServer wires the chat: the page at / and one room's SockJS handler at
 // /chat. It returns the handler too, for Shutdown.
 func newServer(opts sockjs.Options) (http.Handler, *sockjs.Handler) {
-	room := newRoom()
-	h := sockjs.NewHandler(opts, room.serve)
+	h := newRoom(opts).h
 
 	sockjsURL := opts.SockJSURL
 	if sockjsURL == "" {

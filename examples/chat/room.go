@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -30,44 +29,70 @@ type event struct {
 }
 
 // room sends every event to every member: the sessions that have told their
-// name. A session that has not is not in the room yet.
+// name, which hold their member value (memberKey). A session that has not
+// is not in the room yet. The handler keeps the sessions; the room only
+// walks them with Range.
 type room struct {
 	nextID atomic.Int64
+	h      *sockjs.Handler // set before the handler serves
 
-	mu      sync.Mutex
-	members map[*sockjs.Session]member
+	// mu orders joins against broadcasts, so that a newcomer's welcome
+	// comes before any event sent after it joined.
+	mu sync.Mutex
 }
 
-func newRoom() *room { return &room{members: make(map[*sockjs.Session]member)} }
+// memberKey is the session value under which a member keeps its member.
+type memberKey struct{}
 
-// broadcast encodes e once and queues it for every member.
+// newRoom returns a room and its SockJS handler.
+func newRoom(opts sockjs.Options) *room {
+	r := &room{}
+	r.h = sockjs.NewHandler(opts, r.serve)
+	return r
+}
+
+// memberOf returns s's member value, if s has joined.
+func memberOf(s *sockjs.Session) (member, bool) {
+	m, ok := s.Get(memberKey{}).(member)
+	return m, ok
+}
+
+// broadcast encodes e once and queues it for every member. Send only
+// queues, so holding mu while walking the sessions waits for no client.
 func (r *room) broadcast(e event) {
 	b, _ := json.Marshal(e)
 	msg := sockjs.NewMessage(string(b))
 	r.mu.Lock()
-	to := slices.Collect(maps.Keys(r.members))
-	r.mu.Unlock()
-	for _, s := range to {
-		_ = s.SendMessage(msg) // a closed session is leaving anyway
-	}
+	defer r.mu.Unlock()
+	r.h.Range(func(s *sockjs.Session) bool {
+		if _, ok := memberOf(s); ok {
+			_ = s.SendMessage(msg) // a closed session is leaving anyway
+		}
+		return true
+	})
 }
 
-// join adds s to the room and welcomes it with the list of the others. Both
-// happen under the room's lock (Send only queues), so that no event sent to
-// members can reach s before its welcome.
+// join makes s a member and welcomes it with the list of the others. Both
+// happen under the room's lock, so that no event sent to members can reach
+// s before its welcome.
 func (r *room) join(s *sockjs.Session, me member) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	others := slices.Collect(maps.Values(r.members))
+	var others []member
+	r.h.Range(func(o *sockjs.Session) bool {
+		if m, ok := memberOf(o); ok && o != s {
+			others = append(others, m)
+		}
+		return true
+	})
 	slices.SortFunc(others, func(a, b member) int { return strings.Compare(a.User, b.User) })
-	r.members[s] = me
-	welcome, _ := json.Marshal(event{Type: "welcome", User: me.User, Transport: me.Transport, Users: others})
-	_ = s.Send(string(welcome))
+	s.Set(memberKey{}, me)
+	_ = s.SendJSON(event{Type: "welcome", User: me.User, Transport: me.Transport, Users: others})
 }
 
 func (r *room) leave(s *sockjs.Session) {
 	r.mu.Lock()
-	delete(r.members, s)
+	s.Set(memberKey{}, nil)
 	r.mu.Unlock()
 }
 
