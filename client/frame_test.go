@@ -176,3 +176,14 @@ func FuzzEnvelopes(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseFrame(b *testing.B) {
+	f := []byte(`a["` + strings.Repeat("x", 100) + `","` + strings.Repeat("y", 100) + `"]`)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(f)))
+	for b.Loop() {
+		if _, err := parseFrame(f); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -16,8 +16,13 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, ignoreServices)
 }
+
+// ignoreServices skips the goroutine of the testserver's /stomp service:
+// its in-memory bus lives as long as the process (services.Stomp), one per
+// services.New, and the services' shutdown does not stop it.
+var ignoreServices = goleak.IgnoreTopFunction("github.com/sockline/sockline/pubsub.(*Memory).deliver")
 
 // allTransports is every transport the client has, in sockjs-client's order.
 var allTransports = []string{client.WebSocket, client.XHRStreaming, client.EventSource, client.XHRPolling}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sockline/sockline/client"
 	"github.com/sockline/sockline/examples/testserver/services"
+	"go.uber.org/goleak"
 )
 
 // TestInboxBackpressure checks that a client that does not read stops
@@ -109,5 +110,27 @@ func TestServerLostSession(t *testing.T) {
 	var ce *client.CloseError
 	if !errors.As(err, &ce) || ce.Code != 1006 || ce.Reason != "Server lost session" || !errors.Is(err, client.ErrTransport) {
 		t.Fatalf("Recv = %v, want 1006 \"Server lost session\"", err)
+	}
+}
+
+// TestCloseEndsGoroutines checks that Close leaves no goroutine of the
+// connection behind, on every transport (the server's session goroutines
+// go within its short disconnect delay).
+func TestCloseEndsGoroutines(t *testing.T) {
+	s := startServer(t, false, services.Config{DisconnectDelay: 100 * time.Millisecond})
+	for _, tr := range allTransports {
+		t.Run(tr, func(t *testing.T) {
+			before := goleak.IgnoreCurrent()
+			c, err := client.Dial(recvCtx(t), s.URL+"/echo", &client.Options{Transports: []string{tr}, HTTPClient: s.Client})
+			if err != nil {
+				t.Fatal(err)
+			}
+			echoAll(t, c, []string{"x"})
+			if err := c.Close(1000, "bye"); err != nil {
+				t.Fatal(err)
+			}
+			s.Client.CloseIdleConnections()
+			goleak.VerifyNone(t, before)
+		})
 	}
 }
