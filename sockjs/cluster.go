@@ -41,6 +41,12 @@ type Cluster struct {
 	Store cluster.Store
 	// Bus carries requests between nodes, broadcasts and topics. Required.
 	Bus pubsub.Bus
+	// Service names this handler's service, so that several handlers (say
+	// /echo and /chat) can share one Store and Bus: each gets its own session
+	// ids, requests and topics. Every node must give the same handler the
+	// same name, and two handlers of one node different names. Empty means
+	// "default".
+	Service string
 	// RenewInterval is how often the node renews the leases of its
 	// sessions; keep it a third of the Store's lease or less. Zero means 3 s
 	// (a third of cluster/redis's default lease).
@@ -63,6 +69,9 @@ func (c Cluster) withDefaults() Cluster {
 	}
 	if c.ForwardTimeout <= 0 {
 		c.ForwardTimeout = 10 * time.Second
+	}
+	if c.Service == "" {
+		c.Service = "default"
 	}
 	return c
 }
@@ -120,9 +129,16 @@ func (r clusterRegistry) Delete(s *session.Session) {
 	r.cl.release(s.ID())
 }
 
-func nodeTopic(node string) string { return "sockline/node/" + node }
-
-const broadcastTopic = "sockline/broadcast"
+// The bus topics and store keys of one service: its own, so that handlers
+// sharing a Store and Bus never see one another's sessions or requests.
+func (c *clusterNode) nodeTopic(node string) string {
+	return "sockline/" + c.cfg.Service + "/node/" + node
+}
+func (c *clusterNode) broadcastTopic() string { return "sockline/" + c.cfg.Service + "/broadcast" }
+func (c *clusterNode) topic(name string) string {
+	return "sockline/" + c.cfg.Service + "/topic/" + name
+}
+func (c *clusterNode) key(id string) string { return c.cfg.Service + "/" + id }
 
 // subscribe subscribes the node's own topics; maintain retries until it
 // succeeds (Redis may be down when the node starts).
@@ -135,11 +151,11 @@ func (c *clusterNode) subscribe() error {
 	c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ForwardTimeout)
 	defer cancel()
-	un1, err := c.cfg.Bus.Subscribe(ctx, nodeTopic(c.node), c.onNodeMessage)
+	un1, err := c.cfg.Bus.Subscribe(ctx, c.nodeTopic(c.node), c.onNodeMessage)
 	if err != nil {
 		return err
 	}
-	un2, err := c.cfg.Bus.Subscribe(ctx, broadcastTopic, func(_ string, p []byte) {
+	un2, err := c.cfg.Bus.Subscribe(ctx, c.broadcastTopic(), func(_ string, p []byte) {
 		c.h.broadcastLocal(NewMessage(string(p)))
 	})
 	if err != nil {
@@ -179,24 +195,25 @@ func (c *clusterNode) maintain() {
 // ran out meanwhile (the node was cut from the store too long) is closed,
 // since other nodes now answer for it as lost.
 func (c *clusterNode) renew() {
-	var ids []string
-	byID := make(map[string]*session.Session)
+	var keys []string
+	byKey := make(map[string]*session.Session)
 	c.h.registry.Range(func(s *session.Session) bool {
-		ids = append(ids, s.ID())
-		byID[s.ID()] = s
+		k := c.key(s.ID())
+		keys = append(keys, k)
+		byKey[k] = s
 		return true
 	})
-	if len(ids) == 0 {
+	if len(keys) == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.RenewInterval)
 	defer cancel()
-	lost, err := c.cfg.Store.Renew(ctx, ids)
+	lost, err := c.cfg.Store.Renew(ctx, keys)
 	if err != nil {
-		c.h.opts.Logger.Warn("sockline cluster: renewing session leases failed; sessions end if this lasts longer than the lease", "node", c.node, "sessions", len(ids), "err", err)
+		c.h.opts.Logger.Warn("sockline cluster: renewing session leases failed; sessions end if this lasts longer than the lease", "node", c.node, "sessions", len(keys), "err", err)
 	}
-	for _, id := range lost {
-		if s := byID[id]; s != nil {
+	for _, k := range lost {
+		if s := byKey[k]; s != nil {
 			s.CloseWith(&session.CloseError{Code: CloseSessionLost, Reason: reasonSessionLost, Cause: cluster.ErrSessionLost})
 		}
 	}
@@ -216,7 +233,7 @@ func (c *clusterNode) release(id string) {
 		defer c.wg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ForwardTimeout)
 		defer cancel()
-		if err := c.cfg.Store.Release(ctx, id); err != nil && !errors.Is(err, cluster.ErrNotOwner) {
+		if err := c.cfg.Store.Release(ctx, c.key(id)); err != nil && !errors.Is(err, cluster.ErrNotOwner) {
 			c.h.opts.Logger.Debug("sockline cluster: releasing a session failed; its lease will expire", "session", id, "err", err)
 		}
 	}()
@@ -266,9 +283,9 @@ func (c *clusterNode) serve(rt route, w http.ResponseWriter, r *http.Request, na
 	var created bool
 	var err error
 	if isSend(name) {
-		owner, err = c.cfg.Store.Owner(ctx, id)
+		owner, err = c.cfg.Store.Owner(ctx, c.key(id))
 	} else {
-		owner, created, err = c.cfg.Store.Claim(ctx, id)
+		owner, created, err = c.cfg.Store.Claim(ctx, c.key(id))
 	}
 	cancel()
 	switch {
@@ -379,5 +396,5 @@ func (c *clusterNode) onNodeMessage(_ string, p []byte) {
 func (c *clusterNode) publish(node string, m *tunnel.Msg) error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ForwardTimeout)
 	defer cancel()
-	return c.cfg.Bus.Publish(ctx, nodeTopic(node), tunnel.Encode(m))
+	return c.cfg.Bus.Publish(ctx, c.nodeTopic(node), tunnel.Encode(m))
 }

@@ -142,7 +142,7 @@ func (c *clusterNode) forward(w http.ResponseWriter, r *http.Request, name, id, 
 			}
 			// Idle: the owner may have died. Its lease tells.
 			ctx, cancel := context.WithTimeout(r.Context(), c.cfg.ForwardTimeout)
-			o, err := c.cfg.Store.Owner(ctx, id)
+			o, err := c.cfg.Store.Owner(ctx, c.key(id))
 			cancel()
 			if err != nil || o != owner {
 				cancelRemote()

@@ -252,7 +252,7 @@ func (h *Handler) Range(f func(*Session) bool) {
 func (h *Handler) Broadcast(msg string) {
 	if h.cl != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), h.cl.cfg.ForwardTimeout)
-		err := h.cl.cfg.Bus.Publish(ctx, broadcastTopic, []byte(msg))
+		err := h.cl.cfg.Bus.Publish(ctx, h.cl.broadcastTopic(), []byte(msg))
 		cancel()
 		if err == nil {
 			return // this node gets it back from the bus, like the others

@@ -34,13 +34,11 @@ func (h *Handler) Publish(ctx context.Context, topic, msg string) error {
 		h.topics.fanOut(topic, NewMessage(msg))
 		return nil
 	}
-	if err := h.cl.cfg.Bus.Publish(ctx, topicChannel(topic), []byte(msg)); err != nil {
+	if err := h.cl.cfg.Bus.Publish(ctx, h.cl.topic(topic), []byte(msg)); err != nil {
 		return fmt.Errorf("sockjs: publish to %q: %w", topic, err)
 	}
 	return nil
 }
-
-func topicChannel(topic string) string { return "sockline/topic/" + topic }
 
 // topicHub holds this node's topic subscriptions: which sessions each topic
 // reaches, and (in a cluster) the node's one bus subscription per topic.
@@ -90,7 +88,7 @@ func (t *topicHub) subscribe(ctx context.Context, s *Session, topic string) (fun
 
 	unsubscribe := sync.OnceFunc(func() { t.remove(s, topic) })
 	if first && t.h.cl != nil {
-		cancel, err := t.h.cl.cfg.Bus.Subscribe(ctx, topicChannel(topic), func(_ string, p []byte) {
+		cancel, err := t.h.cl.cfg.Bus.Subscribe(ctx, t.h.cl.topic(topic), func(_ string, p []byte) {
 			t.fanOut(topic, NewMessage(string(p)))
 		})
 		t.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -293,5 +294,30 @@ func TestClusterRedisOutageAndRecovery(t *testing.T) {
 			t.Fatalf("the cluster did not recover within 20s of Redis coming back: %v", err)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Two services sharing one Store and Bus keep their sessions apart, even
+// under the same session id.
+func TestClusterServicesShareRedisWithoutMixing(t *testing.T) {
+	f := startCluster(t, 1, sockjs.Options{})
+	other := sockjs.NewHandler(sockjs.Options{Cluster: &sockjs.Cluster{
+		Store: f.nodes[0].h2store, Bus: f.nodes[0].bus, Service: "other",
+	}}, func(ctx context.Context, s *sockjs.Session) { _ = s.Send("other service") })
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = other.Shutdown(ctx)
+	}()
+	srv := httptest.NewServer(other)
+	defer srv.Close()
+	if code, body := post(t, f.nodes[0].srv.URL+"/echo/000/same/xhr", ""); code != 200 || body != "o\n" {
+		t.Fatalf("echo service: %d %q", code, body)
+	}
+	if code, body := post(t, srv.URL+"/000/same/xhr", ""); code != 200 || body != "o\n" {
+		t.Fatalf("other service with the same session id: %d %q, want a session of its own", code, body)
+	}
+	if code, body := post(t, srv.URL+"/000/same/xhr", ""); code != 200 || body != "a[\"other service\"]\n" {
+		t.Fatalf("other service's session: %d %q", code, body)
 	}
 }

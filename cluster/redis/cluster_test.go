@@ -25,6 +25,8 @@ type node struct {
 	srv  *httptest.Server
 	bus  *redis.Bus
 	rdb  interface{ Close() error }
+	// h2store is the node's store, for a second service in a test.
+	h2store *redis.Store
 	// where tells on which node each session's handler runs.
 	opened chan string
 }
@@ -90,7 +92,7 @@ func (f *clusterFixture) startNode(t *testing.T, name string, opts sockjs.Option
 		t.Fatal(err)
 	}
 	bus := redis.NewBus(rdb, redis.BusOptions{HealthCheck: 300 * time.Millisecond})
-	nd := &node{name: name, bus: bus, rdb: rdb, opened: make(chan string, 100)}
+	nd := &node{name: name, bus: bus, rdb: rdb, h2store: store, opened: make(chan string, 100)}
 	opts.Cluster = &sockjs.Cluster{Store: store, Bus: bus, RenewInterval: 250 * time.Millisecond, ForwardTimeout: 5 * time.Second}
 	nd.h = sockjs.NewHandler(opts, echoApp(name, nd.opened, func() *sockjs.Handler { return nd.h }))
 	mux := http.NewServeMux()
