@@ -24,12 +24,20 @@ func main() {
 	sockjsURL := flag.String("sockjs-url", sockjs.DefaultSockJSURL, "sockjs-client URL the pages load")
 	var allowed run.Origins
 	flag.Var(&allowed, "allow-origin", "an origin besides the server's own allowed to connect (repeatable)")
+	redisAddr := flag.String("redis", "", run.RedisUsage)
 	flag.Parse()
 
-	r, h := newServer(sockjs.Options{AllowedOrigins: allowed, SockJSURL: *sockjsURL})
+	cl, closeCluster, err := run.Cluster(*redisAddr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if cl != nil {
+		cl.Service = "chat"
+	}
+	r, h := newServer(sockjs.Options{AllowedOrigins: allowed, SockJSURL: *sockjsURL, Cluster: cl})
 
 	log.Printf("chat on http://%s/", *addr)
-	run.Serve(*addr, r, h.Shutdown)
+	run.Serve(*addr, r, h.Shutdown, closeCluster)
 }
 
 // newServer wires the chat: the page at / and one room's SockJS handler at

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/sockline/sockline/sockjs"
@@ -29,9 +30,11 @@ type event struct {
 }
 
 // room sends every event to every member: the sessions that have told their
-// name, which hold their member value (memberKey). A session that has not
-// is not in the room yet. The handler keeps the sessions; the room only
-// walks them with Range.
+// name, which hold their member value (memberKey) and are subscribed to the
+// room's topic. A session that has not is not in the room yet. Events go
+// out with Handler.Publish, so with -redis they reach the members on every
+// node; the welcome's member list names those of this node (presence across
+// nodes would need a shared set, which this example leaves out).
 type room struct {
 	nextID atomic.Int64
 	h      *sockjs.Handler // set before the handler serves
@@ -43,6 +46,9 @@ type room struct {
 
 // memberKey is the session value under which a member keeps its member.
 type memberKey struct{}
+
+// roomTopic is the topic every member is subscribed to.
+const roomTopic = "room"
 
 // newRoom returns a room and its SockJS handler.
 func newRoom(opts sockjs.Options) *room {
@@ -57,25 +63,19 @@ func memberOf(s *sockjs.Session) (member, bool) {
 	return m, ok
 }
 
-// broadcast encodes e once and queues it for every member. Send only
-// queues, so holding mu while walking the sessions waits for no client.
-func (r *room) broadcast(e event) {
+// broadcast publishes e to the room's topic, encoded once per node. On one
+// node Publish only queues, so holding mu waits for no client.
+func (r *room) broadcast(ctx context.Context, e event) {
 	b, _ := json.Marshal(e)
-	msg := sockjs.NewMessage(string(b))
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.h.Range(func(s *sockjs.Session) bool {
-		if _, ok := memberOf(s); ok {
-			_ = s.SendMessage(msg) // a closed session is leaving anyway
-		}
-		return true
-	})
+	_ = r.h.Publish(ctx, roomTopic, string(b)) // logged by the handler; a chat line is not worth more
 }
 
 // join makes s a member and welcomes it with the list of the others. Both
 // happen under the room's lock, so that no event sent to members can reach
 // s before its welcome.
-func (r *room) join(s *sockjs.Session, me member) {
+func (r *room) join(ctx context.Context, s *sockjs.Session, me member) (leave func(), err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var others []member
@@ -88,12 +88,17 @@ func (r *room) join(s *sockjs.Session, me member) {
 	slices.SortFunc(others, func(a, b member) int { return strings.Compare(a.User, b.User) })
 	s.Set(memberKey{}, me)
 	_ = s.SendJSON(event{Type: "welcome", User: me.User, Transport: me.Transport, Users: others})
-}
-
-func (r *room) leave(s *sockjs.Session) {
-	r.mu.Lock()
-	s.Set(memberKey{}, nil)
-	r.mu.Unlock()
+	unsubscribe, err := r.h.Subscribe(ctx, s, roomTopic)
+	if err != nil {
+		s.Set(memberKey{}, nil)
+		return nil, err
+	}
+	return func() {
+		r.mu.Lock()
+		unsubscribe()
+		s.Set(memberKey{}, nil)
+		r.mu.Unlock()
+	}, nil
 }
 
 // serve runs one user's session. The first message a client sends is its
@@ -104,11 +109,18 @@ func (r *room) serve(ctx context.Context, s *sockjs.Session) {
 		return
 	}
 	me := member{User: cleanName(name, r.nextID.Add(1)), Transport: s.Transport()}
-	r.join(s, me)
-	r.broadcast(event{Type: "join", User: me.User, Transport: me.Transport})
+	leave, err := r.join(ctx, s, me)
+	if err != nil {
+		s.Close(sockjs.CloseInternalError, "Chat unavailable")
+		return
+	}
+	r.broadcast(ctx, event{Type: "join", User: me.User, Transport: me.Transport})
 	defer func() {
-		r.leave(s)
-		r.broadcast(event{Type: "leave", User: me.User, Transport: me.Transport})
+		leave()
+		// ctx ends with the session: the farewell needs one of its own.
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		r.broadcast(bctx, event{Type: "leave", User: me.User, Transport: me.Transport})
 	}()
 	for {
 		text, err := s.Recv(ctx)
@@ -118,7 +130,7 @@ func (r *room) serve(ctx context.Context, s *sockjs.Session) {
 		if len(text) > 4096 {
 			text = text[:4096]
 		}
-		r.broadcast(event{Type: "message", User: me.User, Transport: me.Transport, Text: strings.ToValidUTF8(text, "\uFFFD")})
+		r.broadcast(ctx, event{Type: "message", User: me.User, Transport: me.Transport, Text: strings.ToValidUTF8(text, "\uFFFD")})
 	}
 }
 

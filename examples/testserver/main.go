@@ -31,9 +31,17 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8081", "address to listen on")
 	sockjsURL := flag.String("sockjs-url", "", "sockjs-client URL the iframe page loads (default: the CDN build)")
+	redisAddr := flag.String("redis", "", run.RedisUsage)
 	flag.Parse()
 
-	mux, shutdown := services.New(services.Config{SockJSURL: *sockjsURL})
+	cl, closeCluster, err := run.Cluster(*redisAddr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux, shutdown := services.New(services.Config{SockJSURL: *sockjsURL, Cluster: cl})
+	if cl != nil {
+		log.Printf("cluster node %s on Redis %s", cl.Store.Node(), *redisAddr)
+	}
 	log.Printf("sockline test server on http://%s", *addr)
-	run.Serve(*addr, mux, shutdown)
+	run.Serve(*addr, mux, shutdown, closeCluster)
 }

@@ -19,6 +19,9 @@ type Config struct {
 	SockJSURL string
 	// DisconnectDelay and HeartbeatDelay override the defaults when set.
 	DisconnectDelay, HeartbeatDelay time.Duration
+	// Cluster, when set, makes every service a cluster service (each under
+	// its prefix as Cluster.Service).
+	Cluster *sockjs.Cluster
 }
 
 // New returns a router with every service mounted, and a function that
@@ -34,6 +37,11 @@ func New(c Config) (*chi.Mux, func(context.Context) error) {
 	r := chi.NewRouter()
 	var handlers []*sockjs.Handler
 	mount := func(prefix string, o sockjs.Options, app sockjs.HandlerFunc) *sockjs.Handler {
+		if c.Cluster != nil {
+			cl := *c.Cluster
+			cl.Service = prefix
+			o.Cluster = &cl
+		}
 		h := sockjs.NewHandler(o, app)
 		r.Mount(prefix, h)
 		handlers = append(handlers, h)
