@@ -98,7 +98,7 @@ func TestFallback(t *testing.T) {
 			s := startWrapped(t, services.Config{}, tt.mw)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			c, err := client.Dial(ctx, s.URL+tt.path, &client.Options{HTTPClient: s.Client, OpenTimeout: 500 * time.Millisecond})
+			c, err := client.Dial(ctx, s.URL+tt.path, &client.Options{HTTPClient: s.Client, OpenTimeout: 2 * time.Second})
 			if err != nil {
 				t.Fatalf("Dial: %v", err)
 			}
