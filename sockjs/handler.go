@@ -38,8 +38,9 @@ type Handler struct {
 	mu       sync.Mutex
 	conns    map[*session.Session]struct{} // websocket sessions, not in the registry
 	shutdown bool
-	running  sync.WaitGroup // application handlers
-	cl       *clusterNode   // nil on one node
+	running  activity     // application handlers
+	requests activity     // requests serving a session (websockets included)
+	cl       *clusterNode // nil on one node
 	topics   topicHub
 }
 
@@ -282,47 +283,4 @@ func (h *Handler) Len() int {
 	n := len(h.conns)
 	h.mu.Unlock()
 	return n + h.registry.Len()
-}
-
-// Shutdown closes every session with 1001 "Server is shutting down", refuses
-// new ones, and waits until every application handler has returned or ctx
-// ends. It must not be called from a session handler, which it would wait
-// for. Register it with http.Server.RegisterOnShutdown (or call it after
-// Server.Shutdown), since Server.Shutdown alone does not end streaming
-// responses and websockets.
-func (h *Handler) Shutdown(ctx context.Context) error {
-	if h.cl != nil {
-		// After the sessions are forgotten (which releases them in the
-		// store), or at once if ctx ends first.
-		defer h.cl.close(ctx)
-	}
-	h.mu.Lock()
-	h.shutdown = true
-	h.mu.Unlock()
-	h.forEach(func(s *session.Session) bool {
-		s.Close(1001, "Server is shutting down")
-		return true
-	})
-	done := make(chan struct{})
-	go func() {
-		h.running.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return fmt.Errorf("sockjs: shutdown: session handlers still running: %w", ctx.Err())
-	}
-	// Forget every session now rather than after the disconnect delay, so
-	// that no timer outlives the handler.
-	h.forEach(func(s *session.Session) bool {
-		s.Expire(&session.CloseError{Code: 1001, Reason: "Server is shutting down", Cause: session.ErrServerClosed})
-		h.registry.Delete(s)
-		return true
-	})
-	h.mu.Lock()
-	clear(h.conns)
-	h.mu.Unlock()
-	h.stop()
-	return nil
 }

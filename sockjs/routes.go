@@ -100,6 +100,8 @@ func (h *Handler) serveSession(rt route, w http.ResponseWriter, r *http.Request,
 			return
 		}
 	}
+	h.requests.Add(1) // Shutdown waits for it
+	defer h.requests.Done()
 	rt.serve(&h.tcfg, h, w, r, id)
 }
 
@@ -228,6 +230,8 @@ func (h *Handler) rawWebSocket(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	h.requests.Add(1) // Shutdown waits for it
+	defer h.requests.Done()
 	h.tcfg.RawWebSocket(h, w, r)
 }
 

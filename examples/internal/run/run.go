@@ -1,12 +1,14 @@
 // Package run holds what the example programs share: a repeatable
-// -allow-origin flag and an HTTP server that shuts down cleanly on SIGINT
-// or SIGTERM, SockJS handlers included.
+// -allow-origin flag and an HTTP server that shuts down gracefully on SIGINT
+// or SIGTERM, SockJS handlers first.
 package run
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -24,30 +26,66 @@ func (o *Origins) String() string { return strings.Join(*o, ",") }
 // Set implements flag.Value.
 func (o *Origins) Set(v string) error { *o = append(*o, v); return nil }
 
-// Serve serves h on addr until the process is interrupted, then shuts the
-// server down and calls every shutdown function (sockjs.Handler.Shutdown:
-// http.Server.Shutdown alone does not end streaming responses and
-// websockets). It exits the process on a listen error.
+// ShutdownTimeout bounds a graceful shutdown: sessions told, responses
+// ended, connections closed.
+const ShutdownTimeout = 10 * time.Second
+
+// Serve serves h on addr until the process gets SIGINT or SIGTERM, then
+// shuts down gracefully (see Until) and returns, so that main can return
+// and the process exit with status 0. A listen error, or a shutdown that
+// runs past ShutdownTimeout, is logged and exits with status 1.
 func Serve(addr string, h http.Handler, shutdown ...func(context.Context) error) {
-	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	srv.RegisterOnShutdown(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		for _, f := range shutdown {
-			if err := f(ctx); err != nil {
-				log.Printf("shutdown: %v", err)
-			}
-		}
-	})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
 		log.Fatal(err)
 	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	if err := Until(ctx, srv, ln, shutdown...); err != nil {
+		log.Fatal(err)
+	}
+	log.Print("shut down")
+}
+
+// Until serves srv on ln until ctx ends, then shuts down in the order that
+// lets every SockJS client hear of it: first the shutdown functions
+// (sockjs.Handler.Shutdown, which closes every session with
+// c[1001,"Server is shutting down"], ends each streaming response, waiting
+// poll and websocket after its close frame, and waits for them), then
+// srv.Shutdown, which then finds only idle connections. The other order
+// would not work: Server.Shutdown waits for active responses, which end
+// only when their sessions close, and ignores websockets.
+//
+// Until serves TLS (HTTP/2 included) when srv.TLSConfig has certificates.
+// It returns nil after a clean shutdown within ShutdownTimeout, else the
+// errors met.
+func Until(ctx context.Context, srv *http.Server, ln net.Listener, shutdown ...func(context.Context) error) error {
+	served := make(chan error, 1)
+	go func() {
+		if srv.TLSConfig != nil && (len(srv.TLSConfig.Certificates) > 0 || srv.TLSConfig.GetCertificate != nil) {
+			served <- srv.ServeTLS(ln, "", "")
+		} else {
+			served <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Print("shutting down: closing every session")
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	for _, f := range shutdown {
+		errs = append(errs, f(sctx))
+	}
+	if err := srv.Shutdown(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("http server shutdown: %w", err))
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		errs = append(errs, fmt.Errorf("serve: %w", err))
+	}
+	return errors.Join(errs...)
 }
