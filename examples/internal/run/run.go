@@ -41,6 +41,7 @@ func Serve(addr string, h http.Handler, shutdown ...func(context.Context) error)
 	if err != nil {
 		log.Fatal(err)
 	}
+	log.Printf("listening on http://%s", ln.Addr())
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	if err := Until(ctx, srv, ln, shutdown...); err != nil {
 		log.Fatal(err)
