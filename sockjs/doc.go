@@ -20,6 +20,15 @@
 //   - Session.Recv returns messages in the order the client sent them.
 //   - No lock is held while the network or the application is waited on.
 //
+// # Shutdown
+//
+// Call Handler.Shutdown before http.Server.Shutdown (or from
+// http.Server.RegisterOnShutdown), not after: Server.Shutdown waits for
+// active responses, which end only when their sessions close, and ignores
+// websockets. Handler.Shutdown closes every session with 1001 "Server is
+// shutting down", waits until each receiving connection has been sent its
+// close frame and ended and every HandlerFunc has returned, or ctx ends.
+//
 // # Security defaults
 //
 // Only same-origin pages (and clients that send no Origin header) may use
