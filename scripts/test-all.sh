@@ -21,3 +21,5 @@ bash scripts/fuzz.sh
 echo "== browser end-to-end tests"
 bash e2e/install-chromium.sh
 npx playwright test -c e2e/playwright.config.js
+echo "== browser transport suite against two cluster nodes behind a round-robin proxy"
+E2E_CLUSTER=2 npx playwright test -c e2e/playwright.config.js e2e/transports.spec.js

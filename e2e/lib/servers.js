@@ -235,6 +235,24 @@ async function createTestServer(pageServer) {
     command = process.execPath;
     args = [path.join(ROOT, 'e2e', 'peer', 'testserver.js')];
   }
+  const clusterNodes = Number(process.env.E2E_CLUSTER || 0);
+  if (clusterNodes > 0) {
+    if (kind !== 'go') throw new Error('E2E_CLUSTER needs E2E_SERVER=go');
+    const { ClusterServer } = require('./cluster');
+    return new ClusterServer({
+      nodes: clusterNodes,
+      port: await freePort(),
+      freePort,
+      makeNode: async (i, redisURL) => new ServerProcess({
+        name: `go-node-${i + 1}`,
+        command,
+        args: ['-redis', redisURL],
+        port: await freePort(),
+        sockjsUrl: pageServer.sockjsUrl,
+        readyPath: '/echo/info',
+      }),
+    });
+  }
   const port = await freePort();
   return new ServerProcess({
     name: `${kind}-testserver`,
