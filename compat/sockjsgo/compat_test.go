@@ -123,62 +123,92 @@ func TestSameAppOnBoth(t *testing.T) {
 	for name, srv := range servers(t) {
 		for _, tr := range []string{client.WebSocket, client.XHRStreaming, client.EventSource, client.XHRPolling} {
 			t.Run(name+"/"+tr, func(t *testing.T) {
-				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-				defer cancel()
-				dial := func() *client.Conn {
-					c, err := client.Dial(ctx, srv.url, &client.Options{
-						Transports: []string{tr}, HTTPClient: hc, Header: http.Header{"X-App": {"from the client"}},
-					})
-					if err != nil {
-						t.Fatalf("Dial: %v", err)
+				for try := 1; ; try++ {
+					err := driveApp(hc, srv.url, tr, srv.app)
+					if err == nil {
+						return
 					}
-					return c
-				}
-				c := dial()
-				for _, ex := range [][2]string{
-					{"hello", "hello"}, {"żółw ☃ 😀", "żółw ☃ 😀"}, {"state", "active"},
-					{"header", "from the client"}, {"receiver", "true"}, {"id", "true"},
-				} {
-					if err := c.Send(ex[0]); err != nil {
+					// sockjs-go v3.0.3 detaches a poll's receiver in a
+					// goroutine after the response has ended, so a client
+					// that polls again at once (as sockjs-client does) may
+					// get 2010 "Another connection still open" on a loaded
+					// machine. That is sockjs-go's race, not the app's.
+					var ce *client.CloseError
+					if name != "sockjs-go" || !errors.As(err, &ce) || ce.Code != 2010 || try == 3 {
 						t.Fatal(err)
 					}
-					got, err := c.Recv(ctx)
-					if err != nil || got != ex[1] {
-						t.Fatalf("%q: got %q, %v; want %q", ex[0], got, err, ex[1])
+					t.Logf("try %d: sockjs-go's xhr receiver race (%v); again", try, err)
+					// The app's session of the failed try ends after the
+					// disconnect delay; let its report go.
+					select {
+					case <-srv.app.ended:
+					case <-time.After(5 * time.Second):
 					}
-				}
-				// The app closes: the client sees its code and reason.
-				c.Send("close")
-				_, err := c.Recv(ctx)
-				var ce *client.CloseError
-				if !errors.As(err, &ce) || ce.Code != 3001 || ce.Reason != "asked to" {
-					t.Fatalf("after close: %v, want 3001 \"asked to\"", err)
-				}
-				c.Close(1000, "")
-				select {
-				case msg := <-srv.app.ended:
-					t.Fatalf("the app says: %s", msg)
-				default:
-				}
-
-				// The client leaves: the app's Recv ends with ErrSessionNotOpen.
-				c = dial()
-				c.Send("hello")
-				if _, err := c.Recv(ctx); err != nil {
-					t.Fatal(err)
-				}
-				c.Close(1000, "bye")
-				select {
-				case got := <-srv.app.ended:
-					if want := "notopen=true state=true ctxdone=true"; got != want {
-						t.Fatalf("the app's Recv loop ended with %q, want %q", got, want)
-					}
-				case <-time.After(15 * time.Second):
-					t.Fatal("the app never saw the client leave")
 				}
 			})
 		}
 	}
+}
+
+// driveApp runs the app's checks over one transport.
+func driveApp(hc *http.Client, url, tr string, a *app) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	opts := &client.Options{Transports: []string{tr}, HTTPClient: hc, Header: http.Header{"X-App": {"from the client"}}}
+	c, err := client.Dial(ctx, url, opts)
+	if err != nil {
+		return fmt.Errorf("Dial: %w", err)
+	}
+	defer c.Close(1000, "")
+	for _, ex := range [][2]string{
+		{"hello", "hello"}, {"żółw ☃ 😀", "żółw ☃ 😀"}, {"state", "active"},
+		{"header", "from the client"}, {"receiver", "true"}, {"id", "true"},
+	} {
+		if err := c.Send(ex[0]); err != nil {
+			return err
+		}
+		got, err := c.Recv(ctx)
+		if err != nil {
+			return fmt.Errorf("%q: %w", ex[0], err)
+		}
+		if got != ex[1] {
+			return fmt.Errorf("%q: got %q, want %q", ex[0], got, ex[1])
+		}
+	}
+	// The app closes: the client sees its code and reason.
+	c.Send("close")
+	_, err = c.Recv(ctx)
+	var ce *client.CloseError
+	if !errors.As(err, &ce) || ce.Code != 3001 || ce.Reason != "asked to" {
+		return fmt.Errorf("after close: %w, want 3001 \"asked to\"", err)
+	}
+	c.Close(1000, "")
+	select {
+	case msg := <-a.ended:
+		return fmt.Errorf("the app says: %s", msg)
+	default:
+	}
+
+	// The client leaves: the app's Recv ends with ErrSessionNotOpen.
+	c, err = client.Dial(ctx, url, opts)
+	if err != nil {
+		return fmt.Errorf("Dial: %w", err)
+	}
+	defer c.Close(1000, "")
+	c.Send("hello")
+	if _, err := c.Recv(ctx); err != nil {
+		return err
+	}
+	c.Close(1000, "bye")
+	select {
+	case got := <-a.ended:
+		if want := "notopen=true state=true ctxdone=true"; got != want {
+			return fmt.Errorf("the app's Recv loop ended with %q, want %q", got, want)
+		}
+	case <-time.After(15 * time.Second):
+		return errors.New("the app never saw the client leave")
+	}
+	return nil
 }
 
 // TestHandlerReturnKeepsSession checks sockjs-go's semantics: a handler
