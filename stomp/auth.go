@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 )
 
 // Principal is who a connection acts for, as Config.Authenticate decided.
@@ -51,7 +52,8 @@ const (
 
 // ErrRefused is the error to wrap in Authenticate and Authorize hooks to
 // tell the client why: the text of an error that wraps ErrRefused goes into
-// the ERROR frame's message header. Any other error is reported to the
+// the ERROR frame's message header (fmt.Errorf("%w: admins only",
+// ErrRefused) is sent as "admins only"). Any other error is reported to the
 // client as a plain "authentication failed" or "access refused", so that
 // internal details do not leak.
 var ErrRefused = errors.New("stomp: refused")
@@ -69,10 +71,15 @@ func LoginAuthenticator(_ context.Context, r *ConnectRequest) (Principal, error)
 	return Principal{Name: r.Login}, nil
 }
 
-// refusalText is what the client is told about a hook's error.
+// refusalText is what the client is told about a hook's error: its text
+// without the "stomp: refused: " of fmt.Errorf("%w: ...", ErrRefused).
 func refusalText(err error, fallback string) string {
-	if errors.Is(err, ErrRefused) {
-		return err.Error()
+	if !errors.Is(err, ErrRefused) {
+		return fallback
 	}
-	return fallback
+	msg := err.Error()
+	if rest, ok := strings.CutPrefix(msg, ErrRefused.Error()+": "); ok && rest != "" {
+		return rest
+	}
+	return msg
 }

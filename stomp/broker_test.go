@@ -160,11 +160,13 @@ func TestSlowConsumers(t *testing.T) {
 		slow := dialCap(t, srv, 3)
 		slow.send("CONNECT", "", "accept-version", "1.2")
 		slow.send("SUBSCRIBE", "", "id", "s", "destination", "/queue/q", "ack", "client", "receipt", "r")
+		slow.expect("CONNECTED")
+		slow.expect("RECEIPT") // its transport queue is empty again: room for 3
 		other := connect(t, srv, "")
 		other.send("SUBSCRIBE", "", "id", "o", "destination", "/queue/q", "ack", "client-individual", "receipt", "r")
 		other.expect("RECEIPT")
 		pub := connect(t, srv, "")
-		for i := range 10 {
+		for i := range 10 { // round robin: 5 for slow, which takes 3
 			pub.send("SEND", fmt.Sprint(i), "destination", "/queue/q")
 		}
 		slow.expectClosed(1008)

@@ -1,0 +1,49 @@
+// Command stomp-chat is a chat on STOMP: @stomp/stompjs in the page over
+// sockjs-client, the stomp package's broker on the server. Rooms are topics
+// (/topic/rooms/{room}); private messages are user destinations
+// (/user/{name}/queue/private).
+//
+//	go run ./examples/stomp-chat -addr 127.0.0.1:8083 [-allow-origin ORIGIN]... [-sockjs-url URL] [-stompjs FILE]
+//
+// The page is served at /, SockJS at /stomp, and the @stomp/stompjs UMD
+// bundle at /stomp.umd.min.js from -stompjs (by default the copy npm ci puts
+// in node_modules; when that file is missing the page loads it from a CDN).
+// Page options: ?name=Ann, ?room=lobby, ?transport=xhr-polling.
+//
+// Pages never publish to a topic or a user themselves: they SEND to
+// /app/rooms/{room} and /app/private/{user}, and the server publishes with
+// the sender's name in an x-from header, so nobody can speak for another.
+// The user name comes from CONNECT's login header without a password: a
+// demonstration, not authentication.
+package main
+
+import (
+	"flag"
+	"log"
+	"os"
+
+	"github.com/sockline/sockline/examples/internal/run"
+	"github.com/sockline/sockline/sockjs"
+)
+
+// stompjsCDN is where the page loads @stomp/stompjs when no local copy is
+// served.
+const stompjsCDN = "https://cdn.jsdelivr.net/npm/@stomp/stompjs@7.5.0/bundles/stomp.umd.min.js"
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8083", "address to listen on")
+	sockjsURL := flag.String("sockjs-url", sockjs.DefaultSockJSURL, "sockjs-client URL the page loads")
+	stompjs := flag.String("stompjs", "node_modules/@stomp/stompjs/bundles/stomp.umd.min.js", "@stomp/stompjs UMD bundle to serve at /stomp.umd.min.js (CDN when missing)")
+	var allowed run.Origins
+	flag.Var(&allowed, "allow-origin", "an origin besides the server's own allowed to connect (repeatable)")
+	flag.Parse()
+
+	file := *stompjs
+	if _, err := os.Stat(file); err != nil {
+		log.Printf("no %s (%v): the page loads @stomp/stompjs from %s", file, err, stompjsCDN)
+		file = ""
+	}
+	c := newChat(sockjs.Options{AllowedOrigins: allowed, SockJSURL: *sockjsURL}, file)
+	log.Printf("stomp chat on http://%s/", *addr)
+	run.Serve(*addr, c.router, c.shutdown)
+}

@@ -1,0 +1,104 @@
+package main
+
+import "html/template"
+
+// pageData holds the script URLs.
+type pageData struct{ SockJS, StompJS string }
+
+// page is the chat page. Everything from the network is put on the page with
+// textContent, never as HTML. window.chatLog records what was shown, for
+// tests.
+var page = template.Must(template.New("page").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>Sockline STOMP chat</title>
+<script src="{{.SockJS}}"></script>
+<script src="{{.StompJS}}"></script>
+<style>
+ body{font:15px sans-serif;max-width:44em;margin:2em auto}
+ #log{border:1px solid #ccc;height:22em;overflow:auto;padding:.5em}
+ .private{color:#a0a}.who{font-weight:bold}.room{color:#36c;font-size:80%}.err{color:#c00}
+</style>
+</head><body>
+<h1>Sockline STOMP chat</h1>
+<p id="status">connecting…</p>
+<form id="join">Room <input id="room" size="12"> <button>Join</button></form>
+<div id="log"></div>
+<form id="f">To <input id="to" size="10" placeholder="(room)"> <input id="msg" autocomplete="off" size="40" disabled> <button id="send" disabled>Send</button></form>
+<script>
+(function () {
+  var params = new URLSearchParams(location.search);
+  var server = params.get('server') || (location.origin + '/stomp');
+  var transport = params.get('transport');
+  var name = params.get('name') || '';
+  var room = null, roomSub = null;
+  var log = document.getElementById('log');
+  var status = document.getElementById('status');
+  window.chatLog = [];
+  function line(cls, parts, rec) {
+    window.chatLog.push(rec);
+    var div = document.createElement('div');
+    div.className = cls;
+    parts.forEach(function (p) {
+      var span = document.createElement('span');
+      span.className = p[0]; span.textContent = p[1];
+      div.appendChild(span);
+    });
+    log.appendChild(div); log.scrollTop = log.scrollHeight;
+  }
+  var client = new StompJs.Client({
+    webSocketFactory: function () {
+      var sock = new SockJS(server, null, transport ? {transports: [transport]} : {});
+      client.sock = sock;
+      return sock;
+    },
+    connectHeaders: {login: name},
+    reconnectDelay: 0
+  });
+  window.chatClient = client;
+  function join(r) {
+    if (roomSub) roomSub.unsubscribe();
+    room = r;
+    document.getElementById('room').value = r;
+    roomSub = client.subscribe('/topic/rooms/' + r, function (m) {
+      line('msg', [['room', '#' + m.headers['x-room'] + ' '], ['who', m.headers['x-from']], ['', ': ' + m.body]],
+        {kind: 'room', room: m.headers['x-room'], from: m.headers['x-from'], text: m.body});
+    }, {receipt: 'join-' + r});
+  }
+  client.onConnect = function (frame) {
+    status.textContent = 'you are ' + frame.headers['user-name'] + ', connected with ' + client.sock.transport;
+    client.subscribe('/user/queue/private', function (m) {
+      line('private', [['who', m.headers['x-from'] + ' → ' + m.headers['x-to']], ['', ': ' + m.body]],
+        {kind: 'private', from: m.headers['x-from'], to: m.headers['x-to'], text: m.body});
+    });
+    client.onUnhandledReceipt = function (f) {
+      if (f.headers['receipt-id'] === 'join-' + room) {
+        window.chatJoined = room;
+        status.textContent = status.textContent.replace(/ in #.*$/, '') + ' in #' + room;
+      }
+    };
+    join(params.get('room') || 'lobby');
+    document.getElementById('msg').disabled = false;
+    document.getElementById('send').disabled = false;
+  };
+  client.onStompError = function (frame) {
+    line('err', [['', 'error: ' + frame.headers.message]], {kind: 'error', text: frame.headers.message});
+  };
+  client.onWebSocketClose = function (e) { status.textContent = 'closed: ' + e.code + ' ' + e.reason; };
+  client.activate();
+  document.getElementById('join').onsubmit = function (ev) {
+    ev.preventDefault();
+    var r = document.getElementById('room').value.trim();
+    if (r) join(r);
+  };
+  document.getElementById('f').onsubmit = function (ev) {
+    ev.preventDefault();
+    var input = document.getElementById('msg');
+    var to = document.getElementById('to').value.trim();
+    if (input.value) {
+      client.publish({destination: to ? '/app/private/' + to : '/app/rooms/' + room, body: input.value});
+    }
+    input.value = '';
+  };
+})();
+</script>
+</body></html>
+`))
