@@ -52,4 +52,7 @@
 //     body comparisons do not expect; htmlfile and jsonp also escape <, >,
 //     & and ' in frames, so no message can break out of its script. See
 //     package transports.
+//   - Server and session ids longer than MaxIDLength (128 bytes) are
+//     answered 404 like other malformed session URLs; the suite's ids are
+//     short, and sockjs-client's are 3 and 8 characters.
 package sockjs

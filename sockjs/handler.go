@@ -29,6 +29,7 @@ type Handler struct {
 	opts     Options
 	app      HandlerFunc
 	registry session.Registry
+	limits   *limiter // MaxSessions, MaxSessionsPerClient
 	tcfg     transports.Config
 	sched    session.Scheduler
 	policy   *cors.Policy
@@ -59,6 +60,7 @@ func NewHandler(opts Options, app HandlerFunc) *Handler {
 		opts:     o,
 		app:      app,
 		registry: o.Registry,
+		limits:   newLimiter(&o),
 		conns:    make(map[*session.Session]struct{}),
 	}
 	h.topics.init(h)
@@ -130,12 +132,14 @@ func (h *Handler) sessionConfig(onExpire func(*session.Session)) session.Config 
 func (h *Handler) Open(id, transport string, r *http.Request) *session.Session {
 	base, allowed := h.sessionBase(r)
 	var ps *Session
+	var forget func(*session.Session)
 	s, created := h.registry.LoadOrCreate(id, func() *session.Session {
-		ps = h.newSession(id, transport, r, base, h.registry.Delete)
+		forget = h.limits.forgetting(r, h.registry.Delete)
+		ps = h.newSession(id, transport, r, base, forget)
 		return ps.s
 	})
 	if created && !h.start(ps, r, allowed) {
-		h.registry.Delete(s) // nothing will expire it
+		forget(s) // nothing will expire it
 	}
 	return s
 }
@@ -143,19 +147,18 @@ func (h *Handler) Open(id, transport string, r *http.Request) *session.Session {
 // OpenConnection implements transports.Sessions.
 func (h *Handler) OpenConnection(id, transport string, r *http.Request) *session.Session {
 	base, allowed := h.sessionBase(r)
-	ps := h.newSession(id, transport, r, base, func(s *session.Session) {
+	forget := h.limits.forgetting(r, func(s *session.Session) {
 		h.mu.Lock()
 		delete(h.conns, s)
 		h.mu.Unlock()
 	})
+	ps := h.newSession(id, transport, r, base, forget)
 	s := ps.s
 	h.mu.Lock()
 	h.conns[s] = struct{}{}
 	h.mu.Unlock()
 	if !h.start(ps, r, allowed) {
-		h.mu.Lock()
-		delete(h.conns, s)
-		h.mu.Unlock()
+		forget(s)
 	}
 	return s
 }

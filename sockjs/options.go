@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -29,6 +30,14 @@ const (
 	// common proxies (nginx, AWS ALB), which would otherwise answer the
 	// waiting send with a 504 and leave the client unsure what arrived.
 	DefaultSendTimeout = 30 * time.Second
+	// DefaultMaxSessions is generous for one process, yet finite: every
+	// session holds a goroutine of the application, a timer and up to
+	// MaxInboxBytes of unread messages, and most hold a socket. 100,000
+	// is above what one process usually serves (file descriptors and
+	// memory run out near there: about 2 GiB for 100,000 idle websockets)
+	// and keeps a flood of session-creating requests from growing the
+	// process without end.
+	DefaultMaxSessions = 100000
 	// DefaultSockJSURL is the sockjs-client build the iframe page loads when
 	// Options.SockJSURL is empty: the 1.x release from a public CDN.
 	DefaultSockJSURL = "https://cdn.jsdelivr.net/npm/sockjs-client@1.6.1/dist/sockjs.min.js"
@@ -167,6 +176,33 @@ type Options struct {
 	// sessions are needed. Nil means one process. See Cluster.
 	Cluster *Cluster
 
+	// MaxSessions bounds the sessions the handler holds at once: those of
+	// every transport, websocket and raw websocket included, and closed
+	// ones until they are forgotten (DisconnectDelay after they closed). A
+	// request that would create one more is answered 503 with Retry-After
+	// (the disconnect delay, in seconds); sockjs-client then tries its next
+	// transport and finally reports the failure. Zero means 100,000
+	// (DefaultMaxSessions); negative means no bound.
+	MaxSessions int
+	// MaxSessionsPerClient bounds the sessions of one client address, in
+	// the same way and with the same 503; IPv6 clients count by their /64
+	// prefix. Zero (the default) means no bound. Behind a proxy every
+	// client has the proxy's address: list the proxy in TrustedProxies, or
+	// set ClientAddr.
+	MaxSessionsPerClient int
+	// TrustedProxies lists the proxies whose X-Forwarded-For header is
+	// believed, for MaxSessionsPerClient. When a request comes from one of
+	// them, its X-Forwarded-For is read from the right, and the first
+	// address that is not itself a trusted proxy is the client (anything
+	// to its left was written by the client, and could be anything). A
+	// request from elsewhere is its own client, whatever header it
+	// carries. Empty (the default) trusts no header.
+	TrustedProxies []netip.Prefix
+	// ClientAddr, when set, names the client of a request for
+	// MaxSessionsPerClient instead of the rule above: for a Forwarded
+	// header or a CDN's own header. Its result is used as given.
+	ClientAddr func(r *http.Request) string
+
 	// Registry stores sessions. Nil means an in-memory registry.
 	Registry session.Registry
 	// Logger receives the few events that have no caller to return an error
@@ -234,6 +270,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("%w: size limits must not be negative (zero means the default)", ErrInvalidOptions)
 	case o.Cluster != nil && (o.Cluster.Store == nil || o.Cluster.Bus == nil):
 		return fmt.Errorf("%w: Cluster needs both a Store and a Bus (see package cluster/redis)", ErrInvalidOptions)
+	case o.MaxSessionsPerClient < 0:
+		return fmt.Errorf("%w: MaxSessionsPerClient must not be negative (zero means no per-client bound)", ErrInvalidOptions)
 	case o.WriteTimeout < 0, o.PongTimeout < 0:
 		return fmt.Errorf("%w: timeouts must not be negative (zero means the default)", ErrInvalidOptions)
 	case o.SockJSURL != "" && !validScriptURL(o.SockJSURL):
@@ -282,6 +320,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxInboxBytes == 0 {
 		o.MaxInboxBytes = DefaultMaxInboxBytes
+	}
+	if o.MaxSessions == 0 {
+		o.MaxSessions = DefaultMaxSessions
 	}
 	if o.SockJSURL == "" {
 		o.SockJSURL = DefaultSockJSURL

@@ -91,18 +91,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.serveSession(rt, w, r, name, id)
 }
 
-// serveSession serves a session request on this node, after authorizing
-// the request when it would create a session.
+// serveSession serves a session request on this node; a request that
+// would create a session must pass the session limits and Authorize.
 func (h *Handler) serveSession(rt route, w http.ResponseWriter, r *http.Request, name, id string) {
-	if h.opts.Authorize != nil && h.wouldCreate(name, id) {
-		var ok bool
-		if r, ok = h.authorize(w, r, name); !ok {
-			return
-		}
+	serve := func(r *http.Request) {
+		h.requests.Add(1) // Shutdown waits for it
+		defer h.requests.Done()
+		rt.serve(&h.tcfg, h, w, r, id)
 	}
-	h.requests.Add(1) // Shutdown waits for it
-	defer h.requests.Done()
-	rt.serve(&h.tcfg, h, w, r, id)
+	if h.wouldCreate(name, id) {
+		h.admitted(w, r, func(r *http.Request) {
+			if h.opts.Authorize != nil {
+				var ok bool
+				if r, ok = h.authorize(w, r, name); !ok {
+					return
+				}
+			}
+			serve(r)
+		})
+		return
+	}
+	serve(r)
 }
 
 // relativePath returns the request path below the handler's prefix: from
@@ -123,14 +132,16 @@ func (h *Handler) relativePath(r *http.Request) (string, bool) {
 }
 
 // splitSessionPath splits "/{server}/{session}/{transport}". Ids must be
-// non-empty and free of dots, as the protocol requires.
+// non-empty and free of dots, as the protocol requires, and at most
+// MaxIDLength bytes.
 func splitSessionPath(p string) (server, id, transport string, ok bool) {
 	parts := strings.Split(p, "/")
 	if len(parts) != 4 || parts[0] != "" {
 		return "", "", "", false
 	}
 	server, id, transport = parts[1], parts[2], parts[3]
-	if server == "" || id == "" || strings.Contains(server, ".") || strings.Contains(id, ".") {
+	if server == "" || id == "" || strings.Contains(server, ".") || strings.Contains(id, ".") ||
+		!validID(server) || !validID(id) {
 		return "", "", "", false
 	}
 	return server, id, transport, true
@@ -224,15 +235,17 @@ func (h *Handler) rawWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.setCookie(w, r)
-	if h.opts.Authorize != nil {
-		var ok bool
-		if r, ok = h.authorize(w, r, transports.NameRawWebSocket); !ok {
-			return
+	h.admitted(w, r, func(r *http.Request) {
+		if h.opts.Authorize != nil {
+			var ok bool
+			if r, ok = h.authorize(w, r, transports.NameRawWebSocket); !ok {
+				return
+			}
 		}
-	}
-	h.requests.Add(1) // Shutdown waits for it
-	defer h.requests.Done()
-	h.tcfg.RawWebSocket(h, w, r)
+		h.requests.Add(1) // Shutdown waits for it
+		defer h.requests.Done()
+		h.tcfg.RawWebSocket(h, w, r)
+	})
 }
 
 // methodNotAllowed answers 405 with Allow, no body and no Content-Type.

@@ -17,7 +17,7 @@
 // It is a test fixture: every origin is allowed (AllowAnyOrigin), which a
 // real application should not do. Start it with
 //
-//	go run ./examples/testserver -addr 127.0.0.1:8081 -sockjs-url URL
+//	go run ./examples/testserver -addr 127.0.0.1:8081 -sockjs-url URL [-max-sessions N]
 package main
 
 import (
@@ -32,13 +32,14 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8081", "address to listen on")
 	sockjsURL := flag.String("sockjs-url", "", "sockjs-client URL the iframe page loads (default: the CDN build)")
 	redisAddr := flag.String("redis", "", run.RedisUsage)
+	maxSessions := flag.Int("max-sessions", 0, "sessions each service holds at most (0: the default, 100000; negative: no bound)")
 	flag.Parse()
 
 	cl, closeCluster, err := run.Cluster(*redisAddr)
 	if err != nil {
 		log.Fatal(err)
 	}
-	mux, shutdown := services.New(services.Config{SockJSURL: *sockjsURL, Cluster: cl})
+	mux, shutdown := services.New(services.Config{SockJSURL: *sockjsURL, Cluster: cl, MaxSessions: *maxSessions})
 	if cl != nil {
 		log.Printf("cluster node %s on Redis %s", cl.Store.Node(), *redisAddr)
 	}

@@ -22,6 +22,9 @@ type Config struct {
 	// Cluster, when set, makes every service a cluster service (each under
 	// its prefix as Cluster.Service).
 	Cluster *sockjs.Cluster
+	// MaxSessions bounds the sessions of each service (sockjs.Options);
+	// zero means the default.
+	MaxSessions int
 }
 
 // New returns a router with every service mounted, and a function that
@@ -33,6 +36,7 @@ func New(c Config) (*chi.Mux, func(context.Context) error) {
 		RawWebSocket:    true, // {prefix}/websocket, as the protocol suite expects
 		DisconnectDelay: c.DisconnectDelay,
 		HeartbeatDelay:  c.HeartbeatDelay,
+		MaxSessions:     c.MaxSessions,
 	}
 	r := chi.NewRouter()
 	var handlers []*sockjs.Handler
