@@ -29,6 +29,11 @@ type ConnectRequest struct {
 	Frame *Frame
 	// Login and Passcode are the frame's login and passcode headers.
 	Login, Passcode string
+	// Request is the HTTP request that opened the SockJS session (a
+	// detached copy: see sockjs.Session.Request) or the websocket: its
+	// context carries what middleware put there (an authenticated user),
+	// and it has the URL, cookies and TLS state. Do not change it.
+	Request *http.Request
 	// Header is the header of the HTTP request that opened the SockJS
 	// session or websocket: cookies, Authorization, X-Forwarded-For. Over
 	// SockJS's HTTP transports it is the request that created the session,

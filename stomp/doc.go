@@ -20,7 +20,7 @@
 // # Server and broker
 //
 // [Server] runs the protocol on each connection and holds the broker.
-// [Server.ServeSession] is a sockjs.HandlerFunc; Server.WebSocketHandler
+// [Server.ServeSession] is a sockjs.HandlerFunc; [Server.WebSocketHandler]
 // serves plain websocket clients that negotiate v12.stomp, v11.stomp or
 // v10.stomp. Destinations:
 //

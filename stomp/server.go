@@ -244,6 +244,7 @@ func (s *Server) Close() error {
 //	h := sockjs.NewHandler(sockjs.Options{}, srv.ServeSession)
 func (s *Server) ServeSession(ctx context.Context, sess *sockjs.Session) {
 	s.serve(ctx, sess, &ConnectRequest{
+		Request:    sess.Request(),
 		Header:     sess.Header(),
 		RemoteAddr: sess.RemoteAddr(),
 		Transport:  sess.Transport(),
