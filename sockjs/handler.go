@@ -91,6 +91,14 @@ func NewHandler(opts Options, app HandlerFunc) *Handler {
 		PongTimeout:     o.PongTimeout,
 	}
 	h.tcfg.OnAnotherConnection = h.anotherConnection
+	h.tcfg.WSOptions = transports.WSOptions{
+		Compression:          o.WebSocketCompression,
+		CompressionThreshold: o.WebSocketCompressionThreshold,
+		ReadBufferSize:       o.WebSocketReadBufferSize,
+		WriteBufferSize:      o.WebSocketWriteBufferSize,
+		WriteBufferPool:      o.WebSocketWriteBufferPool,
+		Subprotocols:         o.WebSocketSubprotocols,
+	}
 	if h.cl != nil {
 		h.cl.start() // last: it serves requests with everything above
 	}

@@ -25,6 +25,9 @@ const (
 	DefaultMaxInboxBytes   = 1 << 20
 	DefaultWriteTimeout    = 10 * time.Second
 	DefaultPongTimeout     = 10 * time.Second
+	// DefaultWebSocketCompressionThreshold is the size below which
+	// messages go uncompressed when compression is on.
+	DefaultWebSocketCompressionThreshold = 512
 	// DefaultSendTimeout is longer than a busy application needs to read
 	// an inbox of MaxInboxBytes, and shorter than the 60 s idle timeout of
 	// common proxies (nginx, AWS ALB), which would otherwise answer the
@@ -249,6 +252,37 @@ type Options struct {
 	// every request with a refused Origin, so it must be quick. Nil means
 	// the lists decide alone.
 	CheckOrigin func(r *http.Request) bool
+	// WebSocketCompression offers permessage-deflate (RFC 7692) on the
+	// websocket and raw websocket endpoints to clients that ask for it
+	// (browsers do). It trades CPU and about 64 KiB of memory per
+	// connection while writing for bandwidth: worth it for large, textual
+	// messages over slow links. Off by default.
+	WebSocketCompression bool
+	// WebSocketCompressionThreshold: with compression agreed, messages
+	// (frames) shorter than this many bytes are sent uncompressed, as
+	// deflate costs more than it saves on them. Zero means 512 bytes.
+	WebSocketCompressionThreshold int
+	// WebSocketReadBufferSize and WebSocketWriteBufferSize size each
+	// websocket connection's I/O buffers. Zero means gorilla/websocket's
+	// defaults: 4 KiB, the read side reusing the HTTP server's buffer.
+	WebSocketReadBufferSize, WebSocketWriteBufferSize int
+	// WebSocketWriteBufferPool lends write buffers to websocket connections
+	// only while they write, so that idle connections hold none; a
+	// *sync.Pool will do. Nil means a pool shared by every handler of the
+	// process.
+	WebSocketWriteBufferPool interface {
+		Get() any
+		Put(any)
+	}
+	// WebSocketSubprotocols lists the subprotocols the websocket and raw
+	// websocket endpoints speak, such as "v12.stomp", "v11.stomp",
+	// "v10.stomp". A handshake that offers some (Sec-WebSocket-Protocol)
+	// gets the first of its own list, in the client's order of preference,
+	// that is here; one that offers none here goes on without one, and the
+	// client decides whether to stay. Session.Subprotocol tells the
+	// application which was chosen. Nil means none are offered.
+	WebSocketSubprotocols []string
+
 	// Events receives the handler's events (sessions opened and closed,
 	// messages, 2010 answers, heartbeats, refusals) for metrics; see
 	// Events and package metrics/prometheus. Nil costs nothing.
@@ -272,6 +306,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("%w: Cluster needs both a Store and a Bus (see package cluster/redis)", ErrInvalidOptions)
 	case o.MaxSessionsPerClient < 0:
 		return fmt.Errorf("%w: MaxSessionsPerClient must not be negative (zero means no per-client bound)", ErrInvalidOptions)
+	case o.WebSocketCompressionThreshold < 0, o.WebSocketReadBufferSize < 0, o.WebSocketWriteBufferSize < 0:
+		return fmt.Errorf("%w: websocket sizes must not be negative (zero means the default)", ErrInvalidOptions)
 	case o.WriteTimeout < 0, o.PongTimeout < 0:
 		return fmt.Errorf("%w: timeouts must not be negative (zero means the default)", ErrInvalidOptions)
 	case o.SockJSURL != "" && !validScriptURL(o.SockJSURL):
@@ -323,6 +359,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxSessions == 0 {
 		o.MaxSessions = DefaultMaxSessions
+	}
+	if o.WebSocketCompressionThreshold == 0 {
+		o.WebSocketCompressionThreshold = DefaultWebSocketCompressionThreshold
 	}
 	if o.SockJSURL == "" {
 		o.SockJSURL = DefaultSockJSURL

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sockline/sockline/internal/frame"
 	"github.com/sockline/sockline/session"
+	"github.com/sockline/sockline/transports"
 )
 
 // Session is one client's SockJS session as the application sees it. Its
@@ -31,6 +32,7 @@ type Session struct {
 	s         *session.Session
 	req       *http.Request // detached copy of the creating request
 	transport string
+	proto     string // the websocket subprotocol agreed on
 	ev        Events // Options.Events; nil when unset
 
 	mu     sync.Mutex
@@ -43,6 +45,10 @@ type Session struct {
 // cancellation is ignored, since the session outlives the request.
 func (h *Handler) newSession(id, transport string, r *http.Request, base context.Context, onExpire func(*session.Session)) *Session {
 	ps := &Session{transport: transport, ev: h.opts.Events}
+	if transport == transports.NameWebSocket || transport == transports.NameRawWebSocket {
+		// The same choice the transport made for the handshake's answer.
+		ps.proto = transports.SelectSubprotocol(r, h.opts.WebSocketSubprotocols)
+	}
 	cfg := h.sessionConfig(onExpire)
 	cfg.BaseContext = base
 	cfg.Owner = ps
@@ -96,6 +102,11 @@ func (s *Session) Request() *http.Request { return s.req }
 // "htmlfile" or "jsonp", or "rawwebsocket" for {prefix}/websocket. It does
 // not change when later requests of the session use another transport.
 func (s *Session) Transport() string { return s.transport }
+
+// Subprotocol returns the websocket subprotocol agreed on in the
+// handshake (see Options.WebSocketSubprotocols), or "" when none was or
+// the session is not a websocket's.
+func (s *Session) Subprotocol() string { return s.proto }
 
 // Header returns the headers of the request that created the session. The
 // caller must not change them.

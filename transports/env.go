@@ -43,6 +43,8 @@ type Config struct {
 	// OnAnotherConnection, when set, is called for every 2010 "Another
 	// connection still open" answer, with the transport's name.
 	OnAnotherConnection func(transport string)
+	// WSOptions are the websocket endpoints' settings.
+	WSOptions
 }
 
 // Transport names, as they appear in URLs and in Session.Transport.

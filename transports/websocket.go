@@ -57,9 +57,12 @@ func (c *Config) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Con
 		check = func(*http.Request) bool { return true }
 	}
 	up := websocket.Upgrader{
-		HandshakeTimeout: c.WriteTimeout,
-		CheckOrigin:      check,
-		WriteBufferPool:  writeBufferPool,
+		HandshakeTimeout:  c.WriteTimeout,
+		CheckOrigin:       check,
+		WriteBufferPool:   c.writeBuffers(),
+		ReadBufferSize:    c.ReadBufferSize,
+		WriteBufferSize:   c.WriteBufferSize,
+		EnableCompression: c.Compression,
 		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
 			plainError(w, reason.Error(), status)
 		},
@@ -69,6 +72,12 @@ func (c *Config) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Con
 	var resp http.Header
 	if cookies := w.Header().Values("Set-Cookie"); len(cookies) > 0 {
 		resp = http.Header{"Set-Cookie": cookies}
+	}
+	if p := SelectSubprotocol(r, c.Subprotocols); p != "" {
+		if resp == nil {
+			resp = http.Header{}
+		}
+		resp.Set("Sec-WebSocket-Protocol", p)
 	}
 	conn, err := up.Upgrade(w, r, resp)
 	if err != nil {
@@ -227,6 +236,7 @@ func wsCloseError(err error) *session.CloseError {
 
 func (c *Config) wsWrite(conn *websocket.Conn, typ int, data []byte) error {
 	_ = conn.SetWriteDeadline(time.Now().Add(c.WriteTimeout))
+	c.compress(conn, len(data))
 	return conn.WriteMessage(typ, data)
 }
 
