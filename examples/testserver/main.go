@@ -8,6 +8,7 @@
 //	/cookie_needed_echo       echo with JSESSIONID cookies on
 //	/broadcast                every message goes to every open session
 //	/amplify                  a message n is answered with "x" repeated 2^n (n in 1..19)
+//	/compressed_echo          echo with websocket permessage-deflate on (frames of 512 bytes and more)
 //	/ticker                   sends "tick!" every second
 //	/stomp                    STOMP 1.2 broker; CONNECT login names the user, /app/echo replies on /user/queue/echo
 //

@@ -76,6 +76,9 @@ func New(c Config) (*chi.Mux, func(context.Context) error) {
 		}
 	})
 	mount("/amplify", base, Amplify)
+	compressed := base
+	compressed.WebSocketCompression = true // permessage-deflate, frames of 512 bytes and more
+	mount("/compressed_echo", compressed, Echo)
 	mount("/stomp", base, Stomp())
 	mount("/ticker", base, func(ctx context.Context, s *sockjs.Session) {
 		t := time.NewTicker(time.Second)
