@@ -252,7 +252,7 @@ func (b *Bus) manage() {
 			want := b.subs[op.topic] != nil
 			b.mu.Unlock()
 			if !want {
-				if err := b.ps.Unsubscribe(op.ctx, b.channel(op.topic)); err != nil {
+				if err := b.ps.Unsubscribe(op.ctx, b.channel(op.topic)); err != nil && !b.isClosed() {
 					b.log.Warn("sockline cluster: unsubscribe failed; the subscription ends with the next reconnect", "topic", op.topic, "err", err)
 				}
 				if op.st != nil {
@@ -301,6 +301,12 @@ func (b *Bus) deliver(msgs <-chan *goredis.Message) {
 			h(topic, payload)
 		}
 	}
+}
+
+func (b *Bus) isClosed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closed
 }
 
 // Close unsubscribes the node from every topic and stops the bus's
