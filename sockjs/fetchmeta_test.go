@@ -291,3 +291,16 @@ func TestCrossSiteSessionCreationRefused(t *testing.T) {
 		t.Fatalf("%d application handlers ran; want 0", n)
 	}
 }
+
+// A fetch-metadata refusal is reported to Options.Events as a refused
+// origin, once per refused request; allowed requests are not.
+func TestFetchMetadataRefusalEvent(t *testing.T) {
+	t.Parallel()
+	ev := &countingEvents{}
+	ff := newFetchFixture(t, sockjs.Options{Events: ev})
+	expectStatus(t, ff.post(t, "/x/000/"+newSID()+"/xhr", "", "Sec-Fetch-Site: cross-site"), http.StatusForbidden)
+	expectStatus(t, ff.post(t, "/x/000/"+newSID()+"/xhr", "", "Sec-Fetch-Site: same-origin"), http.StatusOK)
+	if got := ev.get("origin refused"); got != 1 {
+		t.Fatalf("Events.OriginRefused told %d times; want 1", got)
+	}
+}

@@ -68,7 +68,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Fetch metadata refuses what Origin cannot: a cross-site page making
 	// the browser load this URL without Origin (SECURITY.md).
 	jsonp := name == transports.NameJSONP || name == transports.NameJSONPSend
-	if !h.policy.ApplyFetchMetadata(w, r, jsonp && h.opts.AllowJSONP) {
+	if !h.allowFetch(w, r, jsonp && h.opts.AllowJSONP) {
 		return
 	}
 	if r.Method == http.MethodOptions && rt.preflight {
@@ -228,7 +228,7 @@ func (h *Handler) rawWebSocket(w http.ResponseWriter, r *http.Request) {
 		unavailable(w)
 		return
 	}
-	if !h.policy.ApplyFetchMetadata(w, r, false) {
+	if !h.allowFetch(w, r, false) {
 		return
 	}
 	if !h.allowOrigin(w, r) {
