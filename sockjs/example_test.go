@@ -29,6 +29,9 @@ func ExampleNewHandler() {
 	r.Mount("/echo", echo)
 	srv := httptest.NewServer(r)
 	defer srv.Close()
+	// On the way out: close every session and wait for their handlers
+	// (before srv.Close, which does not end streaming responses).
+	defer echo.Shutdown(context.Background())
 
 	post := func(path, body string) string {
 		resp, err := http.Post(srv.URL+"/echo"+path, "text/plain", strings.NewReader(body))
