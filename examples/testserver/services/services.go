@@ -79,7 +79,8 @@ func New(c Config) (*chi.Mux, func(context.Context) error) {
 	compressed := base
 	compressed.WebSocketCompression = true // permessage-deflate, frames of 512 bytes and more
 	mount("/compressed_echo", compressed, Echo)
-	mount("/stomp", base, Stomp())
+	stompServer := Stomp()
+	mount("/stomp", base, stompServer.ServeSession)
 	mount("/ticker", base, func(ctx context.Context, s *sockjs.Session) {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
@@ -99,6 +100,8 @@ func New(c Config) (*chi.Mux, func(context.Context) error) {
 		for _, h := range handlers {
 			errs = append(errs, h.Shutdown(ctx))
 		}
+		// After the handlers: its sessions are gone, so its bus may stop.
+		errs = append(errs, stompServer.Close())
 		return errors.Join(errs...)
 	}
 	return r, shutdown

@@ -3,7 +3,6 @@ package services
 import (
 	"context"
 
-	"github.com/sockline/sockline/sockjs"
 	"github.com/sockline/sockline/stomp"
 )
 
@@ -12,11 +11,12 @@ import (
 // and no password is checked. Besides /topic, /queue and /user
 // destinations it has one application destination: a SEND to /app/echo is
 // answered on the sender's /user/queue/echo with the same body and headers.
-// The server's in-memory bus lives as long as the process.
-func Stomp() sockjs.HandlerFunc {
+// Serve sessions with its ServeSession; Close it after the handler's
+// Shutdown, which stops its in-memory bus.
+func Stomp() *stomp.Server {
 	srv := stomp.NewServer(stomp.Config{Authenticate: stomp.LoginAuthenticator})
 	srv.Handle("/app/echo", func(ctx context.Context, m *stomp.AppMessage) error {
 		return m.Reply("/user/queue/echo", m.Header, m.Body)
 	})
-	return srv.ServeSession
+	return srv
 }
