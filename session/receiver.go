@@ -233,11 +233,11 @@ func (r *Receiver) Interrupt(cause error) {
 	s.mu.Unlock()
 }
 
-// EnablePings asks for a KindPing frame every heartbeat delay, whether or
-// not other frames flow: a connection that can probe its peer (WebSocket
-// ping/pong) then finds a vanished peer even while the application keeps
-// sending, since heartbeats are only sent on idle connections. Without a
-// heartbeat delay there are no pings either.
+// EnablePings asks for a KindPing frame every Config.PingInterval (by
+// default the heartbeat delay), whether or not other frames flow: a
+// connection that can probe its peer (WebSocket ping/pong) then finds a
+// vanished peer even while the application keeps sending, since heartbeats
+// are only sent on idle connections, or when heartbeats are off.
 func (r *Receiver) EnablePings() {
 	s := r.s
 	s.mu.Lock()

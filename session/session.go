@@ -57,6 +57,10 @@ type Config struct {
 	// HeartbeatDelay is how long an attached receiver may go without any
 	// frame before it is sent "h". Zero or negative disables heartbeats.
 	HeartbeatDelay time.Duration
+	// PingInterval is how often a receiver that called EnablePings gets a
+	// KindPing frame. Zero means HeartbeatDelay; no pings when neither is
+	// positive.
+	PingInterval time.Duration
 	// DisconnectDelay is how long a session lives with no receiver attached,
 	// and how long a closed session is remembered. Must be positive.
 	DisconnectDelay time.Duration
@@ -254,10 +258,20 @@ func (s *Session) armLocked(now time.Time) {
 	switch {
 	case s.recv == nil:
 		due = s.detachedAt.Add(s.cfg.DisconnectDelay)
-	case s.cfg.HeartbeatDelay > 0 && s.closeErr == nil:
-		due = s.lastSent.Add(s.cfg.HeartbeatDelay)
-		if s.recv.pings {
-			due = minTime(due, s.recv.lastPing.Add(s.cfg.HeartbeatDelay))
+	case s.closeErr == nil:
+		armed := false
+		if s.cfg.HeartbeatDelay > 0 {
+			due, armed = s.lastSent.Add(s.cfg.HeartbeatDelay), true
+		}
+		if pi := s.pingInterval(); s.recv.pings && pi > 0 {
+			p := s.recv.lastPing.Add(pi)
+			if !armed {
+				due = p
+			}
+			due, armed = minTime(due, p), true
+		}
+		if !armed {
+			return
 		}
 	default:
 		return
@@ -268,6 +282,14 @@ func (s *Session) armLocked(now time.Time) {
 	} else {
 		s.timer.Reset(d)
 	}
+}
+
+// pingInterval is Config.PingInterval with its default applied.
+func (s *Session) pingInterval() time.Duration {
+	if s.cfg.PingInterval > 0 {
+		return s.cfg.PingInterval
+	}
+	return s.cfg.HeartbeatDelay
 }
 
 func minTime(a, b time.Time) time.Time {
@@ -296,14 +318,14 @@ func (s *Session) onTimer() {
 		return
 	}
 	heartbeat := false
-	if r := s.recv; r != nil && s.cfg.HeartbeatDelay > 0 {
-		if !now.Before(s.lastSent.Add(s.cfg.HeartbeatDelay)) {
+	if r := s.recv; r != nil {
+		if s.cfg.HeartbeatDelay > 0 && !now.Before(s.lastSent.Add(s.cfg.HeartbeatDelay)) {
 			heartbeat = true
 			s.hbPending = true
 			s.lastSent = now // the next heartbeat is due one delay after this one
 			s.wakeLocked()
 		}
-		if r.pings && !now.Before(r.lastPing.Add(s.cfg.HeartbeatDelay)) {
+		if pi := s.pingInterval(); r.pings && pi > 0 && !now.Before(r.lastPing.Add(pi)) {
 			r.pingPending = true
 			r.lastPing = now
 			s.wakeLocked()

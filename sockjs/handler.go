@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -89,7 +90,9 @@ func NewHandler(opts Options, app HandlerFunc) *Handler {
 		MaxMessageBytes: o.MaxMessageBytes,
 		HeartbeatDelay:  o.HeartbeatDelay,
 		PongTimeout:     o.PongTimeout,
+		PingInterval:    pingInterval(o),
 	}
+	h.tcfg.FrameAncestors = policy.FrameAncestors()
 	h.tcfg.OnAnotherConnection = h.anotherConnection
 	h.tcfg.WSOptions = transports.WSOptions{
 		Compression:          o.WebSocketCompression,
@@ -121,7 +124,24 @@ func wheelTick(o Options) time.Duration {
 	if o.HeartbeatDelay > 0 {
 		d = min(d, o.HeartbeatDelay)
 	}
+	if p := pingInterval(o); p > 0 {
+		d = min(d, p)
+	}
 	return min(max(d/20, time.Millisecond), 500*time.Millisecond)
+}
+
+// pingInterval is how often websockets are pinged (see
+// Options.WebSocketPingInterval), zero for never; o has its defaults.
+func pingInterval(o Options) time.Duration {
+	switch {
+	case o.WebSocketPingInterval > 0:
+		return o.WebSocketPingInterval
+	case o.WebSocketPingInterval < 0:
+		return 0
+	case o.HeartbeatDelay > 0:
+		return o.HeartbeatDelay
+	}
+	return DefaultHeartbeatDelay
 }
 
 func (h *Handler) sessionConfig(onExpire func(*session.Session)) session.Config {
@@ -131,6 +151,7 @@ func (h *Handler) sessionConfig(onExpire func(*session.Session)) session.Config 
 		MaxQueuedBytes:  h.opts.MaxQueuedBytes,
 		MaxInboxBytes:   h.opts.MaxInboxBytes,
 		SendTimeout:     h.opts.SendTimeout,
+		PingInterval:    h.tcfg.PingInterval,
 		Scheduler:       h.sched,
 		OnExpire:        onExpire,
 	}
@@ -209,7 +230,7 @@ func (h *Handler) start(ps *Session, r *http.Request, allowed bool) bool {
 		defer h.topics.drop(ps)
 		defer func() {
 			if v := recover(); v != nil {
-				h.opts.Logger.Error("sockjs: session handler panicked", "session", s.ID(), "panic", v)
+				h.opts.Logger.Error("sockjs: session handler panicked", "session", s.ID(), "panic", v, "stack", string(debug.Stack()))
 				s.Close(1011, "Internal server error")
 			}
 		}()

@@ -169,10 +169,18 @@ type Options struct {
 	// is full. Zero means 30 s (DefaultSendTimeout); negative means no
 	// bound.
 	SendTimeout time.Duration
-	// PongTimeout is how long a websocket client has to answer the ping sent
-	// with each heartbeat; a silent connection is closed after
-	// HeartbeatDelay + PongTimeout. Zero means 10 s.
+	// PongTimeout is how long a websocket client has to answer a ping; a
+	// silent websocket is closed after WebSocketPingInterval (by default
+	// HeartbeatDelay) + PongTimeout. Zero means 10 s.
 	PongTimeout time.Duration
+	// WebSocketPingInterval is how often websockets are pinged. Every
+	// frame or pong a websocket reads renews its read deadline of
+	// WebSocketPingInterval + PongTimeout, so a half-open connection (a
+	// client that vanished without closing) is dropped. Zero means
+	// HeartbeatDelay, or 25 s when heartbeats are off (negative
+	// HeartbeatDelay): turning "h" frames off does not let dead websockets
+	// live forever. A negative value turns pings and the read deadline off.
+	WebSocketPingInterval time.Duration
 
 	// Cluster makes the handler one node of several sharing sessions
 	// through a store and a bus (package cluster/redis), so that no sticky

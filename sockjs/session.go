@@ -169,7 +169,7 @@ func (s *Session) SendJSON(v any) error {
 
 // SendMessage queues a message encoded once with NewMessage; use it to send
 // the same message to many sessions.
-func (s *Session) SendMessage(m Message) error { return s.sendQuoted(m.quoted) }
+func (s *Session) SendMessage(m Message) error { return s.sendQuoted(m.wire()) }
 
 func (s *Session) sendQuoted(q []byte) error {
 	err := s.s.SendQuoted(q)
@@ -209,8 +209,21 @@ func (s *Session) Close(code int, reason string) error { return s.s.Close(code, 
 // Err returns nil while the session is open and then its *CloseError.
 func (s *Session) Err() error { return s.s.Err() }
 
-// Message is a message encoded once for sending to many sessions.
+// Message is a message encoded once for sending to many sessions. The zero
+// Message is the empty message, as NewMessage("") is.
 type Message struct{ quoted []byte }
 
 // NewMessage encodes msg for SendMessage and Handler.Broadcast.
 func NewMessage(msg string) Message { return Message{quoted: frame.Quote(msg)} }
+
+// emptyQuoted is the empty message, encoded.
+var emptyQuoted = []byte(`""`)
+
+// wire returns the encoded message; the zero Message has none, and queued
+// as is it would break every frame it went into.
+func (m Message) wire() []byte {
+	if m.quoted == nil {
+		return emptyQuoted
+	}
+	return m.quoted
+}

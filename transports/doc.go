@@ -46,13 +46,14 @@
 //     Config.WriteTimeout ends the response; either way the receiver is
 //     detached at once and the session closed with 1002 "Connection
 //     interrupted", as the protocol requires.
-//   - websocket: a WebSocket ping goes out every heartbeat delay, whatever
-//     else is sent (session.Receiver.EnablePings; the shared timer wheel
-//     schedules it, no goroutine per connection), and every frame or pong
-//     read renews a read deadline of the heartbeat delay plus
+//   - websocket: a WebSocket ping goes out every Config.PingInterval (the
+//     heartbeat delay by default, pinged also when heartbeats are off),
+//     whatever else is sent (session.Receiver.EnablePings; the shared timer
+//     wheel schedules it, no goroutine per connection), and every frame or
+//     pong read renews a read deadline of the ping interval plus
 //     Config.PongTimeout, so a peer that vanished (a half-open TCP
-//     connection) is found within one heartbeat delay plus the pong
-//     timeout. The deadline is renewed after each message is delivered,
+//     connection) is found within one interval plus the pong timeout. A
+//     message past Config.MaxMessageBytes closes the session with 1009. The deadline is renewed after each message is delivered,
 //     so a slow application is not taken for a silent client.
 //
 // The package is internal to the project in spirit: applications use

@@ -35,6 +35,10 @@ type Config struct {
 	// HeartbeatDelay is the session heartbeat delay (for websocket read
 	// deadlines); zero or negative when heartbeats are off.
 	HeartbeatDelay time.Duration
+	// PingInterval is how often websockets are pinged (the sessions send
+	// the pings); with PongTimeout it sets the websocket read deadline.
+	// Zero means HeartbeatDelay; no read deadline when neither is positive.
+	PingInterval time.Duration
 	// PongTimeout is how long a websocket peer has to answer a ping.
 	PongTimeout time.Duration
 	// CheckOrigin decides websocket handshakes; nil allows all (the handler
@@ -45,6 +49,11 @@ type Config struct {
 	OnAnotherConnection func(transport string)
 	// WSOptions are the websocket endpoints' settings.
 	WSOptions
+	// FrameAncestors, unless empty, is sent with htmlfile pages as a
+	// Content-Security-Policy "frame-ancestors" directive (the origin
+	// policy's, as for the iframe page), so that only allowed pages can
+	// embed a session's htmlfile stream.
+	FrameAncestors string
 }
 
 // Transport names, as they appear in URLs and in Session.Transport.

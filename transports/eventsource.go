@@ -9,9 +9,16 @@ import (
 // "data:" record per frame. A frame never holds CR, LF or NUL (JSON
 // escapes them), so it always fits on one record line.
 var eventSource = &framing{
-	name:        NameEventSource,
+	name: NameEventSource,
+	// Protocol 0.3.3's suite wants exactly this (spaces aside); the later
+	// sockjs-protocol.py wants "text/event-stream" alone. Browsers accept
+	// both. See R-ES-1 in docs/PROTOCOL-RULES.md.
 	contentType: "text/event-stream; charset=UTF-8",
-	streaming:   true,
+	// Browsers do not sniff an event stream, but the header is cheap and
+	// keeps a response that a proxy or an old browser mislabels from being
+	// rendered.
+	nosniff:   true,
+	streaming: true,
 	// An empty line first: old Opera dropped the first record of a stream.
 	prelude: func(*http.Request) []byte { return eventSourcePrelude },
 	wrap:    eventSourceFrame,

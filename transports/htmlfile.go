@@ -68,7 +68,11 @@ var htmlFile = &framing{
 // HTMLFile serves GET {prefix}/{server}/{session}/htmlfile?c=callback: an
 // HTML page that streams frames as <script> blocks calling
 // parent.callback, until the response limit. A missing or invalid callback
-// is answered 500 before any session is touched.
+// is answered 500 before any session is touched. The page may be framed
+// only by the pages Config.FrameAncestors names.
 func (c *Config) HTMLFile(s Sessions, w http.ResponseWriter, r *http.Request, id string) {
+	if c.FrameAncestors != "" {
+		w.Header().Set("Content-Security-Policy", "frame-ancestors "+c.FrameAncestors)
+	}
 	c.receive(s, htmlFile, w, r, id)
 }

@@ -101,12 +101,14 @@ func (c *Config) rawRead(ctx context.Context, conn *websocket.Conn, sess *sessio
 	c.watchPongs(ctx, conn)
 	for {
 		c.extendReadDeadline(ctx, conn)
-		typ, data, err := conn.ReadMessage()
-		if err != nil {
+		typ, data, err := c.readMessage(conn)
+		if err != nil && !errors.Is(err, errMessageTooBig) {
 			return err
 		}
 		var refused *session.CloseError
 		switch {
+		case err != nil:
+			refused = tooBigClose()
 		case typ != websocket.TextMessage:
 			refused = &session.CloseError{Code: websocket.CloseUnsupportedData, Reason: "Text messages only", Cause: session.ErrClientClosed}
 		case !utf8.Valid(data):

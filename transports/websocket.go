@@ -83,20 +83,22 @@ func (c *Config) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Con
 	if err != nil {
 		return nil, false // Upgrade has answered the client
 	}
-	if c.MaxMessageBytes > 0 {
-		conn.SetReadLimit(c.MaxMessageBytes)
-	}
+	// MaxMessageBytes is applied by readMessage.
 	return conn, true
 }
 
-// readDeadline is how long a websocket may stay silent: one heartbeat
-// delay (a ping goes out every heartbeat delay) plus the time the peer has
-// to answer it.
+// readDeadline is how long a websocket may stay silent: one ping interval
+// (a ping goes out every interval, heartbeats on or off) plus the time the
+// peer has to answer it.
 func (c *Config) readDeadline() time.Time {
-	if c.HeartbeatDelay <= 0 {
+	iv := c.PingInterval
+	if iv <= 0 {
+		iv = c.HeartbeatDelay
+	}
+	if iv <= 0 {
 		return time.Time{}
 	}
-	return time.Now().Add(c.HeartbeatDelay + c.PongTimeout)
+	return time.Now().Add(iv + c.PongTimeout)
 }
 
 // WebSocket serves GET {prefix}/{server}/{session}/websocket: SockJS frames
@@ -174,7 +176,10 @@ func (c *Config) wsRead(ctx context.Context, conn *websocket.Conn, sess *session
 		// Renewed here, after the previous message was delivered, so that a
 		// slow application is not taken for a silent client.
 		c.extendReadDeadline(ctx, conn)
-		_, data, err := conn.ReadMessage()
+		_, data, err := c.readMessage(conn)
+		if errors.Is(err, errMessageTooBig) {
+			return c.closeTooBig(ctx, sess)
+		}
 		if err != nil {
 			return err
 		}
