@@ -374,3 +374,49 @@ func TestPingsComeEveryDelayWhileMessagesFlow(t *testing.T) {
 		}
 	}
 }
+
+// With heartbeats off, a receiver that enabled pings still gets them every
+// PingInterval, and no heartbeat ever: pings are the websocket's liveness
+// probe, heartbeats a SockJS frame.
+func TestPingsWithHeartbeatsOff(t *testing.T) {
+	cases := []struct {
+		name  string
+		cfg   Config
+		pings bool
+	}{
+		{"ping interval set", Config{HeartbeatDelay: -1, PingInterval: 20 * time.Millisecond}, true},
+		{"neither set", Config{HeartbeatDelay: -1}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTestSession(t, tc.cfg)
+			r, _ := s.Attach(ctxT(t))
+			next(t, r) // the open frame
+			r.EnablePings()
+			// Generous when pings are expected (the loop ends at the third),
+			// short when none is.
+			wait := 300 * time.Millisecond
+			if tc.pings {
+				wait = 5 * time.Second
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			defer cancel()
+			pings := 0
+			for pings < 3 {
+				f, err := r.Next(ctx)
+				if err != nil {
+					break
+				}
+				switch f.Kind {
+				case KindPing:
+					pings++
+				case KindHeartbeat:
+					t.Fatal("a heartbeat with heartbeats off")
+				}
+			}
+			if got := pings >= 3; got != tc.pings {
+				t.Fatalf("%d pings within %v; want pings: %v", pings, wait, tc.pings)
+			}
+		})
+	}
+}
