@@ -30,7 +30,9 @@ func TestUntilShutsDownHandlersFirst(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- Until(ctx, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}, ln, h.Shutdown) }()
+	go func() {
+		done <- Until(ctx, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}, ln, h.Shutdown)
+	}()
 
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
