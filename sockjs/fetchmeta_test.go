@@ -14,6 +14,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -303,4 +304,67 @@ func TestFetchMetadataRefusalEvent(t *testing.T) {
 	if got := ev.get("origin refused"); got != 1 {
 		t.Fatalf("Events.OriginRefused told %d times; want 1", got)
 	}
+}
+
+// As deployed: browsers send fetch metadata only over HTTPS (and to
+// localhost), so the rule is checked over TLS with HTTP/2, the protocol
+// Go's server speaks to browsers there. A cross-site eventsource GET without
+// Origin is refused before any session exists; the same from the page's
+// own origin (same-origin), and from a program (no fetch metadata), opens
+// its session.
+func TestFetchMetadataOverHTTP2(t *testing.T) {
+	t.Parallel()
+	var started atomic.Int64
+	// a long DisconnectDelay: the cut streams' sessions stay counted
+	h := sockjs.NewHandler(sockjs.Options{DisconnectDelay: time.Minute}, func(ctx context.Context, _ *sockjs.Session) {
+		started.Add(1)
+		<-ctx.Done()
+	})
+	srv := httptest.NewUnstartedServer(http.StripPrefix("/x", h))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+		defer cancel()
+		if err := h.Shutdown(ctx); err != nil {
+			t.Errorf("Handler.Shutdown: %v", err)
+		}
+		srv.Close()
+	})
+	client := srv.Client()
+	for _, tc := range []struct {
+		site     string
+		want     int
+		sessions int // held by the handler afterwards
+	}{
+		{"cross-site", http.StatusForbidden, 0},
+		{"same-site", http.StatusForbidden, 0},
+		{"same-origin", http.StatusOK, 1},
+		{"", http.StatusOK, 2},
+	} {
+		ctx, cancel := context.WithTimeout(t.Context(), ioTimeout)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/x/000/"+newSID()+"/eventsource", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.site != "" {
+			req.Header.Set("Sec-Fetch-Site", tc.site)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("Sec-Fetch-Site %q: %v", tc.site, err)
+		}
+		if resp.ProtoMajor != 2 {
+			t.Fatalf("answered over %s; want HTTP/2", resp.Proto)
+		}
+		if resp.StatusCode != tc.want {
+			t.Fatalf("Sec-Fetch-Site %q over HTTP/2: status %d; want %d", tc.site, resp.StatusCode, tc.want)
+		}
+		_ = resp.Body.Close()
+		cancel()
+		if n := h.Len(); n != tc.sessions {
+			t.Fatalf("Sec-Fetch-Site %q: the handler holds %d sessions; want %d", tc.site, n, tc.sessions)
+		}
+	}
+	eventually(t, "two application handlers", func() bool { return started.Load() == 2 })
 }
