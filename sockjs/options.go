@@ -87,7 +87,11 @@ type Options struct {
 	// "https://*.example.com" or "http://localhost:*".
 	AllowedOriginPatterns []string
 	// AllowAnyOrigin lets pages of every origin use the handler. Only for
-	// endpoints that grant nothing on the strength of cookies.
+	// endpoints that grant nothing on the strength of cookies. It also
+	// lifts the fetch-metadata rule: otherwise a session request without
+	// Origin whose Sec-Fetch-Site is "cross-site" or "same-site" (a page
+	// of another site loading the URL by <iframe>, <img> or navigation)
+	// gets 403 (SECURITY.md).
 	AllowAnyOrigin bool
 	// AllowNullOrigin lets pages with the opaque origin "null" (sandboxed
 	// iframes, file:// pages) in; they are answered "null", never "*". Any
@@ -253,8 +257,8 @@ type Options struct {
 	// cannot express; returning true lets the origin in, answered like a
 	// listed one. It only widens: an origin the lists allow is never asked
 	// about, and to refuse such an origin use Authorize. It is not asked
-	// when DisableCORS is set, about requests without an Origin (always
-	// allowed) or with several (always refused), and it does not make
+	// when DisableCORS is set, about requests without an Origin (allowed,
+	// unless fetch metadata shows a cross-site load: see AllowAnyOrigin) or with several (always refused), and it does not make
 	// jsonp pass (see AllowJSONP). Origins it allows cannot frame the
 	// iframe page (its frame-ancestors lists only the lists). It runs on
 	// every request with a refused Origin, so it must be quick. Nil means
