@@ -10,7 +10,12 @@
 // A closed session stays known for the disconnect delay so that every later
 // request for it gets the same close frame again; then the owner is told to
 // forget it (Config.OnExpire). A session that has had no receiver for the
-// disconnect delay expires the same way, closed with [ErrTimedOut].
+// disconnect delay expires the same way, closed with [ErrTimedOut]. The
+// delay runs from the end of the last receiver's last write: a polling
+// receiver frees the session for the next poll as soon as it has taken its
+// frame ([Receiver.NextAndDetach]), but the delay starts only at
+// [Receiver.Detach], once that frame is written, so a slow write never
+// outlasts its own session.
 //
 // # Concurrency contract
 //

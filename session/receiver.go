@@ -49,6 +49,13 @@ type Receiver struct {
 	buf         []byte
 	msgs        [][]byte // Frame.Messages, reused
 	detached    bool     // guarded by s.mu
+	// writing (guarded by s.mu): the receiver gave up the session's slot
+	// (NextAndDetach, Release) but is still writing what it took; the
+	// disconnect delay starts when it is done (Detach).
+	writing bool
+	// batchLimit, when positive, bounds the bytes of messages in one
+	// KindMessages frame (see LimitBatch).
+	batchLimit int
 }
 
 // BusyGrace is how long Attach waits, when another receiver is attached, for
@@ -111,13 +118,36 @@ func (r *Receiver) NextMessages(ctx context.Context) (Frame, error) {
 	return r.next(ctx, false, true)
 }
 
-// NextAndDetach is Next for one-frame responses (polling): it detaches the
-// receiver in the same critical section that takes the frame, before the
-// caller writes it. A client that re-polls as soon as it reads the response
-// therefore always finds the session free, never "Another connection still
-// open".
+// NextAndDetach is Next for one-frame responses (polling): it frees the
+// session's receiver slot in the same critical section that takes the
+// frame, before the caller writes it. A client that re-polls as soon as it
+// reads the response therefore always finds the session free, never
+// "Another connection still open". The disconnect delay, though, starts
+// only when the caller calls Detach after its write has finished or
+// failed: a slow write cannot outlast its own session.
 func (r *Receiver) NextAndDetach(ctx context.Context) (Frame, error) {
 	return r.next(ctx, true, false)
+}
+
+// Release frees the session's receiver slot at once, like NextAndDetach,
+// for a receiver about to write its last frame (the close frame): a
+// request the client opens as soon as it has read it must find the slot
+// free. As with NextAndDetach the disconnect delay starts at Detach.
+func (r *Receiver) Release() {
+	r.s.mu.Lock()
+	r.releaseLocked()
+	r.s.mu.Unlock()
+}
+
+// LimitBatch bounds the messages of one KindMessages frame to about n
+// bytes (their encoded size; a single larger message still goes alone);
+// the rest stays queued for the next frame. HTTP transports use it so that
+// one response, and one write deadline, never carry the whole queue.
+// Call it before the first Next; zero or negative means no bound.
+func (r *Receiver) LimitBatch(n int) {
+	r.s.mu.Lock()
+	r.batchLimit = n
+	r.s.mu.Unlock()
 }
 
 func (r *Receiver) next(ctx context.Context, detach, raw bool) (Frame, error) {
@@ -130,10 +160,9 @@ func (r *Receiver) next(ctx context.Context, detach, raw bool) (Frame, error) {
 		}
 		f, ok := r.takeLocked(raw)
 		if ok {
-			now := time.Now()
-			s.lastSent = now
+			s.lastSent = time.Now()
 			if detach {
-				r.detachLocked(now)
+				r.releaseLocked()
 			}
 			s.mu.Unlock()
 			return f, nil
@@ -176,9 +205,15 @@ func (r *Receiver) takeLocked(raw bool) (Frame, bool) {
 			if cap(r.buf) > maxKeptBuffer {
 				r.buf = nil // one large batch must not pin memory for the connection's life
 			}
-			r.buf = frame.AppendMessages(r.buf[:0], s.out)
+			n, size := r.batchLen()
+			r.buf = frame.AppendMessages(r.buf[:0], s.out[:n])
 			f.Data = r.buf
-			clear(s.out)
+			clear(s.out[:n])
+			if n < len(s.out) {
+				s.out = s.out[n:] // the rest waits for the next frame
+				s.outBytes -= size
+				return f, true
+			}
 			s.out = s.out[:0]
 		}
 		if cap(s.out) > maxKeptQueue {
@@ -199,8 +234,23 @@ func (r *Receiver) takeLocked(raw bool) (Frame, bool) {
 	return Frame{}, false
 }
 
+// batchLen returns how many queued messages the next frame takes, and
+// their size: all of them, or as many as fit in the batch limit (at least
+// one).
+func (r *Receiver) batchLen() (n, size int) {
+	out := r.s.out
+	for i, q := range out {
+		if r.batchLimit > 0 && i > 0 && size+len(q) > r.batchLimit {
+			return i, size
+		}
+		size += len(q)
+	}
+	return len(out), size
+}
+
 // Detach frees the session for the next receiver and starts the disconnect
-// delay. It is idempotent; call it (deferred) when the response ends.
+// delay (unless another receiver has attached meanwhile). It is
+// idempotent; call it (deferred) when the response ends.
 func (r *Receiver) Detach() {
 	r.s.mu.Lock()
 	r.detachLocked(time.Now())
@@ -208,6 +258,22 @@ func (r *Receiver) Detach() {
 }
 
 func (r *Receiver) detachLocked(now time.Time) {
+	r.releaseLocked()
+	if !r.writing {
+		return // never held the slot, or already detached
+	}
+	r.writing = false
+	s := r.s
+	s.writing--
+	if s.recv == nil && s.writing == 0 {
+		s.detachedAt = now
+	}
+	s.armLocked(now)
+}
+
+// releaseLocked frees the receiver slot if r holds it, leaving r writing:
+// the disconnect delay waits for detachLocked.
+func (r *Receiver) releaseLocked() {
 	if r.detached {
 		return
 	}
@@ -217,8 +283,8 @@ func (r *Receiver) detachLocked(now time.Time) {
 	if s.recv == r {
 		s.recv = nil
 		s.hbPending = false
-		s.detachedAt = now
-		s.armLocked(now)
+		r.writing = true
+		s.writing++
 	}
 }
 

@@ -111,8 +111,11 @@ type Session struct {
 	hbPending  bool
 	lastSent   time.Time
 	detachedAt time.Time
-	timer      Timer
-	expired    bool
+	// writing counts receivers that gave up the slot but are still
+	// writing their last frame; the disconnect delay waits for them.
+	writing int
+	timer   Timer
+	expired bool
 
 	inbox
 }
@@ -256,6 +259,8 @@ func (s *Session) armLocked(now time.Time) {
 	}
 	var due time.Time
 	switch {
+	case s.recv == nil && s.writing > 0:
+		return // the delay starts when the last write is done
 	case s.recv == nil:
 		due = s.detachedAt.Add(s.cfg.DisconnectDelay)
 	case s.closeErr == nil:
@@ -308,7 +313,7 @@ func (s *Session) onTimer() {
 		s.mu.Unlock()
 		return
 	}
-	if s.recv == nil && !now.Before(s.detachedAt.Add(s.cfg.DisconnectDelay)) {
+	if s.recv == nil && s.writing == 0 && !now.Before(s.detachedAt.Add(s.cfg.DisconnectDelay)) {
 		s.closeLocked(&CloseError{Code: 1006, Reason: "Session timed out", Cause: ErrTimedOut})
 		s.expired = true
 		s.mu.Unlock()

@@ -75,7 +75,11 @@ func (c *Config) receive(sessions Sessions, fr *framing, w http.ResponseWriter, 
 		_ = out.write(buf)
 		return
 	}
-	defer rcv.Detach()
+	defer rcv.Detach() // after the last write: the disconnect delay starts here
+	// One response carries at most about ResponseLimit bytes of messages,
+	// so that a long queue goes out over several responses, each write
+	// under its own deadline, rather than all at once.
+	rcv.LimitBatch(c.ResponseLimit)
 	for {
 		var f session.Frame
 		if fr.streaming {
@@ -93,7 +97,7 @@ func (c *Config) receive(sessions Sessions, fr *framing, w http.ResponseWriter, 
 			// Free the session before the client can read the close frame:
 			// a receiver it opens as soon as it has read it must get the
 			// close frame again, not 2010 (protocol rule R-CLOSE-1).
-			rcv.Detach()
+			rcv.Release()
 		}
 		buf = fr.wrap(buf[:0], r, f.Data)
 		if err := out.write(buf); err != nil {
