@@ -29,6 +29,7 @@ const (
 // endpoints (one request per message) or over a websocket.
 type floodCase struct {
 	name string
+	h2   bool // over HTTP/2 with TLS, every send a stream of one connection
 	// flood sends n copies of payload (one JSON array of one message) to
 	// the session at base (".../x/0/<sid>") and returns when each is sent or
 	// refused; ctx ends it.
@@ -36,13 +37,16 @@ type floodCase struct {
 }
 
 var floodCases = []floodCase{
-	{"xhr_send", func(ctx context.Context, t *testing.T, c *http.Client, base string, payload []byte, n int) {
+	{"xhr_send", false, func(ctx context.Context, t *testing.T, c *http.Client, base string, payload []byte, n int) {
 		floodPosts(ctx, c, base+"/xhr_send", "text/plain", payload, n)
 	}},
-	{"jsonp_send", func(ctx context.Context, t *testing.T, c *http.Client, base string, payload []byte, n int) {
+	{"xhr_send over HTTP/2", true, func(ctx context.Context, t *testing.T, c *http.Client, base string, payload []byte, n int) {
+		floodPosts(ctx, c, base+"/xhr_send", "text/plain", payload, n)
+	}},
+	{"jsonp_send", false, func(ctx context.Context, t *testing.T, c *http.Client, base string, payload []byte, n int) {
 		floodPosts(ctx, c, base+"/jsonp_send", "application/x-www-form-urlencoded", payload, n)
 	}},
-	{"websocket", func(ctx context.Context, t *testing.T, c *http.Client, base string, payload []byte, n int) {
+	{"websocket", false, func(ctx context.Context, t *testing.T, c *http.Client, base string, payload []byte, n int) {
 		ws, _, err := websocket.DefaultDialer.DialContext(ctx, "ws"+strings.TrimPrefix(base, "http")+"/websocket", nil)
 		if err != nil {
 			t.Errorf("dial: %v", err)
@@ -103,17 +107,31 @@ func TestFloodOfSendsKeepsMemoryBounded(t *testing.T) {
 				case <-ctx.Done():
 				}
 			})
-			srv := httptest.NewServer(http.StripPrefix("/x", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := httptest.NewUnstartedServer(http.StripPrefix("/x", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if strings.HasSuffix(r.URL.Path, "_send") {
 					sends.Add(1)
 				}
 				h.ServeHTTP(w, r)
 			})))
+			var c *http.Client
+			if tc.h2 {
+				srv.EnableHTTP2 = true
+				// Go's HTTP/2 client keeps a scratch buffer per stream of up
+				// to the frame size the server allows (512 KiB by default):
+				// 32 MiB of this process for 64 streams, on the client's side.
+				// Small frames keep the measure to the server's.
+				srv.Config.HTTP2 = &http.HTTP2Config{MaxReadFrameSize: 16 << 10}
+				srv.StartTLS()
+				c = srv.Client()
+				c.Timeout = 30 * time.Second
+			} else {
+				srv.Start()
+				tr := &http.Transport{MaxIdleConnsPerHost: floodSenders}
+				defer tr.CloseIdleConnections()
+				c = &http.Client{Transport: tr, Timeout: 30 * time.Second}
+			}
 			defer srv.Close()
 			defer h.Shutdown(context.Background())
-			tr := &http.Transport{MaxIdleConnsPerHost: floodSenders}
-			defer tr.CloseIdleConnections()
-			c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 
 			base := srv.URL + "/x/0/" + newSID()
 			if tc.name != "websocket" {
