@@ -354,3 +354,33 @@ func TestHeartbeats(t *testing.T) {
 		c.expect("RECEIPT")
 	})
 }
+
+// A queue consumer whose transport fails during a delivery is skipped from
+// then on. Before, the queue offered the message to it again and again; when
+// the sender was that consumer itself, nothing could end the loop.
+func TestQueueConsumerFailsMidDelivery(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, Config{})
+	self := dialCap(t, srv, 2)
+	self.send("CONNECT", "", "accept-version", "1.2")
+	self.send("SUBSCRIBE", "", "id", "d", "destination", "/queue/fail", "receipt", "r")
+	deadline := time.Now().Add(waitFor)
+	for len(self.p.out) < 2 { // CONNECTED and RECEIPT fill its transport queue
+		if time.Now().After(deadline) {
+			t.Fatal("no CONNECTED and RECEIPT")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	self.send("SEND", "job", "destination", "/queue/fail") // to itself: overflow
+	self.expectClosed(1008)
+	select {
+	case <-self.done:
+	case <-time.After(waitFor):
+		t.Fatal("the connection's goroutine is stuck delivering to itself")
+	}
+	alive := connect(t, srv, "")
+	alive.send("SUBSCRIBE", "", "id", "a", "destination", "/queue/fail")
+	if f := alive.expect("MESSAGE"); string(f.Body) != "job" {
+		t.Fatalf("%q", f.Body)
+	}
+}

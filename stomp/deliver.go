@@ -32,9 +32,15 @@ func (c *conn) deliver(s *subscription, m *message) bool {
 	}
 	frame := c.messageFrame(s, id, m)
 	err := c.t.Send(frame)
-	if err != nil && s.ack != ackAuto {
-		s.unacked = s.unacked[:len(s.unacked)-1]
-		delete(c.acks, id)
+	if err != nil {
+		// The transport is closed (or just overflowed): stop offering this
+		// subscription anything, or a queue would retry it forever before
+		// the connection's teardown removes it.
+		s.dead = true
+		if s.ack != ackAuto {
+			s.unacked = s.unacked[:len(s.unacked)-1]
+			delete(c.acks, id)
+		}
 	}
 	c.mu.Unlock()
 	return err == nil
