@@ -29,6 +29,23 @@
 // shutting down", waits until each receiving connection has been sent its
 // close frame and ended and every HandlerFunc has returned, or ctx ends.
 //
+// # The application's view
+//
+//   - Session.Request is the request that created the session, fixed at
+//     creation (later requests of the session change nothing); the
+//     session's context carries its context's values (see Session).
+//   - Options.Authorize refuses sessions before they exist, on every
+//     transport and websocket handshake (401 or 403); Options.CheckOrigin
+//     widens the origin lists.
+//   - Options.Events hears sessions, messages, 2010 answers, heartbeats
+//     and refusals (package metrics/prometheus exports them); per-session
+//     events are logged at Debug level through Options.Logger.
+//   - Close codes (CloseNormal ... CloseGoAway; applications use
+//     4000-4999), Session.SendJSON and RecvJSON, Session.Set and Get,
+//     Handler.Range and Handler.Len.
+//   - Websocket options: permessage-deflate with a size threshold, buffer
+//     sizes and pool, subprotocols (Session.Subprotocol).
+//
 // # Security defaults
 //
 // Only same-origin pages (and clients that send no Origin header) may use

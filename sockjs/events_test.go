@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -208,5 +210,62 @@ func TestEventsAnotherConnection(t *testing.T) {
 	}
 	if n := ev.get("2010 xhr"); n != 1 {
 		t.Fatalf("AnotherConnection told %d times, want 1", n)
+	}
+}
+
+// recordHandler keeps the messages of the log records it gets.
+type recordHandler struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (h *recordHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	h.msgs = append(h.msgs, r.Level.String()+" "+r.Message)
+	h.mu.Unlock()
+	return nil
+}
+func (h *recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *recordHandler) WithGroup(string) slog.Handler      { return h }
+
+// Per-session events reach Options.Logger at Debug level.
+func TestDebugLogs(t *testing.T) {
+	t.Parallel()
+	rec := &recordHandler{}
+	srv := appServer(t, sockjs.Options{Logger: slog.New(rec)}, func(ctx context.Context, s *sockjs.Session) {
+		_ = s.Close(4000, "bye")
+	})
+	for _, path := range []string{"/x/0/s/xhr", "/x/0/s/xhr"} {
+		resp, err := http.Post(srv.URL+path, "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/x/0/t/xhr", nil)
+	req.Header.Set("Origin", "https://evil.example")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+	}
+	want := []string{"DEBUG sockjs: session opened", "DEBUG sockjs: session closed", "DEBUG sockjs: origin refused"}
+	deadline := time.Now().Add(scenarioWait)
+	for {
+		rec.mu.Lock()
+		got := strings.Join(rec.msgs, "\n")
+		rec.mu.Unlock()
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				missing = w
+			}
+		}
+		if missing == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the log:\n%s", missing, got)
+		}
+		time.Sleep(5 * time.Millisecond) // the close is logged from the session's goroutine
 	}
 }
