@@ -60,7 +60,8 @@ func newLimiter(o *Options) *limiter {
 // ticket is one session's place in the counts.
 type ticket struct {
 	l       *limiter
-	client  string // "" when clients are not counted
+	client  string
+	counted bool // client's count holds this ticket
 	claimed atomic.Bool
 	done    atomic.Bool
 }
@@ -85,6 +86,7 @@ func (l *limiter) admit(r *http.Request) *ticket {
 			return nil
 		}
 		l.clients[t.client] = n + 1
+		t.counted = true
 		l.mu.Unlock()
 	}
 	return t
@@ -104,6 +106,7 @@ func (l *limiter) take(r *http.Request) *ticket {
 		t.client = l.client(r)
 		l.mu.Lock()
 		l.clients[t.client]++
+		t.counted = true
 		l.mu.Unlock()
 	}
 	t.claimed.Store(true)
@@ -127,7 +130,7 @@ func (t *ticket) release() {
 	}
 	l := t.l
 	l.total.Add(-1)
-	if t.client != "" {
+	if t.counted {
 		l.mu.Lock()
 		if n := l.clients[t.client] - 1; n > 0 {
 			l.clients[t.client] = n

@@ -49,6 +49,29 @@ func TestClientAddress(t *testing.T) {
 	}
 }
 
+// Tickets given back free their place, whatever the client is called
+// (even "" from a ClientAddr hook), and only once.
+func TestTicketsComeBack(t *testing.T) {
+	for _, name := range []string{"", "client"} {
+		l := newLimiter(&Options{MaxSessions: 2, MaxSessionsPerClient: 1, ClientAddr: func(*http.Request) string { return name }})
+		r := &http.Request{Header: http.Header{}}
+		a := l.admit(r)
+		if a == nil || l.admit(r) != nil {
+			t.Fatalf("%q: want one ticket, then a refusal", name)
+		}
+		a.release()
+		a.release()
+		b := l.admit(r)
+		if b == nil {
+			t.Fatalf("%q: no ticket after the first came back", name)
+		}
+		b.releaseUnclaimed()
+		if l.total.Load() != 0 || len(l.clients) != 0 {
+			t.Fatalf("%q: total %d, clients %v after every ticket came back", name, l.total.Load(), l.clients)
+		}
+	}
+}
+
 // FuzzForwardedClient checks the X-Forwarded-For walk on any header: it
 // never panics, and its answer is the peer or an address the header holds,
 // never a trusted proxy unless every hop was one.
