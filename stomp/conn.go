@@ -132,6 +132,7 @@ func (c *conn) teardown() {
 // go on after one. Safe from any goroutine; only the first call counts.
 func (c *conn) fail(msg, receipt string) {
 	c.failOnce.Do(func() {
+		msg = strings.TrimPrefix(msg, "stomp: ") // the package's error prefix means nothing to a client
 		h := Header{{HdrMessage, msg}, {HdrContentType, "text/plain"}}
 		if receipt != "" {
 			h.Add(HdrReceiptID, receipt)

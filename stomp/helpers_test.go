@@ -71,7 +71,7 @@ func (p *pipe) closeCode() int {
 
 // client is a test STOMP client on a pipe.
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	p    *pipe
 	dec  Decoder
 	got  []*Frame
