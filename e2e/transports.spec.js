@@ -6,6 +6,7 @@
 // same-origin, so it runs in a page the SockJS server itself serves (its
 // /echo/iframe.html, which loads sockjs.js from the page server).
 const { test, expect, openHarness, evalWatch, pwnedFrames, RECEIVERS, SENDERS } = require('./lib/fixtures');
+const { TLS, httpGet } = require('./lib/servers');
 
 const NODE_PEER = (process.env.E2E_SERVER || 'go').toLowerCase() === 'node';
 // E2E_NO_XFAIL=1 runs the known sockjs-node faults as ordinary tests (to see their errors)
@@ -158,6 +159,24 @@ for (const t of TRANSPORTS) {
       const closed = await evalWatch(page, ([id, ms]) => window.E2E.waitClose(id, ms), [c.id, WAIT_MS]);
       expect(closed).toMatchObject({ code: 1000, wasClean: true, afterOpen: true });
       expectTransportOnWire(net);
+    });
+
+    // E2E_TLS=1: the transport really went over HTTP/2 (the Go test server
+    // counts requests per HTTP version at /protocols). Chromium does not do
+    // WebSockets over HTTP/2 with Go's server, which does not offer them.
+    test('over HTTP/2 when served with TLS', async ({ sockjsServer }) => {
+      test.skip(!TLS, 'E2E_TLS=1 only');
+      const a = await connect('/echo');
+      expectExact(await roundTrip(a.id, ['over tls']), 1);
+      const res = await httpGet(`${sockjsServer.origin}/protocols`, 5000);
+      expect(res.status).toBe(200);
+      const counts = JSON.parse(res.body);
+      const proto = t.receive === 'websocket' ? 'HTTP/1.1' : 'HTTP/2.0';
+      expect((counts[proto] || {})[t.receive] || 0, `${t.receive} requests over ${proto}: ${res.body}`).toBeGreaterThan(0);
+      if (t.send) expect((counts['HTTP/2.0'] || {})[t.send] || 0, `${t.send} over HTTP/2: ${res.body}`).toBeGreaterThan(0);
+      if (t.receive !== 'websocket') {
+        expect((counts['HTTP/1.1'] || {})[t.receive] || 0, `no ${t.receive} over HTTP/1.1: ${res.body}`).toBe(0);
+      }
     });
 
     test('reconnect after the server restarts on the same port', async ({ page, sockjsServer, net }, testInfo) => {

@@ -23,3 +23,5 @@ bash e2e/install-chromium.sh
 npx playwright test -c e2e/playwright.config.js
 echo "== browser transport suite against two cluster nodes behind a round-robin proxy"
 E2E_CLUSTER=2 npx playwright test -c e2e/playwright.config.js e2e/transports.spec.js
+echo "== browser transport suite over HTTPS and HTTP/2 (self-signed certificates)"
+E2E_TLS=1 npx playwright test -c e2e/playwright.config.js e2e/transports.spec.js

@@ -12,5 +12,7 @@ const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
+// E2E_TLS=1: both servers use throw-away self-signed certificates.
+if (process.env.E2E_TLS) CHROMIUM_ARGS.push('--ignore-certificate-errors');
 
 module.exports = { CHROMIUM, CHROMIUM_ARGS };

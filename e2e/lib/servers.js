@@ -3,6 +3,9 @@
 // origin that serves the test pages and sockjs-client), and the SockJS test
 // server under test (Go binary or the sockjs-node peer) run as a child process.
 const http = require('http');
+const https = require('https');
+const os = require('os');
+const { execFileSync } = require('child_process');
 const net = require('net');
 const fs = require('fs');
 const path = require('path');
@@ -13,6 +16,34 @@ const PAGES = path.join(ROOT, 'e2e', 'pages');
 const CLIENT_DIST = path.join(ROOT, 'node_modules', 'sockjs-client', 'dist');
 
 const READY_TIMEOUT_MS = 15000;
+
+// E2E_TLS=1: both origins serve HTTPS with throw-away self-signed
+// certificates (the Go test server makes its own with -tls-self-signed and
+// speaks HTTP/2; the page server's comes from openssl), and Chromium runs
+// with --ignore-certificate-errors. The page origin must be HTTPS too: the
+// SockJS server's iframe page loads sockjs.js from it, and an HTTPS page
+// may not load scripts over HTTP (mixed content).
+const TLS = !!process.env.E2E_TLS;
+const SCHEME = TLS ? 'https' : 'http';
+
+let pageCert = null;
+/** A self-signed certificate for 127.0.0.1, made once per process. */
+function selfSignedCert() {
+  if (pageCert) return pageCert;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sockline-e2e-cert-'));
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+      '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
+    pageCert = {
+      key: fs.readFileSync(path.join(dir, 'key.pem')),
+      cert: fs.readFileSync(path.join(dir, 'cert.pem')),
+    };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return pageCert;
+}
 const STOP_TIMEOUT_MS = 5000;
 
 function serverKind() {
@@ -55,7 +86,7 @@ async function startPageServer() {
   files.set('/', path.join(PAGES, 'index.html'));
   const pages = new Map(); // path -> HTML set by a test with serve()
 
-  const server = http.createServer((req, res) => {
+  const handle = (req, res) => {
     const url = new URL(req.url, 'http://x');
     const file = files.get(url.pathname);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -83,13 +114,14 @@ async function startPageServer() {
       });
       res.end(req.method === 'HEAD' ? undefined : body);
     });
-  });
+  };
+  const server = TLS ? https.createServer(selfSignedCert(), handle) : http.createServer(handle);
   await new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', resolve);
   });
   const { port } = server.address();
-  const origin = `http://127.0.0.1:${port}`;
+  const origin = `${SCHEME}://127.0.0.1:${port}`;
   return {
     port,
     origin,
@@ -105,7 +137,10 @@ async function startPageServer() {
 
 function httpGet(url, timeoutMs) {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, (res) => {
+    const get = url.startsWith('https:')
+      ? (u, cb) => https.get(u, { rejectUnauthorized: false }, cb) // our own throw-away certificates
+      : http.get;
+    const req = get(url, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c) => { body += c; });
@@ -135,7 +170,7 @@ class ServerProcess {
   constructor(o) {
     Object.assign(this, o);
     this.host = '127.0.0.1';
-    this.origin = `http://${this.host}:${this.port}`;
+    this.origin = `${this.tls ? 'https' : 'http'}://${this.host}:${this.port}`;
     this.child = null;
     this.log = [];
     this.starts = 0;
@@ -235,6 +270,10 @@ async function createTestServer(pageServer) {
     command = process.execPath;
     args = [path.join(ROOT, 'e2e', 'peer', 'testserver.js')];
   }
+  if (TLS) {
+    if (kind !== 'go') throw new Error('E2E_TLS needs E2E_SERVER=go');
+    args = [...args, '-tls-self-signed'];
+  }
   const clusterNodes = Number(process.env.E2E_CLUSTER || 0);
   if (clusterNodes > 0) {
     if (kind !== 'go') throw new Error('E2E_CLUSTER needs E2E_SERVER=go');
@@ -261,10 +300,12 @@ async function createTestServer(pageServer) {
     port,
     sockjsUrl: pageServer.sockjsUrl,
     readyPath: '/echo/info',
+    tls: TLS,
   });
 }
 
 module.exports = {
+  TLS,
   ROOT,
   PAGES,
   serverKind,

@@ -22,8 +22,15 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
 	"github.com/sockline/sockline/examples/internal/run"
 	"github.com/sockline/sockline/examples/testserver/services"
@@ -34,6 +41,7 @@ func main() {
 	sockjsURL := flag.String("sockjs-url", "", "sockjs-client URL the iframe page loads (default: the CDN build)")
 	redisAddr := flag.String("redis", "", run.RedisUsage)
 	maxSessions := flag.Int("max-sessions", 0, "sessions each service holds at most (0: the default, 100000; negative: no bound)")
+	tlsSelfSigned := flag.Bool("tls-self-signed", false, "serve HTTPS (HTTP/2 and HTTP/1.1) with a throw-away self-signed certificate made at start, and the requests per HTTP version at /protocols")
 	flag.Parse()
 
 	cl, closeCluster, err := run.Cluster(*redisAddr)
@@ -44,6 +52,29 @@ func main() {
 	if cl != nil {
 		log.Printf("cluster node %s on Redis %s", cl.Store.Node(), *redisAddr)
 	}
+	if *tlsSelfSigned {
+		serveTLS(*addr, mux, shutdown, closeCluster)
+		return
+	}
 	log.Printf("sockline test server on http://%s", *addr)
 	run.Serve(*addr, mux, shutdown, closeCluster)
+}
+
+// serveTLS is run.Serve over TLS with a self-signed certificate.
+func serveTLS(addr string, h http.Handler, shutdown ...func(context.Context) error) {
+	cfg, err := selfSigned()
+	if err != nil {
+		log.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("sockline test server on https://%s (self-signed)", ln.Addr())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv := &http.Server{Handler: (&protocols{}).wrap(h), TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second}
+	if err := run.Until(ctx, srv, ln, shutdown...); err != nil {
+		log.Fatal(err)
+	}
 }
