@@ -342,13 +342,15 @@ func TestHeartbeats(t *testing.T) {
 	})
 	t.Run("client heart-beats keep it alive", func(t *testing.T) {
 		t.Parallel()
-		srv := newServer(t, Config{HeartbeatSend: -1, HeartbeatReceive: 30 * time.Millisecond})
+		// The server drops a client silent for 3 × 300 ms; one beat every
+		// 100 ms keeps a wide margin on a loaded machine.
+		srv := newServer(t, Config{HeartbeatSend: -1, HeartbeatReceive: 300 * time.Millisecond})
 		c := dial(t, srv)
-		c.send("CONNECT", "", "accept-version", "1.2", "heart-beat", "30,0")
+		c.send("CONNECT", "", "accept-version", "1.2", "heart-beat", "300,0")
 		c.expect("CONNECTED")
-		for range 10 {
+		for range 12 {
 			c.raw("\n")
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(100 * time.Millisecond)
 		}
 		c.send("SUBSCRIBE", "", "id", "1", "destination", "/topic/x", "receipt", "alive")
 		c.expect("RECEIPT")

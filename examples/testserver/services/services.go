@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/sockline/sockline/pubsub"
 	"github.com/sockline/sockline/sockjs"
 )
 
@@ -79,7 +80,11 @@ func New(c Config) (*chi.Mux, func(context.Context) error) {
 	compressed := base
 	compressed.WebSocketCompression = true // permessage-deflate, frames of 512 bytes and more
 	mount("/compressed_echo", compressed, Echo)
-	stompServer := Stomp()
+	var stompBus pubsub.Bus
+	if c.Cluster != nil {
+		stompBus = c.Cluster.Bus
+	}
+	stompServer := Stomp(stompBus)
 	mount("/stomp", base, stompServer.ServeSession)
 	mount("/ticker", base, func(ctx context.Context, s *sockjs.Session) {
 		t := time.NewTicker(time.Second)
