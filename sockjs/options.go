@@ -333,6 +333,11 @@ func (o *Options) Validate() error {
 // or a path (which may be protocol-relative, "//host/path"): what a page
 // may load a script from, and nothing like "javascript:".
 func validScriptURL(u string) bool {
+	// url.Parse lets control characters through in some parts (the
+	// fragment); a script address never needs one.
+	if strings.ContainsFunc(u, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return false
+	}
 	p, err := url.Parse(u)
 	if err != nil {
 		return false
@@ -341,6 +346,9 @@ func validScriptURL(u string) bool {
 	case "http", "https":
 		return p.Host != ""
 	case "":
+		if strings.HasPrefix(u, "//") { // protocol-relative: must name a host
+			return p.Host != ""
+		}
 		return strings.HasPrefix(u, "/")
 	}
 	return false
