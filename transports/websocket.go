@@ -35,7 +35,9 @@ func checkUpgrade(w http.ResponseWriter, r *http.Request) bool {
 func headerHasToken(h http.Header, name, token string) bool {
 	for _, v := range h.Values(name) {
 		for t := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), token) {
+			// HTTP's optional white space is SP and HTAB only; TrimSpace
+			// would also take a form feed or NBSP for it.
+			if strings.EqualFold(strings.Trim(t, " \t"), token) {
 				return true
 			}
 		}
