@@ -34,7 +34,10 @@
 //   - At most one receiver is attached at a time ([Session.Attach] returns
 //     [ErrReceiverBusy] to a second one). The goroutine that attached it is
 //     the only one that writes to its connection: it calls [Receiver.Next],
-//     writes what it got, and detaches.
+//     writes what it got, and detaches. A receiver attached with
+//     [Session.AttachFunc] has no waiting goroutine: it is notified when a
+//     frame may be ready and takes it with [Receiver.TryNext], from one
+//     goroutine at a time.
 //   - The session's mutex guards state changes only; no lock is held while
 //     the network, the application or the scheduler is waited on.
 //   - Timers (heartbeats and expiry) come from a shared [Scheduler]: each

@@ -41,7 +41,9 @@ type Receiver struct {
 	s    *Session
 	ctx  context.Context // the receiving request's; done once its client left
 	wake chan struct{}
-	gone chan struct{} // closed on detach
+	// notify, when set (AttachFunc), is called instead of signalling wake.
+	notify func()
+	gone   chan struct{} // closed on detach
 	// Pings (guarded by s.mu): see EnablePings.
 	pings       bool
 	pingPending bool
@@ -74,6 +76,21 @@ const BusyGrace = 100 * time.Millisecond
 // left, but its goroutine has not noticed yet) does not count: it is
 // interrupted, so the newcomer gets the 1002 close frame. See BusyGrace.
 func (s *Session) Attach(ctx context.Context) (*Receiver, error) {
+	return s.AttachFunc(ctx, nil)
+}
+
+// AttachFunc is Attach for a receiver without a goroutine of its own
+// waiting in Next: instead of waking such a goroutine, the session calls
+// notify whenever a frame may have become ready (a message queued, a
+// heartbeat or ping due, the session closed), and the receiver takes what
+// is ready with TryNext. notify is called from the sender's or the
+// scheduler's goroutine, sometimes with the session's lock held: it must
+// return at once and must not call back into the session (start or signal
+// a goroutine that does). Nil notify makes AttachFunc Attach.
+//
+// The websocket transports use it so that an idle connection holds no
+// writing goroutine, and its stack, at all.
+func (s *Session) AttachFunc(ctx context.Context, notify func()) (*Receiver, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old := s.recv; old != nil && old.ctx.Err() == nil {
@@ -95,7 +112,10 @@ func (s *Session) Attach(ctx context.Context) (*Receiver, error) {
 		s.closeLocked(&CloseError{Code: frame.CodeInterrupted, Reason: frame.ReasonInterrupted, Cause: ErrClientClosed})
 		old.detachLocked(time.Now())
 	}
-	r := &Receiver{s: s, ctx: ctx, wake: make(chan struct{}, 1), gone: make(chan struct{})}
+	r := &Receiver{s: s, ctx: ctx, notify: notify, gone: make(chan struct{})}
+	if notify == nil {
+		r.wake = make(chan struct{}, 1)
+	}
 	s.recv = r
 	s.lastSent = time.Now()
 	s.armLocked(s.lastSent)
@@ -150,24 +170,49 @@ func (r *Receiver) LimitBatch(n int) {
 	r.s.mu.Unlock()
 }
 
-func (r *Receiver) next(ctx context.Context, detach, raw bool) (Frame, error) {
+// TryNext returns the frame Next would, if one is ready, without waiting:
+// ok is false when none is. It returns ErrDetached after Detach. It is for
+// receivers attached with AttachFunc, which are told by their notify
+// function when to call it; like Next it must not be called concurrently
+// with itself or Next on the same receiver.
+func (r *Receiver) TryNext() (f Frame, ok bool, err error) {
+	return r.take(false, false)
+}
+
+// TryNextMessages is TryNext for transports without SockJS framing; see
+// NextMessages.
+func (r *Receiver) TryNextMessages() (f Frame, ok bool, err error) {
+	return r.take(false, true)
+}
+
+// take takes the next frame if one is ready.
+func (r *Receiver) take(detach, raw bool) (Frame, bool, error) {
 	s := r.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.detached {
+		return Frame{}, false, ErrDetached
+	}
+	f, ok := r.takeLocked(raw)
+	if !ok {
+		return Frame{}, false, nil
+	}
+	s.lastSent = time.Now()
+	if detach {
+		r.releaseLocked()
+	}
+	return f, true, nil
+}
+
+func (r *Receiver) next(ctx context.Context, detach, raw bool) (Frame, error) {
+	if r.wake == nil {
+		panic("session: Next on a receiver attached with AttachFunc; use TryNext")
+	}
 	for {
-		s.mu.Lock()
-		if r.detached {
-			s.mu.Unlock()
-			return Frame{}, ErrDetached
+		f, ok, err := r.take(detach, raw)
+		if err != nil || ok {
+			return f, err
 		}
-		f, ok := r.takeLocked(raw)
-		if ok {
-			s.lastSent = time.Now()
-			if detach {
-				r.releaseLocked()
-			}
-			s.mu.Unlock()
-			return f, nil
-		}
-		s.mu.Unlock()
 		select {
 		case <-r.wake:
 		case <-ctx.Done():
@@ -314,6 +359,16 @@ func (r *Receiver) EnablePings() {
 	r.pings = true
 	r.lastPing = time.Now()
 	s.armLocked(r.lastPing)
+}
+
+// signal tells r a frame may be ready: it calls the notify function, or
+// wakes the goroutine waiting in Next.
+func (r *Receiver) signal() {
+	if r.notify != nil {
+		r.notify()
+		return
+	}
+	signal(r.wake)
 }
 
 // Session returns the session r receives for.

@@ -202,7 +202,7 @@ func (s *Session) SendQuoted(q []byte) error {
 	// wait for this lock. A receiver detached meanwhile has a buffered
 	// channel nobody reads: the token is harmless.
 	if recv != nil {
-		signal(recv.wake)
+		recv.signal()
 	}
 	return nil
 }
@@ -244,10 +244,7 @@ func (s *Session) closeLocked(e *CloseError) bool {
 
 func (s *Session) wakeLocked() {
 	if s.recv != nil {
-		select {
-		case s.recv.wake <- struct{}{}:
-		default:
-		}
+		s.recv.signal()
 	}
 }
 

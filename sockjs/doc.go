@@ -16,7 +16,9 @@
 //   - Session.Send, Session.SendMessage, Session.Close and Handler.Broadcast
 //     are safe from any goroutine and never wait for the network: messages
 //     are queued (bounded by Options.MaxQueuedBytes) and the connection's
-//     own goroutine writes them, everything pending batched in one frame.
+//     writer writes them, everything pending batched in one frame (a
+//     websocket starts its writer only when there is something to write,
+//     so an idle one holds just its reading goroutine).
 //   - Session.Recv returns messages in the order the client sent them.
 //   - No lock is held while the network or the application is waited on.
 //

@@ -94,6 +94,12 @@ func NewHandler(opts Options, app HandlerFunc) *Handler {
 	}
 	h.tcfg.FrameAncestors = policy.FrameAncestors()
 	h.tcfg.OnAnotherConnection = h.anotherConnection
+	// A websocket outlives its request (the handler returns after the
+	// handshake): Shutdown waits for the connection, not the request.
+	h.tcfg.Track = func() func() {
+		h.requests.Add(1)
+		return h.requests.Done
+	}
 	h.tcfg.WSOptions = transports.WSOptions{
 		Compression:          o.WebSocketCompression,
 		CompressionThreshold: o.WebSocketCompressionThreshold,

@@ -276,8 +276,11 @@ type Options struct {
 	// deflate costs more than it saves on them. Zero means 512 bytes.
 	WebSocketCompressionThreshold int
 	// WebSocketReadBufferSize and WebSocketWriteBufferSize size each
-	// websocket connection's I/O buffers. Zero means gorilla/websocket's
-	// defaults: 4 KiB, the read side reusing the HTTP server's buffer.
+	// websocket connection's I/O buffers. Every connection holds its read
+	// buffer for life; zero means 1 KiB, enough for most messages in one
+	// read (longer ones are read a piece at a time). The write buffer is
+	// lent by WebSocketWriteBufferPool only while a write is in progress;
+	// zero means 4 KiB.
 	WebSocketReadBufferSize, WebSocketWriteBufferSize int
 	// WebSocketWriteBufferPool lends write buffers to websocket connections
 	// only while they write, so that idle connections hold none; a

@@ -31,8 +31,12 @@
 // A receiving request's own goroutine (the one net/http runs the handler on)
 // is the only writer of its response: it attaches to the session, loops on
 // Receiver.Next, and writes each frame with a write deadline, then flushes.
-// A WebSocket connection has one writer (the handler goroutine) and one
-// reader goroutine, which delivers messages and ends with the connection.
+// A WebSocket connection outlives its handler, which returns after the
+// handshake so that an idle connection keeps neither net/http's goroutine
+// nor its buffers: one reader goroutine delivers messages and ends with
+// the connection, and a writer goroutine runs only while there is
+// something to write (the session notifies it through
+// Session.AttachFunc; writers never overlap). See wsconn.go.
 // Sending requests (xhr_send, jsonp_send) write only their own short
 // answer: they take the session's send slot and reserve inbox room
 // (Session.BeginSend) before reading their body, then deliver all of its

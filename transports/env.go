@@ -49,6 +49,11 @@ type Config struct {
 	OnAnotherConnection func(transport string)
 	// WSOptions are the websocket endpoints' settings.
 	WSOptions
+	// Track, when set, is called as a websocket's handler returns while
+	// its connection goes on (see wsConn); the connection calls the
+	// function it returns once it has ended. Package sockjs counts these
+	// connections for Shutdown.
+	Track func() (done func())
 	// FrameAncestors, unless empty, is sent with htmlfile pages as a
 	// Content-Security-Policy "frame-ancestors" directive (the origin
 	// policy's, as for the iframe page), so that only allowed pages can

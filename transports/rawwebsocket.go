@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"net/http"
-	"time"
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
@@ -29,56 +28,10 @@ func (c *Config) RawWebSocket(s Sessions, w http.ResponseWriter, r *http.Request
 	if !ok {
 		return
 	}
-	defer conn.Close()
 	sess := s.OpenConnection(rand.Text(), NameRawWebSocket, r)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	rcv, err := sess.Attach(ctx)
-	if err != nil { // cannot happen: nobody else knows this session
+	c.serveWS(conn, sess, true, func() { // cannot happen: nobody else knows this session
 		c.wsClose(conn, websocket.CloseInternalServerErr, "")
-		return
-	}
-	defer rcv.Detach()
-	rcv.EnablePings()
-
-	readErr := make(chan error, 1)
-	go func() {
-		readErr <- c.rawRead(ctx, conn, sess)
-		cancel()
-	}()
-	for {
-		f, err := rcv.NextMessages(ctx)
-		if err != nil {
-			sess.CloseWith(readerCloseError(<-readErr))
-			return
-		}
-		switch f.Kind {
-		case session.KindMessages:
-			for _, q := range f.Messages {
-				if err := c.wsWrite(conn, websocket.TextMessage, rawText(q)); err != nil {
-					c.writeFailed(ctx, rcv, readErr, err)
-					return
-				}
-			}
-		case session.KindPing:
-			if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.WriteTimeout)); err != nil {
-				c.writeFailed(ctx, rcv, readErr, err)
-				return
-			}
-		case session.KindClose:
-			code, reason := 1000, ""
-			var ce *session.CloseError
-			if errors.As(sess.Err(), &ce) {
-				code, reason = ce.Code, ce.Reason
-			}
-			c.wsClose(conn, wireCloseCode(code), truncateReason(reason))
-			cancel()
-			awaitReader(conn, readErr)
-			return
-		}
-		// KindOpen and KindHeartbeat: nothing to send without SockJS framing
-		// (pings keep the connection alive).
-	}
+	})
 }
 
 // rawText returns the text of a message quoted by frame.AppendQuote. Its

@@ -62,7 +62,7 @@ func (c *Config) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Con
 		HandshakeTimeout:  c.WriteTimeout,
 		CheckOrigin:       check,
 		WriteBufferPool:   c.writeBuffers(),
-		ReadBufferSize:    c.ReadBufferSize,
+		ReadBufferSize:    c.readBufferSize(),
 		WriteBufferSize:   c.WriteBufferSize,
 		EnableCompression: c.Compression,
 		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
@@ -104,67 +104,19 @@ func (c *Config) readDeadline() time.Time {
 }
 
 // WebSocket serves GET {prefix}/{server}/{session}/websocket: SockJS frames
-// as text messages both ways.
+// as text messages both ways. It returns once the handshake is done; the
+// connection goes on without the request's goroutine (see wsConn).
 func (c *Config) WebSocket(s Sessions, w http.ResponseWriter, r *http.Request, id string) {
 	conn, ok := c.upgrade(w, r)
 	if !ok {
 		return
 	}
-	defer conn.Close()
 	sess := s.OpenConnection(id, NameWebSocket, r)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	rcv, err := sess.Attach(ctx)
-	if err != nil {
+	c.serveWS(conn, sess, false, func() {
 		c.anotherConnection(NameWebSocket)
 		c.wsWrite(conn, websocket.TextMessage, frame.AppendClose(nil, frame.CodeAnotherConnection, frame.ReasonAnotherConnection))
 		c.wsClose(conn, websocket.CloseNormalClosure, "")
-		return
-	}
-	defer rcv.Detach()
-	rcv.EnablePings()
-
-	readErr := make(chan error, 1)
-	go func() {
-		readErr <- c.wsRead(ctx, conn, sess)
-		cancel()
-	}()
-	for {
-		f, err := rcv.Next(ctx)
-		if err != nil {
-			sess.CloseWith(readerCloseError(<-readErr))
-			return
-		}
-		switch f.Kind {
-		case session.KindPing:
-			err = conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.WriteTimeout))
-		default:
-			err = c.wsWrite(conn, websocket.TextMessage, f.Data)
-		}
-		if err != nil {
-			c.writeFailed(ctx, rcv, readErr, err)
-			return
-		}
-		if f.Kind == session.KindClose {
-			c.wsClose(conn, websocket.CloseNormalClosure, "")
-			cancel()
-			awaitReader(conn, readErr)
-			return
-		}
-	}
-}
-
-// writeFailed ends a websocket whose write (err) failed. When the reader
-// has ended or is ending (the client sent a close frame, which gorilla
-// answered, so it refuses further writes with ErrCloseSent), the reader's
-// error tells the application what happened; otherwise the write failure
-// is the news.
-func (c *Config) writeFailed(ctx context.Context, rcv *session.Receiver, readErr <-chan error, err error) {
-	if ctx.Err() != nil || errors.Is(err, websocket.ErrCloseSent) {
-		rcv.Session().CloseWith(readerCloseError(<-readErr))
-		return
-	}
-	rcv.Interrupt(session.ErrWriteFailed)
+	})
 }
 
 // wsRead delivers the client's messages until the connection ends and
@@ -249,18 +201,4 @@ func (c *Config) wsWrite(conn *websocket.Conn, typ int, data []byte) error {
 
 func (c *Config) wsClose(conn *websocket.Conn, code int, reason string) {
 	_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(c.WriteTimeout))
-}
-
-// awaitReader gives the peer a moment to answer our close frame, so that the
-// TCP connection ends cleanly, then closes the connection to stop the reader
-// whatever the peer does.
-func awaitReader(conn *websocket.Conn, readErr <-chan error) {
-	t := time.NewTimer(time.Second)
-	defer t.Stop()
-	select {
-	case <-readErr:
-	case <-t.C:
-		_ = conn.Close()
-		<-readErr
-	}
 }

@@ -18,8 +18,10 @@ type WSOptions struct {
 	// small frames, heartbeats included).
 	CompressionThreshold int
 	// ReadBufferSize and WriteBufferSize are the connection's I/O buffer
-	// sizes; zero means gorilla/websocket's defaults (4 KiB, the read side
-	// reusing the HTTP server's buffer).
+	// sizes. Zero means DefaultWebSocketReadBufferSize for reading (each
+	// connection holds its read buffer for life) and gorilla/websocket's
+	// default, 4 KiB, for writing (lent by WriteBufferPool only while a
+	// write is in progress).
 	ReadBufferSize, WriteBufferSize int
 	// WriteBufferPool lends write buffers to connections while they write,
 	// so idle connections hold none; nil means a pool shared by every
@@ -48,6 +50,16 @@ func SelectSubprotocol(r *http.Request, supported []string) string {
 		}
 	}
 	return ""
+}
+
+// readBufferSize returns the read buffer size to use. It is never zero:
+// with zero, gorilla would reuse the HTTP server's 4 KiB reader, and with
+// it keep the server's whole per-connection state alive.
+func (o *WSOptions) readBufferSize() int {
+	if o.ReadBufferSize > 0 {
+		return o.ReadBufferSize
+	}
+	return DefaultWebSocketReadBufferSize
 }
 
 // writeBuffers returns the write buffer pool to use.

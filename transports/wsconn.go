@@ -1,0 +1,219 @@
+package transports
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/sockline/sockline/session"
+)
+
+// DefaultWebSocketReadBufferSize is the read buffer a websocket connection
+// gets when WSOptions.ReadBufferSize is zero. It is small because every
+// idle connection holds it for its whole life; messages longer than it are
+// still read whole (through the buffer a piece at a time).
+const DefaultWebSocketReadBufferSize = 512
+
+// wsConn is a websocket session connection after its handshake. The HTTP
+// handler that upgraded it returns at once, so that the connection does not
+// keep net/http's goroutine, its deep stack and its buffers for its whole
+// life. What remains is one goroutine reading, and a writing goroutine
+// only while there is something to write: the session calls wake (through
+// session.AttachFunc) whenever a frame may be ready, and wake starts a
+// writer unless one runs. Writers never overlap, so one goroutine at a
+// time owns the connection's writes; control frames (pings, the reader's
+// close answers) go through gorilla's WriteControl, which may be called
+// concurrently.
+//
+// A broadcast therefore costs an idle connection a goroutine start rather
+// than a parked goroutine's wake-up, and an idle connection costs no
+// writer stack at all.
+type wsConn struct {
+	c    *Config
+	conn *websocket.Conn
+	sess *session.Session
+	rcv  *session.Receiver
+	raw  bool // raw websocket: no SockJS framing
+	// ctx is cancelled once the connection is closing: the close frame was
+	// written, a write failed, or the reader ended. The reader stops
+	// extending its deadline and delivering messages then.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// wakes counts wake calls not yet served; the writer runs while it is
+	// positive. A writer that gives up for good (the connection is over)
+	// leaves it positive, so that no writer starts again.
+	wakes atomic.Int32
+	// lingering bounds how long the connection waits for the peer's close
+	// answer once our close frame is out; the reader stops it.
+	lingering atomic.Pointer[time.Timer]
+	release   func() // from Config.Track
+	endOnce   sync.Once
+}
+
+// serveWS runs a SockJS (raw false) or raw websocket session on conn and
+// returns at once; the connection goes on without the caller.
+func (c *Config) serveWS(conn *websocket.Conn, sess *session.Session, raw bool, onBusy func()) {
+	wc := &wsConn{c: c, conn: conn, sess: sess, raw: raw}
+	wc.ctx, wc.cancel = context.WithCancel(context.Background())
+	rcv, err := sess.AttachFunc(wc.ctx, wc.wake)
+	if err != nil {
+		wc.cancel()
+		onBusy()
+		_ = conn.Close()
+		return
+	}
+	wc.rcv = rcv
+	rcv.EnablePings()
+	wc.release = func() {}
+	if c.Track != nil {
+		wc.release = c.Track()
+	}
+	go wc.read()
+	wc.wake() // the open frame is ready
+}
+
+// wake starts a writer unless one is running; the running one sees the
+// count go up and goes round once more.
+func (wc *wsConn) wake() {
+	if wc.wakes.Add(1) == 1 {
+		go wc.write()
+	}
+}
+
+// write sends every frame that is ready, then ends; it ends for good, with
+// wakes left positive, once the connection is over.
+func (wc *wsConn) write() {
+	for {
+		n := wc.wakes.Load()
+		if !wc.writeReady() {
+			return
+		}
+		if wc.wakes.CompareAndSwap(n, 0) {
+			return // no wake came in meanwhile: the next one starts a writer
+		}
+	}
+}
+
+// writeReady writes the frames that are ready; false means the connection
+// is over for the writer (detached, closed, or a write failed).
+func (wc *wsConn) writeReady() bool {
+	for {
+		var (
+			f   session.Frame
+			ok  bool
+			err error
+		)
+		if wc.raw {
+			f, ok, err = wc.rcv.TryNextMessages()
+		} else {
+			f, ok, err = wc.rcv.TryNext()
+		}
+		if err != nil {
+			return false
+		}
+		if !ok {
+			return true
+		}
+		if !wc.writeFrame(f) {
+			return false
+		}
+	}
+}
+
+// writeFrame writes one frame; false ends the writing.
+func (wc *wsConn) writeFrame(f session.Frame) bool {
+	c, conn := wc.c, wc.conn
+	var err error
+	switch {
+	case f.Kind == session.KindPing:
+		err = conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.WriteTimeout))
+	case f.Kind == session.KindClose:
+		wc.writeClose(f)
+		return false
+	case wc.raw && f.Kind == session.KindMessages:
+		for _, q := range f.Messages {
+			if err = c.wsWrite(conn, websocket.TextMessage, rawText(q)); err != nil {
+				break
+			}
+		}
+	case wc.raw:
+		// KindOpen and KindHeartbeat: nothing to send without SockJS
+		// framing (pings keep the connection alive).
+	default:
+		err = c.wsWrite(conn, websocket.TextMessage, f.Data)
+	}
+	if err != nil {
+		wc.writeFailed(err)
+		return false
+	}
+	return true
+}
+
+// writeClose sends the session's close: the c[code,reason] frame and a
+// normal close (SockJS), or a close frame with the session's code (raw).
+// It then gives the peer a moment to answer before the connection is cut,
+// so that the TCP connection ends cleanly.
+func (wc *wsConn) writeClose(f session.Frame) {
+	c, conn := wc.c, wc.conn
+	if wc.raw {
+		code, reason := 1000, ""
+		var ce *session.CloseError
+		if errors.As(wc.sess.Err(), &ce) {
+			code, reason = ce.Code, ce.Reason
+		}
+		c.wsClose(conn, wireCloseCode(code), truncateReason(reason))
+	} else {
+		if err := c.wsWrite(conn, websocket.TextMessage, f.Data); err != nil {
+			wc.writeFailed(err)
+			return
+		}
+		c.wsClose(conn, websocket.CloseNormalClosure, "")
+	}
+	wc.cancel()
+	wc.lingering.Store(time.AfterFunc(time.Second, func() { _ = conn.Close() }))
+}
+
+// writeFailed ends a connection whose write (err) failed. When the reader
+// has ended or is ending (the client sent a close frame, which gorilla
+// answered, so it refuses further writes with ErrCloseSent), the reader's
+// error tells the application what happened; otherwise the write failure
+// is the news. Closing the connection ends the reader either way.
+func (wc *wsConn) writeFailed(err error) {
+	if wc.ctx.Err() == nil && !errors.Is(err, websocket.ErrCloseSent) {
+		wc.rcv.Interrupt(session.ErrWriteFailed)
+	}
+	wc.cancel()
+	_ = wc.conn.Close()
+}
+
+// read delivers the client's messages until the connection ends, then
+// ends the session with the reader's reason (unless it had ended already)
+// and releases everything.
+func (wc *wsConn) read() {
+	var err error
+	if wc.raw {
+		err = wc.c.rawRead(wc.ctx, wc.conn, wc.sess)
+	} else {
+		err = wc.c.wsRead(wc.ctx, wc.conn, wc.sess)
+	}
+	wc.end(err)
+}
+
+// end runs once, on the reader's goroutine: the receiver is detached
+// before the session is closed, so that closing it does not start a
+// writer for a close frame nobody will read.
+func (wc *wsConn) end(err error) {
+	wc.endOnce.Do(func() {
+		wc.cancel()
+		wc.rcv.Detach()
+		wc.sess.CloseWith(readerCloseError(err))
+		_ = wc.conn.Close()
+		if t := wc.lingering.Load(); t != nil {
+			t.Stop()
+		}
+		wc.release()
+	})
+}
