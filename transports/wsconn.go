@@ -22,15 +22,14 @@ const DefaultWebSocketReadBufferSize = 512
 // keep net/http's goroutine, its deep stack and its buffers for its whole
 // life. What remains is one goroutine reading, and a writing goroutine
 // only while there is something to write: the session calls wake (through
-// session.AttachFunc) whenever a frame may be ready, and wake starts a
-// writer unless one runs. Writers never overlap, so one goroutine at a
+// session.AttachFunc) whenever a frame may be ready, and wake hands the
+// connection to a writer (writers.go) unless one is at work on it. Writers never overlap, so one goroutine at a
 // time owns the connection's writes; control frames (pings, the reader's
 // close answers) go through gorilla's WriteControl, which may be called
 // concurrently.
 //
-// A broadcast therefore costs an idle connection a goroutine start rather
-// than a parked goroutine's wake-up, and an idle connection costs no
-// writer stack at all.
+// An idle connection therefore costs no writer stack at all, and a
+// broadcast wakes a few warm writers instead of one goroutine per session.
 type wsConn struct {
 	c    *Config
 	conn *websocket.Conn
@@ -79,7 +78,7 @@ func (c *Config) serveWS(conn *websocket.Conn, sess *session.Session, raw bool, 
 // count go up and goes round once more.
 func (wc *wsConn) wake() {
 	if wc.wakes.Add(1) == 1 {
-		go wc.write()
+		startWriter(wc)
 	}
 }
 

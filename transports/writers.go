@@ -1,0 +1,47 @@
+package transports
+
+import "time"
+
+// writerIdle is how long a writer goroutine waits for more work before it
+// ends. Long enough to stay warm between the broadcasts of a busy
+// service (tens per second), short enough that a quiet process soon holds
+// none.
+const writerIdle = 250 * time.Millisecond
+
+// writerWork hands a connection with frames to write to a writer goroutine
+// that is waiting for work. It is unbuffered: a hand-off succeeds only when
+// a writer waits, and otherwise a new writer starts.
+//
+// Writers are reused rather than started per write because a fresh
+// goroutine starts with a small stack and grows it (copying it) on every
+// write through gorilla/websocket and the network stack: with one write
+// per delivery, a broadcast to idle connections spent about 15% of its CPU
+// growing stacks. A writer that blocks on a slow client holds up no other
+// connection, since a busy writer is never handed work.
+var writerWork = make(chan *wsConn)
+
+// startWriter runs wc.write on a waiting writer goroutine, or on a new one.
+func startWriter(wc *wsConn) {
+	select {
+	case writerWork <- wc:
+	default:
+		go writerLoop(wc)
+	}
+}
+
+// writerLoop writes for wc, then for every connection handed to it, until
+// it has waited writerIdle for work.
+func writerLoop(wc *wsConn) {
+	wc.write()
+	idle := time.NewTimer(writerIdle)
+	defer idle.Stop()
+	for {
+		select {
+		case wc := <-writerWork:
+			wc.write()
+			idle.Reset(writerIdle)
+		case <-idle.C:
+			return
+		}
+	}
+}
