@@ -1,0 +1,56 @@
+// Command sockline is the Sockline server of the out-of-process comparison
+// (benchmarks/compare): this module's sockjs package with default options,
+// /echo echoing every message and /broadcast sending every message it
+// receives to every open session of that handler (Handler.Broadcast).
+//
+//	sockline -addr 127.0.0.1:0
+//
+// It prints "listening on http://ADDR" once it accepts connections.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+
+	"github.com/sockline/sockline/sockjs"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
+	flag.Parse()
+
+	mux := http.NewServeMux()
+	mux.Handle("/echo/", sockjs.NewHandler(sockjs.Options{Prefix: "/echo"}, func(ctx context.Context, s *sockjs.Session) {
+		for {
+			m, err := s.Recv(ctx)
+			if err != nil {
+				return
+			}
+			if s.Send(m) != nil {
+				return
+			}
+		}
+	}))
+	var bcast *sockjs.Handler
+	bcast = sockjs.NewHandler(sockjs.Options{Prefix: "/broadcast"}, func(ctx context.Context, s *sockjs.Session) {
+		for {
+			m, err := s.Recv(ctx)
+			if err != nil {
+				return
+			}
+			bcast.Broadcast(m)
+		}
+	})
+	mux.Handle("/broadcast/", bcast)
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("listening on http://%s\n", ln.Addr())
+	log.Fatal(http.Serve(ln, mux))
+}
