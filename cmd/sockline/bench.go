@@ -23,7 +23,7 @@ import (
 type benchConfig struct {
 	url       string
 	transport string
-	mode      string // "echo" or "broadcast"
+	mode      string // "echo", "broadcast", "idle" or "churn"
 	sessions  int
 	window    int
 	size      int
@@ -54,7 +54,31 @@ type benchSummary struct {
 	Lost       uint64  `json:"lost"`
 	Duplicated uint64  `json:"duplicated"`
 	FirstError string  `json:"first_error,omitempty"`
+
+	// Idle and churn modes: sessions opened (churn: opened and closed),
+	// and the time from starting a Dial (/info included) to its "o" frame.
+	Opens       uint64  `json:"opens,omitempty"`
+	OpensPerSec float64 `json:"opens_per_s,omitempty"`
+	OpenP50ms   float64 `json:"open_p50_ms,omitempty"`
+	OpenP99ms   float64 `json:"open_p99_ms,omitempty"`
+	OpenMaxMs   float64 `json:"open_max_ms,omitempty"`
+	// Idle mode: sessions that ended while they were held.
+	Dropped uint64 `json:"dropped,omitempty"`
 }
+
+// Lines bench writes to stderr, on lines of their own, so that a program
+// running it (benchmarks/compare) can sample the server at the right
+// moments. Echo, broadcast and churn write markMeasuring when the measured
+// window starts (every session open) and markMeasured when it ends (after
+// the drain, before sessions are closed). Idle mode writes
+// "idle: N open" (markIdleOpen) once every session it could open is open,
+// and markIdleClosing at the end of -d, before it closes them.
+const (
+	markMeasuring   = "bench: measuring"
+	markMeasured    = "bench: measured"
+	markIdleOpen    = "idle: %d open"
+	markIdleClosing = "idle: closing"
+)
 
 // benchCmd runs the load for -d, then waits up to -drain for answers
 // still in flight, and prints the summary. A progress line goes to stderr
@@ -63,7 +87,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	cfg := benchConfig{header: http.Header{}}
 	fs.StringVar(&cfg.transport, "t", client.WebSocket, "transport: websocket, xhr-streaming, eventsource, xhr-polling")
-	fs.StringVar(&cfg.mode, "mode", "echo", `"echo": every session sends and times its echoes; "broadcast": sessions only receive what one extra publisher session sends (e.g. to /broadcast)`)
+	fs.StringVar(&cfg.mode, "mode", "echo", `"echo": every session sends and times its echoes; "broadcast": sessions only receive what one extra publisher session sends (e.g. to /broadcast); `+
+		`"idle": open -n sessions (50 at a time), hold them quiet for -d, report opening latencies; "churn": -n openers open and close sessions for -d, report opens/s and opening latencies`)
 	fs.IntVar(&cfg.sessions, "n", 10, "sessions")
 	fs.IntVar(&cfg.window, "w", 1, "echo: messages in flight per session")
 	fs.IntVar(&cfg.size, "s", 64, "bytes per message (at least the 40-byte header)")
@@ -78,8 +103,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 2
 	}
 	cfg.url = url
-	if cfg.mode != "echo" && cfg.mode != "broadcast" {
-		fmt.Fprintf(stderr, "sockline bench: -mode %q: want echo or broadcast\n", cfg.mode)
+	if !slices.Contains([]string{"echo", "broadcast", "idle", "churn"}, cfg.mode) {
+		fmt.Fprintf(stderr, "sockline bench: -mode %q: want echo, broadcast, idle or churn\n", cfg.mode)
 		return 2
 	}
 	if cfg.sessions < 1 || cfg.window < 1 || cfg.rate < 1 || cfg.duration <= 0 {
@@ -101,7 +126,15 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		defer pprof.StopCPUProfile()
 	}
-	sum := runBench(ctx, cfg, stderr)
+	var sum benchSummary
+	switch cfg.mode {
+	case "idle":
+		sum = runIdle(ctx, cfg, stderr)
+	case "churn":
+		sum = runChurn(ctx, cfg, stderr)
+	default:
+		sum = runBench(ctx, cfg, stderr)
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -109,13 +142,17 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	} else {
 		printSummary(stdout, sum)
 	}
-	if sum.Connected == 0 {
+	if sum.Connected == 0 && sum.Opens == 0 {
 		return 1
 	}
 	return 0
 }
 
 func printSummary(w io.Writer, s benchSummary) {
+	if s.Mode == "idle" || s.Mode == "churn" {
+		printOpenSummary(w, s)
+		return
+	}
 	fmt.Fprintf(w, "%s %s over %s: %d/%d sessions, %d in flight, %d B messages, %.1fs\n",
 		s.Mode, s.URL, s.Transport, s.Connected, s.Sessions, s.InFlight, s.Size, s.DurationS)
 	fmt.Fprintf(w, "sent %d  received %d  %.0f msgs/s\n", s.Sent, s.Received, s.MsgsPerSec)
@@ -199,6 +236,7 @@ func runBench(ctx context.Context, cfg benchConfig, progress io.Writer) benchSum
 		}
 	}
 
+	fmt.Fprintln(progress, markMeasuring)
 	start := time.Now()
 	tick := time.NewTicker(time.Second)
 	deadline := time.NewTimer(cfg.duration)
@@ -240,6 +278,7 @@ loop:
 	for !expected() && time.Now().Before(drainEnd) && ctx.Err() == nil {
 		time.Sleep(10 * time.Millisecond)
 	}
+	fmt.Fprintln(progress, markMeasured)
 	closeAll(conns)
 	if pub != nil {
 		_ = pub.c.Close(1000, "bench done")
@@ -277,18 +316,21 @@ func (r *benchRun) summarize(s *benchSummary, elapsed time.Duration, received ui
 	r.mu.Lock()
 	l := r.latencies
 	r.mu.Unlock()
+	s.P50ms, s.P99ms, s.P999ms, s.MaxMs = quantiles(l)
+}
+
+// quantiles sorts l and returns its p50, p99, p999 and maximum in
+// milliseconds (zeros for an empty l).
+func quantiles(l []time.Duration) (p50, p99, p999, maxMs float64) {
+	if len(l) == 0 {
+		return 0, 0, 0, 0
+	}
 	slices.Sort(l)
 	q := func(p float64) float64 {
-		if len(l) == 0 {
-			return 0
-		}
 		i := min(int(p*float64(len(l))), len(l)-1)
 		return float64(l[i]) / float64(time.Millisecond)
 	}
-	s.P50ms, s.P99ms, s.P999ms = q(0.5), q(0.99), q(0.999)
-	if len(l) > 0 {
-		s.MaxMs = float64(l[len(l)-1]) / float64(time.Millisecond)
-	}
+	return q(0.5), q(0.99), q(0.999), float64(l[len(l)-1]) / float64(time.Millisecond)
 }
 
 // dialAll opens the sessions, 32 at a time; failures count as errors.
