@@ -28,6 +28,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -54,6 +55,8 @@ type config struct {
 	idleN, openers   int
 	jsonOut          string
 	verbose          bool
+	args             []string // the command line, for the report
+	versions         string   // of Go, node and sockjs-node, for the report
 	progress         io.Writer
 }
 
@@ -82,9 +85,9 @@ func (l *list) Set(v string) error {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	c := config{progress: stderr}
+	c := config{progress: stderr, args: args}
 	fs.IntVar(&c.rounds, "rounds", 3, "interleaved rounds; tables show medians over them")
-	fs.DurationVar(&c.duration, "d", 4*time.Second, "length of each echo, broadcast and churn run")
+	fs.DurationVar(&c.duration, "d", 3*time.Second, "length of each echo, broadcast and churn run")
 	fs.DurationVar(&c.settle, "settle", 2*time.Second, "idle: RSS is read this long after every session is open")
 	fs.DurationVar(&c.hold, "hold", time.Second, "idle: and read again this long after that, the figure reported")
 	fs.Var((*list)(&c.scenarios), "scenarios", "comma-separated scenario keys to run (default all; see -list)")
@@ -128,6 +131,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	b, servers, err := build(ctx, stderr)
+	c.versions = versions(b.root)
 	if b.dir != "" {
 		defer os.RemoveAll(b.dir)
 	}
@@ -247,4 +251,20 @@ func build(ctx context.Context, stderr io.Writer) (builds, []server, error) {
 		node,
 		{name: "gorilla", argv: []string{bin("server-gorilla")}, wsOnly: true},
 	}, nil
+}
+
+// versions names the Go toolchain, node and sockjs-node, as far as it can
+// tell.
+func versions(root string) string {
+	v := runtime.Version()
+	if out, err := exec.Command("node", "--version").Output(); err == nil {
+		v += ", node " + strings.TrimSpace(string(out))
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "node_modules", "sockjs", "package.json")); err == nil {
+		var p struct{ Version string }
+		if json.Unmarshal(b, &p) == nil {
+			v += ", sockjs-node " + p.Version
+		}
+	}
+	return v + ", sockjs-go v3.0.3"
 }

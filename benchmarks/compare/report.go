@@ -140,7 +140,8 @@ func brief(r result, sc scenario) string {
 func report(w io.Writer, c config, servers []server, scs []scenario, results []result, took time.Duration) {
 	t := table{results: results}
 	fmt.Fprintf(w, "### Out-of-process comparison\n\n")
-	fmt.Fprintf(w, "%s, %s/%s, %s, %d CPUs. ", time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.GOOS, runtime.GOARCH, cpuModel(), runtime.NumCPU())
+	fmt.Fprintf(w, "`%s`\n\n", strings.Join(append([]string{"go run ./benchmarks/compare"}, c.args...), " "))
+	fmt.Fprintf(w, "%s, %s/%s, %s, %d CPUs; %s. ", time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.GOOS, runtime.GOARCH, cpuModel(), runtime.NumCPU(), c.versions)
 	if taskset != "" {
 		fmt.Fprintf(w, "Each server pinned to CPU 0, sockline bench to CPU 1 (taskset). ")
 	} else {
@@ -187,12 +188,12 @@ func report(w io.Writer, c config, servers []server, scs []scenario, results []r
 			var ratios []string
 			if base != nil && sv.name != base.name {
 				if bv, bok, _ := t.median(base.name, sc.key, f); bok > 0 && bv > 0 {
-					ratios = append(ratios, fmt.Sprintf("%sx sockjs-go", num(v/bv)))
+					ratios = append(ratios, fmt.Sprintf("%.2fx sockjs-go", v/bv))
 				}
 			}
 			if gorilla != nil && sv.name != gorilla.name && sc.applies(*gorilla) {
 				if gv, gok, _ := t.median(gorilla.name, sc.key, f); gok > 0 && gv > 0 {
-					ratios = append(ratios, fmt.Sprintf("%sx gorilla", num(v/gv)))
+					ratios = append(ratios, fmt.Sprintf("%.2fx gorilla", v/gv))
 				}
 			}
 			if len(ratios) > 0 {
@@ -205,7 +206,8 @@ func report(w io.Writer, c config, servers []server, scs []scenario, results []r
 				s += fmt.Sprintf("<br>p50 %s ms, p99 %s ms", num(a), num(b))
 			case "churn":
 				b, _, _ := t.median(sv.name, sc.key, openP99)
-				s += fmt.Sprintf("<br>p99 %s ms", num(b))
+				cpu, _, _ := t.median(sv.name, sc.key, cpuPer)
+				s += fmt.Sprintf("<br>p99 %s ms; server CPU %s µs per open", num(b), num(cpu))
 			}
 			fmt.Fprintf(w, " %s%s |", s, partial(ok, runs))
 		}
