@@ -1,6 +1,7 @@
 package frame
 
 import (
+	"slices"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -12,33 +13,54 @@ import (
 // [ErrBrokenJSON] for anything else that is not of that form; it never
 // returns some messages together with an error, so a broken payload
 // delivers nothing.
+//
+// It allocates the slice once, at its final length, and each message once
+// (see [AppendDecodeMessages] to reuse the slice as well).
 func DecodeMessages(data []byte) ([]string, error) {
+	msgs, err := AppendDecodeMessages(nil, data)
+	if err == nil && msgs == nil {
+		msgs = []string{} // an empty array: no messages, but no error either
+	}
+	return msgs, err
+}
+
+// AppendDecodeMessages is DecodeMessages appending the messages to dst: a
+// reader that hands the messages on (and clears them) before its next
+// payload can reuse one slice for all its payloads. On error it returns
+// dst unchanged, with nothing appended. When dst lacks room it grows once,
+// to fit every string of the payload's array.
+func AppendDecodeMessages(dst []string, data []byte) ([]string, error) {
 	p := parser{data: data}
 	p.skipSpace()
 	if p.pos == len(p.data) {
-		return nil, ErrEmptyPayload
+		return dst, ErrEmptyPayload
 	}
-	var msgs []string
+	base := len(dst)
+	msgs := dst
+	fail := func() ([]string, error) {
+		clear(msgs[base:]) // the slice may be reused: keep no string alive
+		return dst, ErrBrokenJSON
+	}
 	switch p.data[p.pos] {
 	case '"':
 		s, ok := p.parseString()
 		if !ok {
-			return nil, ErrBrokenJSON
+			return dst, ErrBrokenJSON
 		}
-		msgs = []string{s}
+		msgs = append(msgs, s)
 	case '[':
 		p.pos++
 		p.skipSpace()
 		if p.peek() == ']' {
 			p.pos++
-			msgs = []string{}
 			break
 		}
+		msgs = slices.Grow(msgs, countStrings(p.data[p.pos:]))
 		for {
 			p.skipSpace()
 			s, ok := p.parseString()
 			if !ok {
-				return nil, ErrBrokenJSON
+				return fail()
 			}
 			msgs = append(msgs, s)
 			p.skipSpace()
@@ -48,17 +70,64 @@ func DecodeMessages(data []byte) ([]string, error) {
 				break
 			}
 			if c != ',' {
-				return nil, ErrBrokenJSON
+				return fail()
 			}
 		}
 	default:
-		return nil, ErrBrokenJSON
+		return dst, ErrBrokenJSON
 	}
 	p.skipSpace()
 	if p.pos != len(p.data) {
-		return nil, ErrBrokenJSON
+		return fail()
 	}
 	return msgs, nil
+}
+
+// countStrings counts the strings at the start of data, the inside of an
+// array: "...", "...", ... as far as that structure goes. It checks no
+// escape, so it may count strings that parsing then refuses; but never more
+// strings than the payload has, so a slice sized by it holds no more than a
+// valid payload of the same length would fill.
+func countStrings(data []byte) int {
+	n, i := 0, 0
+	space := func() {
+		for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+			i++
+		}
+	}
+	for {
+		space()
+		if i >= len(data) || data[i] != '"' {
+			return n
+		}
+		i = stringEnd(data, i+1)
+		if i >= len(data) {
+			return n
+		}
+		n++
+		i++
+		space()
+		if i >= len(data) || data[i] != ',' {
+			return n
+		}
+		i++
+	}
+}
+
+// stringEnd returns the index of the quote that ends the JSON string whose
+// content starts at data[i], skipping escaped characters, or len(data).
+func stringEnd(data []byte, i int) int {
+	for i < len(data) {
+		switch data[i] {
+		case '"':
+			return i
+		case '\\':
+			i += 2
+		default:
+			i++
+		}
+	}
+	return len(data)
 }
 
 // Unquote decodes one JSON string such as [AppendQuote] writes, with no
@@ -119,7 +188,11 @@ func (p *parser) parseString() (string, bool) {
 			break
 		}
 	}
+	// The decoded string is no longer than its encoding (escapes only
+	// shrink), but for invalid UTF-8, each byte of which becomes a 3-byte
+	// U+FFFD: one allocation in all but that case.
 	var b strings.Builder
+	b.Grow(stringEnd(p.data, p.pos) - p.pos)
 	for p.pos < len(p.data) {
 		c := p.data[p.pos]
 		switch {

@@ -45,11 +45,45 @@ func AppendQuote(dst []byte, s string) []byte {
 	return appendQuote(dst, s, &asciiSafe)
 }
 
-// Quote returns s as a JSON string with SockJS's escaping, in one
-// allocation for most inputs: the buffer is sized for s plus a little room
-// for escapes before any byte is written.
+// Quote returns s as a JSON string with SockJS's escaping, in exactly one
+// allocation of exactly its size: a first pass measures the result (see
+// quotedLen), so that escapes never make the buffer grow and a queued
+// message holds no slack.
 func Quote(s string) []byte {
-	return AppendQuote(make([]byte, 0, len(s)+len(s)/8+8), s)
+	return appendQuote(make([]byte, 0, quotedLen(s, &asciiSafe)), s, &asciiSafe)
+}
+
+// quotedLen is len(appendQuote(nil, s, safe)), computed without writing.
+func quotedLen(s string, safe *[utf8.RuneSelf]bool) int {
+	n := 2 // the quotes
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			switch {
+			case safe[b]:
+				n++
+			case b == '"', b == '\\', b == '\n', b == '\r', b == '\t':
+				n += 2
+			default:
+				n += 6 // \uXXXX
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			n += 6
+		case !Escapable(r):
+			n += size
+		case r > 0xffff:
+			n += 12 // a surrogate pair
+		default:
+			n += 6
+		}
+		i += size
+	}
+	return n
 }
 
 // AppendQuoteHTML is AppendQuote that also escapes <, >, & and ' so that the

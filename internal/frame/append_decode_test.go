@@ -1,0 +1,36 @@
+package frame
+
+import (
+	"slices"
+	"testing"
+)
+
+// AppendDecodeMessages is DecodeMessages appended to dst: the same messages
+// after dst's, and on error dst as it was, with nothing left behind in its
+// spare capacity (a reused slice must not keep strings alive).
+func FuzzAppendDecodeMessages(f *testing.F) {
+	for _, s := range []string{`["a","b"]`, `"x"`, `[]`, `["a"`, `["a" "b"]`, `["a",1]`, `"a" x`, ` [ "\u00e9" ] `, ``} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		want, wantErr := DecodeMessages(data)
+		dst := make([]string, 1, 8)
+		dst[0] = "before"
+		got, err := AppendDecodeMessages(dst, data)
+		if err != wantErr {
+			t.Fatalf("%q: error %v, DecodeMessages says %v", data, err, wantErr)
+		}
+		if err != nil {
+			if len(got) != 1 || got[0] != "before" {
+				t.Fatalf("%q: on error got %q, want dst unchanged", data, got)
+			}
+			if spare := dst[1:cap(dst)]; slices.ContainsFunc(spare, func(s string) bool { return s != "" }) {
+				t.Fatalf("%q: strings left in the spare capacity: %q", data, spare)
+			}
+			return
+		}
+		if !slices.Equal(got[1:], want) || got[0] != "before" {
+			t.Fatalf("%q: got %q, want %q after \"before\"", data, got, want)
+		}
+	})
+}
