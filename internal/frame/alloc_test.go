@@ -29,7 +29,8 @@ func assertAllocs(t *testing.T, name string, want float64, f func()) {
 }
 
 // The encoders allocate nothing when the buffer has room: a receiver
-// reuses its buffer for every frame.
+// reuses its buffer for every frame. Into a new buffer (a polling
+// receiver's first frame), AppendMessages allocates once.
 func TestAllocsEncodeIntoBuffer(t *testing.T) {
 	buf := make([]byte, 0, 4096)
 	for name, s := range allocInputs {
@@ -41,6 +42,7 @@ func TestAllocsEncodeIntoBuffer(t *testing.T) {
 		q[i] = Quote(allocJSON)
 	}
 	assertAllocs(t, "AppendMessages", 0, func() { buf = AppendMessages(buf[:0], q) })
+	assertAllocs(t, "AppendMessages into nil", 1, func() { _ = AppendMessages(nil, q) })
 	assertAllocs(t, "AppendClose", 0, func() { buf = AppendClose(buf[:0], CodeGoAway, ReasonGoAway) })
 }
 

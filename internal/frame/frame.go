@@ -19,6 +19,7 @@ package frame
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 )
 
@@ -49,8 +50,14 @@ const (
 
 // AppendMessages appends an "a" frame holding the already quoted messages.
 // Quoting once per message (see [AppendQuote]) lets a broadcast encode a
-// message once and share the bytes among every session.
+// message once and share the bytes among every session. When dst lacks
+// room it grows once, to the frame's size.
 func AppendMessages(dst []byte, quoted [][]byte) []byte {
+	n := len("a[]") + max(len(quoted)-1, 0) // brackets and commas
+	for _, q := range quoted {
+		n += len(q)
+	}
+	dst = slices.Grow(dst, n)
 	dst = append(dst, 'a', '[')
 	for i, q := range quoted {
 		if i > 0 {
