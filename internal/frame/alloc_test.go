@@ -84,6 +84,29 @@ func TestAllocsDecode(t *testing.T) {
 	assertAllocs(t, "DecodeMessages of a bare string", 2, func() { _, _ = DecodeMessages(single) })
 }
 
+// Unquote allocates the string once; AppendUnquote into a buffer with room
+// allocates nothing (the raw websocket's writer unquotes every message
+// with an escape).
+func TestAllocsUnquote(t *testing.T) {
+	buf := make([]byte, 0, 4096)
+	for name, s := range allocInputs {
+		q := Quote(s)
+		assertAllocs(t, "AppendUnquote "+name, 0, func() {
+			var err error
+			if buf, err = AppendUnquote(buf[:0], q); err != nil {
+				t.Fatal(err)
+			}
+		})
+		want := 1.0
+		if len(q) == 2 {
+			want = 0 // ""
+		}
+		if utf8.ValidString(s) {
+			assertAllocs(t, "Unquote "+name, want, func() { _, _ = Unquote(q) })
+		}
+	}
+}
+
 // quotedLen is exactly the length AppendQuote writes, so Quote never grows
 // its buffer.
 func FuzzQuotedLen(f *testing.F) {

@@ -34,3 +34,28 @@ func FuzzAppendDecodeMessages(f *testing.F) {
 		}
 	})
 }
+
+// AppendUnquote is Unquote appended to dst, and leaves dst's length alone
+// on error.
+func FuzzAppendUnquote(f *testing.F) {
+	for _, s := range []string{`"a"`, `"a\"b"`, `"\u00e9\ud83d\ude00"`, `"\ud800"`, "\"\xff\"", `"a`, `"a" `, `x`, `""`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, q []byte) {
+		want, wantErr := Unquote(q)
+		dst := append(make([]byte, 0, 64), "before"...)
+		got, err := AppendUnquote(dst, q)
+		if err != wantErr {
+			t.Fatalf("%q: error %v, Unquote says %v", q, err, wantErr)
+		}
+		if err != nil {
+			if string(got) != "before" {
+				t.Fatalf("%q: on error got %q, want dst unchanged", q, got)
+			}
+			return
+		}
+		if string(got) != "before"+want {
+			t.Fatalf("%q: got %q, want %q after \"before\"", q, got, want)
+		}
+	})
+}

@@ -2,9 +2,9 @@ package frame
 
 import (
 	"slices"
-	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // DecodeMessages parses what a client sends: a JSON array of strings
@@ -191,55 +191,82 @@ func (p *parser) parseString() (string, bool) {
 	// The decoded string is no longer than its encoding (escapes only
 	// shrink), but for invalid UTF-8, each byte of which becomes a 3-byte
 	// U+FFFD: one allocation in all but that case.
-	var b strings.Builder
-	b.Grow(stringEnd(p.data, p.pos) - p.pos)
+	b, ok := p.appendBody(make([]byte, 0, stringEnd(p.data, p.pos)-p.pos))
+	if !ok {
+		return "", false
+	}
+	// b is never written again: the string may share it, as
+	// strings.Builder's String does.
+	return unsafe.String(unsafe.SliceData(b), len(b)), true
+}
+
+// AppendUnquote is Unquote appending the decoded text to dst: a writer
+// that needs the text as bytes (the raw websocket) can reuse one buffer.
+// On error it returns dst, with its length unchanged.
+func AppendUnquote(dst, q []byte) ([]byte, error) {
+	p := parser{data: q}
+	if p.peek() != '"' {
+		return dst, ErrBrokenJSON
+	}
+	p.pos++
+	out, ok := p.appendBody(dst)
+	if !ok || p.pos != len(q) {
+		return dst, ErrBrokenJSON
+	}
+	return out, nil
+}
+
+// appendBody appends the decoded content of the JSON string whose opening
+// quote is just before p.pos, and moves past its closing quote.
+func (p *parser) appendBody(b []byte) ([]byte, bool) {
 	for p.pos < len(p.data) {
 		c := p.data[p.pos]
 		switch {
 		case c == '"':
 			p.pos++
-			return b.String(), true
+			return b, true
 		case c < 0x20:
-			return "", false
+			return b, false
 		case c == '\\':
-			if !p.parseEscape(&b) {
-				return "", false
+			var ok bool
+			if b, ok = p.appendEscape(b); !ok {
+				return b, false
 			}
 		case c < utf8.RuneSelf:
-			b.WriteByte(c)
+			b = append(b, c)
 			p.pos++
 		default:
 			r, size := utf8.DecodeRune(p.data[p.pos:])
-			b.WriteRune(r) // RuneError for invalid bytes, as encoding/json
+			b = utf8.AppendRune(b, r) // RuneError for invalid bytes, as encoding/json
 			p.pos += size
 		}
 	}
-	return "", false
+	return b, false
 }
 
-func (p *parser) parseEscape(b *strings.Builder) bool {
+func (p *parser) appendEscape(b []byte) ([]byte, bool) {
 	if p.pos+1 >= len(p.data) {
-		return false
+		return b, false
 	}
 	c := p.data[p.pos+1]
 	p.pos += 2
 	switch c {
 	case '"', '\\', '/':
-		b.WriteByte(c)
+		b = append(b, c)
 	case 'b':
-		b.WriteByte('\b')
+		b = append(b, '\b')
 	case 'f':
-		b.WriteByte('\f')
+		b = append(b, '\f')
 	case 'n':
-		b.WriteByte('\n')
+		b = append(b, '\n')
 	case 'r':
-		b.WriteByte('\r')
+		b = append(b, '\r')
 	case 't':
-		b.WriteByte('\t')
+		b = append(b, '\t')
 	case 'u':
 		r, ok := p.hex4()
 		if !ok {
-			return false
+			return b, false
 		}
 		if utf16.IsSurrogate(r) {
 			if r < 0xdc00 && p.pos+1 < len(p.data) && p.data[p.pos] == '\\' && p.data[p.pos+1] == 'u' {
@@ -247,21 +274,20 @@ func (p *parser) parseEscape(b *strings.Builder) bool {
 				p.pos += 2
 				r2, ok := p.hex4()
 				if !ok {
-					return false
+					return b, false
 				}
 				if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-					b.WriteRune(dec)
-					return true
+					return utf8.AppendRune(b, dec), true
 				}
 				p.pos = save
 			}
 			r = utf8.RuneError
 		}
-		b.WriteRune(r)
+		b = utf8.AppendRune(b, r)
 	default:
-		return false
+		return b, false
 	}
-	return true
+	return b, true
 }
 
 func (p *parser) hex4() (rune, bool) {
