@@ -36,6 +36,11 @@ func TestAllocsEncodeIntoBuffer(t *testing.T) {
 	for name, s := range allocInputs {
 		assertAllocs(t, "AppendQuote "+name, 0, func() { buf = AppendQuote(buf[:0], s) })
 		assertAllocs(t, "AppendQuoteHTML "+name, 0, func() { buf = AppendQuoteHTML(buf[:0], s) })
+		b := []byte(s)
+		assertAllocs(t, "AppendQuoteHTMLBytes "+name, 0, func() { buf = AppendQuoteHTMLBytes(buf[:0], b) })
+		if got, want := string(AppendQuoteHTMLBytes(nil, b)), string(AppendQuoteHTML(nil, s)); got != want {
+			t.Errorf("AppendQuoteHTMLBytes %s = %s, AppendQuoteHTML = %s", name, got, want)
+		}
 	}
 	q := make([][]byte, 16)
 	for i := range q {

@@ -59,3 +59,17 @@ func FuzzAppendUnquote(f *testing.F) {
 		}
 	})
 }
+
+// AppendQuoteHTMLBytes quotes bytes exactly as AppendQuoteHTML quotes the
+// same text as a string.
+func FuzzAppendQuoteHTMLBytes(f *testing.F) {
+	for _, s := range []string{"", "a</script>", "\u2028\xff'&", `"\`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dst := append(make([]byte, 0, 8), "p("...)
+		if got, want := AppendQuoteHTMLBytes(dst, b), AppendQuoteHTML([]byte("p("), string(b)); !slices.Equal(got, want) {
+			t.Fatalf("%q: got %s, want %s", b, got, want)
+		}
+	})
+}

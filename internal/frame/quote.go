@@ -2,6 +2,7 @@ package frame
 
 import (
 	"unicode/utf8"
+	"unsafe"
 )
 
 const hexDigits = "0123456789abcdef"
@@ -91,6 +92,16 @@ func quotedLen(s string, safe *[utf8.RuneSelf]bool) int {
 // without ending the element, opening a comment or being sniffed as markup.
 func AppendQuoteHTML(dst []byte, s string) []byte {
 	return appendQuote(dst, s, &htmlSafe)
+}
+
+// AppendQuoteHTMLBytes is AppendQuoteHTML of the text in b, without
+// first copying b into a string: the htmlfile and jsonp envelopes quote
+// whole frames, which are bytes. b must not share memory with dst's spare
+// capacity, which the result is written into.
+func AppendQuoteHTMLBytes(dst, b []byte) []byte {
+	// appendQuote only reads the string, and b does not change meanwhile:
+	// viewing it as a string is safe, and saves a copy per frame.
+	return appendQuote(dst, unsafe.String(unsafe.SliceData(b), len(b)), &htmlSafe)
 }
 
 func appendQuote(dst []byte, s string, safe *[utf8.RuneSelf]bool) []byte {
