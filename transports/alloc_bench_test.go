@@ -271,3 +271,56 @@ func (c allocCount) report(b *testing.B, perOp int) {
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(ms.Mallocs-uint64(c))/float64(b.N*perOp), "allocs/msg")
 }
+
+// rewindBody is a request body that can be read again.
+type rewindBody struct{ bytes.Reader }
+
+func (*rewindBody) Close() error { return nil }
+
+// headerResponse is a response that keeps only its header, cleared for
+// every request.
+type headerResponse struct {
+	h    http.Header
+	code int
+}
+
+func (w *headerResponse) Header() http.Header         { return w.h }
+func (w *headerResponse) WriteHeader(code int)        { w.code = code }
+func (w *headerResponse) Write(p []byte) (int, error) { return len(p), nil }
+
+// BenchmarkAllocXHRSend is one xhr_send request of n messages (one JSON
+// array body) handled by XHRSend, then n calls to Session.Recv. The
+// request and the response are reused: what is counted is the transport's
+// and the session's share, not net/http's.
+func BenchmarkAllocXHRSend(b *testing.B) {
+	q := frame.Quote(allocTransportMsg)
+	ctx := context.Background()
+	for _, n := range []int{1, 16} {
+		b.Run("msgs="+strconv.Itoa(n), func(b *testing.B) {
+			s := allocTransportSession(b)
+			payload := []byte("[" + strings.Repeat(string(q)+",", n-1) + string(q) + "]")
+			body := &rewindBody{}
+			r := httptest.NewRequest("POST", "/000/bench/xhr_send", nil)
+			r.Header.Set("Content-Type", "text/plain")
+			r.Body, r.ContentLength = body, int64(len(payload))
+			w := &headerResponse{h: http.Header{}}
+			c := allocConfig()
+			b.ReportAllocs()
+			m := countAllocs()
+			for b.Loop() {
+				body.Reset(payload)
+				clear(w.h)
+				c.XHRSend(oneSession{s}, w, r, "bench")
+				if w.code != http.StatusNoContent {
+					b.Fatalf("status %d", w.code)
+				}
+				for range n {
+					if _, err := s.Recv(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			m.report(b, n)
+		})
+	}
+}
