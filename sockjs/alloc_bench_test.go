@@ -47,7 +47,7 @@ func BenchmarkAllocBroadcast(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer r.Detach()
+		b.Cleanup(r.Detach)
 		if f, err := r.Next(ctx); err != nil || f.Kind != session.KindOpen {
 			b.Fatal(f.Kind, err)
 		}
