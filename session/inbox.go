@@ -16,7 +16,8 @@ import (
 // at once, so that a client firing many sends in parallel holds at most
 // one body in the server's memory and never gets half a send delivered.
 type inbox struct {
-	in       []string
+	in       []string // unread messages are in[inHead:]
+	inHead   int
 	inBytes  int
 	reserved int           // room promised to the send holding the slot
 	readyC   chan struct{} // a token: messages may be waiting
@@ -70,8 +71,20 @@ func (s *Session) Deliver(ctx context.Context, msgs []string) error {
 	return nil
 }
 
+// maxKeptInbox bounds the inbox array an emptied inbox keeps for its next
+// messages (1 KiB of string headers): 100k idle sessions must not each
+// keep the array of the largest burst they ever received.
+const maxKeptInbox = 64
+
 // appendLocked adds m to the inbox.
 func (s *Session) appendLocked(m string) {
+	if len(s.in) == cap(s.in) && s.inHead >= len(s.in)/2 {
+		// Full, but at least half read: slide the unread part to the
+		// front rather than grow (amortized O(1): half the array is free).
+		n := copy(s.in, s.in[s.inHead:])
+		clear(s.in[n:])
+		s.in, s.inHead = s.in[:n], 0
+	}
 	s.in = append(s.in, m)
 	s.inBytes += inboxCost(m)
 }
@@ -233,15 +246,20 @@ func (p *Send) End() {
 func (s *Session) Recv(ctx context.Context) (string, error) {
 	for {
 		s.mu.Lock()
-		if len(s.in) > 0 {
-			m := s.in[0]
-			s.in[0] = ""
-			s.in = s.in[1:]
-			if len(s.in) == 0 {
-				s.in = nil // let the backing array go
+		if s.inHead < len(s.in) {
+			m := s.in[s.inHead]
+			s.in[s.inHead] = ""
+			s.inHead++
+			if s.inHead == len(s.in) {
+				// Empty: keep the array for the next messages, unless a
+				// burst made it large.
+				s.in, s.inHead = s.in[:0], 0
+				if cap(s.in) > maxKeptInbox {
+					s.in = nil
+				}
 			}
 			s.inBytes -= inboxCost(m)
-			more := len(s.in) > 0
+			more := s.inHead < len(s.in)
 			s.mu.Unlock()
 			signal(s.spaceC)
 			if more {

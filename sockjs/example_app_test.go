@@ -177,20 +177,22 @@ func ExampleOptions_websocket() {
 // Close codes: the application uses 4000-4999; errors.As finds the code
 // a session ended with.
 func ExampleCloseError() {
+	reported := make(chan string, 1)
 	h := sockjs.NewHandler(sockjs.Options{}, func(ctx context.Context, s *sockjs.Session) {
 		_ = s.Close(4003, "Banned")
 		var ce *sockjs.CloseError
 		if errors.As(s.Err(), &ce) && errors.Is(ce, sockjs.ErrServerClosed) {
-			fmt.Println(ce.Code, ce.Reason)
+			reported <- fmt.Sprint(ce.Code, " ", ce.Reason)
 		}
 	})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	defer h.Shutdown(context.Background())
 	fmt.Println(examplePost(srv.URL+"/0/s/xhr", "")) // the open frame comes first
+	fmt.Println(<-reported)                          // the handler's view
 	fmt.Println(examplePost(srv.URL+"/0/s/xhr", ""))
 	// Output:
-	// 4003 Banned
 	// 200 "o\n"
+	// 4003 Banned
 	// 200 "c[4003,\"Banned\"]\n"
 }

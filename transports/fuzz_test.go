@@ -329,7 +329,7 @@ func FuzzRawText(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, msg string) {
-		got := rawText(frame.AppendQuote(nil, msg))
+		got, _ := rawText(frame.AppendQuote(nil, msg), nil)
 		if want := validRunes(msg); string(got) != want {
 			t.Fatalf("rawText of %q = %q; want %q", msg, got, want)
 		}

@@ -51,7 +51,7 @@ func htmlfilePrelude(r *http.Request) []byte {
 // holding "</script>" broke out of the block.)
 func htmlfileFrame(dst []byte, _ *http.Request, f []byte) []byte {
 	dst = append(dst, "<script>\np("...)
-	dst = frame.AppendQuoteHTML(dst, string(f))
+	dst = frame.AppendQuoteHTMLBytes(dst, f)
 	return append(dst, ");\n</script>\r\n"...)
 }
 

@@ -22,7 +22,7 @@ func jsonpFrame(dst []byte, r *http.Request, f []byte) []byte {
 	dst = append(dst, "/**/"...)
 	dst = append(dst, callbackName(r)...)
 	dst = append(dst, '(')
-	dst = frame.AppendQuoteHTML(dst, string(f))
+	dst = frame.AppendQuoteHTMLBytes(dst, f)
 	return append(dst, ");\r\n"...)
 }
 

@@ -36,25 +36,28 @@ func (c *Config) RawWebSocket(s Sessions, w http.ResponseWriter, r *http.Request
 
 // rawText returns the text of a message quoted by frame.AppendQuote. Its
 // output is valid UTF-8, and without a backslash it has no escape, so the
-// text is then the bytes between the quotes.
-func rawText(q []byte) []byte {
+// text is then the bytes between the quotes; else it is decoded into buf,
+// which is returned for reuse.
+func rawText(q, buf []byte) (text, newBuf []byte) {
 	if bytes.IndexByte(q, '\\') < 0 {
-		return q[1 : len(q)-1]
+		return q[1 : len(q)-1], buf
 	}
-	m, err := frame.Unquote(q)
+	buf, err := frame.AppendUnquote(buf[:0], q)
 	if err != nil { // cannot happen: the session quoted it
 		panic("transports: session queued a malformed message: " + err.Error())
 	}
-	return []byte(m)
+	return buf, buf
 }
 
 // rawRead delivers the client's text messages as they are, empty ones
 // included, until the connection ends, and returns why it ended.
 func (c *Config) rawRead(ctx context.Context, conn *websocket.Conn, sess *session.Session) error {
 	c.watchPongs(ctx, conn)
+	var buf []byte
 	for {
 		c.extendReadDeadline(ctx, conn)
-		typ, data, err := c.readMessage(conn)
+		typ, data, err := c.readMessage(conn, buf)
+		buf = data
 		if err != nil && !errors.Is(err, errMessageTooBig) {
 			return err
 		}

@@ -126,11 +126,14 @@ func (c *Config) WebSocket(s Sessions, w http.ResponseWriter, r *http.Request, i
 // connection.
 func (c *Config) wsRead(ctx context.Context, conn *websocket.Conn, sess *session.Session) error {
 	c.watchPongs(ctx, conn)
+	var buf []byte
+	var msgs []string
 	for {
 		// Renewed here, after the previous message was delivered, so that a
 		// slow application is not taken for a silent client.
 		c.extendReadDeadline(ctx, conn)
-		_, data, err := c.readMessage(conn)
+		_, data, err := c.readMessage(conn, buf)
+		buf = data
 		if errors.Is(err, errMessageTooBig) {
 			return c.closeTooBig(ctx, sess)
 		}
@@ -140,11 +143,16 @@ func (c *Config) wsRead(ctx context.Context, conn *websocket.Conn, sess *session
 		if len(data) == 0 {
 			continue
 		}
-		msgs, err := frame.DecodeMessages(data)
+		msgs, err = frame.AppendDecodeMessages(msgs[:0], data)
 		if err != nil {
 			return err
 		}
-		if err := sess.Deliver(ctx, msgs); err != nil && !errors.Is(err, session.ErrClosed) {
+		err = sess.Deliver(ctx, msgs)
+		clear(msgs) // the inbox has them: keep no string alive here
+		if cap(msgs) > 64 {
+			msgs = nil // idle connections keep no large batch array
+		}
+		if err != nil && !errors.Is(err, session.ErrClosed) {
 			return err
 		}
 	}

@@ -49,7 +49,9 @@ type wsConn struct {
 	// answer once our close frame is out; the reader stops it.
 	lingering atomic.Pointer[time.Timer]
 	release   func() // from Config.Track
-	endOnce   sync.Once
+	text      []byte // rawText's buffer, the writers'
+
+	endOnce sync.Once
 }
 
 // serveWS runs a SockJS (raw false) or raw websocket session on conn and
@@ -134,9 +136,14 @@ func (wc *wsConn) writeFrame(f session.Frame) bool {
 		return false
 	case wc.raw && f.Kind == session.KindMessages:
 		for _, q := range f.Messages {
-			if err = c.wsWrite(conn, websocket.TextMessage, rawText(q)); err != nil {
+			var t []byte
+			t, wc.text = rawText(q, wc.text)
+			if err = c.wsWrite(conn, websocket.TextMessage, t); err != nil {
 				break
 			}
+		}
+		if cap(wc.text) > maxKeptReadBuffer {
+			wc.text = nil // idle connections keep no large buffer
 		}
 	case wc.raw:
 		// KindOpen and KindHeartbeat: nothing to send without SockJS
