@@ -82,22 +82,28 @@ func NoCache(h http.Header) {
 }
 
 // writer writes frames to one response. A write deadline bounds each write
-// in progress and nothing else: it is set before the write and its flush
-// and cleared after them. Left set, it would cut idle streaming responses:
-// over HTTP/2 a stream's write deadline is a timer that resets the stream
-// when it fires, written or not (HTTP/1.1 only fails writes made after it).
-// For the same reason the server's own http.Server.WriteTimeout, which
-// HTTP/2 arms as such a timer on every stream, is cleared when the writer
-// is made.
+// in progress, and is not left to cut an idle response: over HTTP/2 a
+// stream's write deadline is a timer that resets the stream when it fires,
+// written or not, so there it is set before each write and its flush and
+// cleared after them. HTTP/1.1 only fails writes made after the deadline,
+// so there a deadline is kept between writes and renewed only once half of
+// it has passed (a deadline costs timer work, twice per write, which a
+// broadcast to many streams pays per delivery), and finish clears it so
+// that the connection's next request does not inherit it. For the same
+// reason the server's own http.Server.WriteTimeout, which HTTP/2 arms as
+// such a timer on every stream, is cleared when the writer is made.
 type writer struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	timeout time.Duration
 	written int
+	// keep: the deadline may stay set between writes (HTTP/1.x).
+	keep     bool
+	deadline time.Time // the deadline set, while keep
 }
 
-func newWriter(w http.ResponseWriter, timeout time.Duration) *writer {
-	wr := &writer{w: w, rc: http.NewResponseController(w), timeout: timeout}
+func newWriter(w http.ResponseWriter, r *http.Request, timeout time.Duration) *writer {
+	wr := &writer{w: w, rc: http.NewResponseController(w), timeout: timeout, keep: r.ProtoMajor == 1}
 	_ = wr.rc.SetWriteDeadline(time.Time{}) // fails only where deadlines are unsupported
 	return wr
 }
@@ -106,10 +112,18 @@ func newWriter(w http.ResponseWriter, timeout time.Duration) *writer {
 // ResponseWriter wrapped without Unwrap) still works, only without them.
 func (wr *writer) write(p []byte) error {
 	if wr.timeout > 0 {
-		if err := wr.rc.SetWriteDeadline(time.Now().Add(wr.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-			return err
+		now := time.Now()
+		if !wr.keep || wr.deadline.Sub(now) < wr.timeout/2 {
+			d := now.Add(wr.timeout)
+			if err := wr.rc.SetWriteDeadline(d); err != nil && !errors.Is(err, http.ErrNotSupported) {
+				return err
+			}
+			if wr.keep {
+				wr.deadline = d
+			} else {
+				defer func() { _ = wr.rc.SetWriteDeadline(time.Time{}) }()
+			}
 		}
-		defer func() { _ = wr.rc.SetWriteDeadline(time.Time{}) }()
 	}
 	n, err := wr.w.Write(p)
 	wr.written += n
@@ -120,6 +134,15 @@ func (wr *writer) write(p []byte) error {
 		return err
 	}
 	return nil
+}
+
+// finish clears a deadline kept between writes; call it when the response
+// is done. net/http clears it too after every response, but a handler may
+// be served by something else.
+func (wr *writer) finish() {
+	if !wr.deadline.IsZero() {
+		_ = wr.rc.SetWriteDeadline(time.Time{})
+	}
 }
 
 // clearReadDeadline lifts the server's read deadline (http.Server's

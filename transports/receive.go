@@ -58,7 +58,8 @@ func (c *Config) receive(sessions Sessions, fr *framing, w http.ResponseWriter, 
 	}
 	w.WriteHeader(http.StatusOK)
 
-	out := newWriter(w, c.WriteTimeout)
+	out := newWriter(w, r, c.WriteTimeout)
+	defer out.finish()
 	var buf []byte
 	if fr.prelude != nil {
 		if p := fr.prelude(r); p != nil {
