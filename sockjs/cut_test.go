@@ -11,11 +11,13 @@ package sockjs_test
 // client saw that error) or the session then ends with a close frame.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -89,6 +91,46 @@ func (w *cutWriter) FlushError() error {
 }
 
 func (w *cutWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack is how HTTP/1.1 streaming responses go on after their prelude
+// (transports' streamConn): the connection is wrapped so that the body
+// bytes the server then writes, as HTTP/1.1 chunks, still count once
+// written.
+func (w *cutWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &cutConn{Conn: conn, w: w}, brw, nil
+}
+
+// cutConn records the body bytes of the chunks written to a hijacked
+// streaming response; the server writes whole chunks in each Write.
+type cutConn struct {
+	net.Conn
+	w *cutWriter
+}
+
+func (c *cutConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if err != nil || n < len(p) {
+		return n, err
+	}
+	var body []byte
+	for rest := p; len(rest) > 0; {
+		line, after, ok := bytes.Cut(rest, []byte("\r\n"))
+		size, perr := strconv.ParseInt(string(line), 16, 64)
+		if !ok || perr != nil || int64(len(after)) < size+2 {
+			return n, fmt.Errorf("cutConn: not whole chunks: %q", p)
+		}
+		body = append(body, after[:size]...)
+		rest = after[size+2:]
+	}
+	c.w.rec.mu.Lock()
+	c.w.rec.committed[c.w.id] = append(c.w.rec.committed[c.w.id], body...)
+	c.w.rec.mu.Unlock()
+	return n, nil
+}
 
 // frameSeqs returns the sequence numbers of the messages of an "a" frame.
 func frameSeqs(f string) []int {

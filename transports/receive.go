@@ -51,10 +51,17 @@ func (c *Config) receive(sessions Sessions, fr *framing, w http.ResponseWriter, 
 		h.Set("X-Content-Type-Options", "nosniff")
 	}
 	NoCache(h)
+	hijack := fr.streaming && canHijack(w, r)
 	if fr.streaming {
 		// nginx buffers proxied responses unless told not to, which would
 		// hold frames back until its buffer fills.
 		h.Set("X-Accel-Buffering", "no")
+	}
+	if hijack {
+		// The connection ends with the response (see streamConn): a client
+		// told so opens a new one for its next request instead of reusing
+		// this one and finding it closed (a POST is not retried).
+		h.Set("Connection", "close")
 	}
 	w.WriteHeader(http.StatusOK)
 
@@ -69,6 +76,10 @@ func (c *Config) receive(sessions Sessions, fr *framing, w http.ResponseWriter, 
 		}
 	}
 	out.written = 0 // the prelude does not count towards the response limit
+	if hijack {
+		c.streamHijacked(sess, fr, w, out)
+		return
+	}
 	rcv, err := sess.Attach(r.Context())
 	if err != nil { // another receiver is attached: it goes on, this one ends
 		c.anotherConnection(fr.name)
@@ -115,6 +126,21 @@ func (c *Config) receive(sessions Sessions, fr *framing, w http.ResponseWriter, 
 			return
 		}
 	}
+}
+
+// streamHijacked serves a streaming response on its hijacked connection
+// (see streamConn), once the headers and prelude are out.
+func (c *Config) streamHijacked(sess *session.Session, fr *framing, w http.ResponseWriter, out *writer) {
+	sc := c.newStreamConn(fr, sess)
+	rcv, err := sess.AttachFunc(sc.ctx, sc.wake)
+	if err != nil { // another receiver is attached: it goes on, this one ends
+		sc.cancel()
+		c.anotherConnection(fr.name)
+		_ = out.write(fr.wrap(nil, nil, frame.AppendClose(nil, frame.CodeAnotherConnection, frame.ReasonAnotherConnection)))
+		return
+	}
+	rcv.LimitBatch(c.ResponseLimit)
+	sc.start(w, rcv)
 }
 
 // newlineFrame is the xhr envelope: the frame and a newline.

@@ -18,27 +18,32 @@ const writerIdle = 250 * time.Millisecond
 // per delivery, a broadcast to idle connections spent about 15% of its CPU
 // growing stacks. A writer that blocks on a slow client holds up no other
 // connection, since a busy writer is never handed work.
-var writerWork = make(chan *wsConn)
+var writerWork = make(chan drainer)
 
-// startWriter runs wc.write on a waiting writer goroutine, or on a new one.
-func startWriter(wc *wsConn) {
+// drainer is a connection that writes what its session has ready, then
+// returns: a websocket (wsConn) or a hijacked streaming response
+// (streamConn).
+type drainer interface{ write() }
+
+// startWriter runs d.write on a waiting writer goroutine, or on a new one.
+func startWriter(d drainer) {
 	select {
-	case writerWork <- wc:
+	case writerWork <- d:
 	default:
-		go writerLoop(wc)
+		go writerLoop(d)
 	}
 }
 
-// writerLoop writes for wc, then for every connection handed to it, until
+// writerLoop writes for d, then for every connection handed to it, until
 // it has waited writerIdle for work.
-func writerLoop(wc *wsConn) {
-	wc.write()
+func writerLoop(d drainer) {
+	d.write()
 	idle := time.NewTimer(writerIdle)
 	defer idle.Stop()
 	for {
 		select {
-		case wc := <-writerWork:
-			wc.write()
+		case d := <-writerWork:
+			d.write()
 			idle.Reset(writerIdle)
 		case <-idle.C:
 			return

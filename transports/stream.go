@@ -1,0 +1,227 @@
+package transports
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sockline/sockline/session"
+)
+
+// streamConn is an HTTP/1.1 streaming response (xhr_streaming,
+// eventsource, htmlfile) served on its hijacked connection, for the same
+// reason as wsConn: a response served by net/http keeps, for as long as it
+// streams, the request's goroutine and its deep stack, net/http's
+// background reader goroutine (which watches for the client leaving), and
+// about 10 KiB of net/http's buffers, which made an idle streaming session
+// cost twice what an idle websocket does. Once the status line, headers
+// and prelude are out through net/http (chunked, as net/http chose), the
+// handler hijacks the connection and returns; one goroutine reads (to see
+// the client leave), and a writer runs only while frames are ready,
+// writing each as an HTTP/1.1 chunk. The response ends as before, at the
+// close frame or the response limit, with the last chunk, and the
+// connection is then closed: it cannot go back to net/http's keep-alive
+// pool, and the client's next request opens a new one.
+//
+// HTTP/2 responses, and responses whose ResponseWriter cannot be hijacked
+// (a middleware's wrapper without Unwrap, the cluster's carried requests),
+// are served by net/http as before.
+type streamConn struct {
+	c       *Config
+	fr      *framing
+	conn    net.Conn
+	sess    *session.Session
+	rcv     *session.Receiver
+	ctx     context.Context // the receiver's: cancelled once the client has left or the response ended
+	cancel  context.CancelFunc
+	wakes   atomic.Int32 // as wsConn's; starts at 1 while the handler sets up
+	buf     []byte       // the writers'
+	written int          // bytes of frames sent, against ResponseLimit
+	// deadline is the write deadline set; renewed once half of it has
+	// passed (see writer).
+	deadline time.Time
+	release  func() // from Config.Track
+	endOnce  sync.Once
+	// finished: the writer ended the response (close frame, limit or
+	// failed write), so the reader's end is no news.
+	finished atomic.Bool
+}
+
+// canHijack reports whether w (or a ResponseWriter it wraps) can be
+// hijacked, as http.ResponseController finds it, for an HTTP/1.1 request:
+// net/http then sends the response chunked, as streamConn goes on. (An
+// HTTP/1.0 response is not chunked; it is rare enough to be left to
+// net/http.)
+func canHijack(w http.ResponseWriter, r *http.Request) bool {
+	if r.ProtoMajor != 1 || r.ProtoMinor < 1 {
+		return false
+	}
+	for {
+		if _, ok := w.(http.Hijacker); ok {
+			return true
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return false
+		}
+		w = u.Unwrap()
+	}
+}
+
+// newStreamConn prepares a hijacked stream; attach it with
+// sess.AttachFunc(sc.ctx, sc.wake), then call start.
+func (c *Config) newStreamConn(fr *framing, sess *session.Session) *streamConn {
+	sc := &streamConn{c: c, fr: fr, sess: sess}
+	sc.ctx, sc.cancel = context.WithCancel(context.Background())
+	sc.wakes.Store(1) // no writer until start
+	return sc
+}
+
+// start hijacks w's connection, after everything written so far has been
+// flushed, and hands the stream to its reader and writers; the handler
+// may then return. It returns false, with the receiver interrupted, when
+// the hijack fails.
+func (sc *streamConn) start(w http.ResponseWriter, rcv *session.Receiver) bool {
+	sc.rcv = rcv
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		sc.cancel()
+		rcv.Interrupt(session.ErrWriteFailed)
+		return false
+	}
+	_ = conn.SetDeadline(time.Time{})
+	sc.conn = conn
+	sc.release = func() {}
+	if sc.c.Track != nil {
+		sc.release = sc.c.Track()
+	}
+	// The client sends nothing more on this connection (it waits for the
+	// response), so what net/http had buffered of it does not matter: the
+	// reader only watches for the connection ending.
+	_ = brw
+	go sc.read()
+	startWriter(sc) // serves the wakes counted while setting up
+	return true
+}
+
+// wake starts a writer unless one is at work (see wsConn.wake).
+func (sc *streamConn) wake() {
+	if sc.wakes.Add(1) == 1 {
+		startWriter(sc)
+	}
+}
+
+// write is wsConn.write for a stream.
+func (sc *streamConn) write() {
+	for {
+		n := sc.wakes.Load()
+		if !sc.writeReady() {
+			return
+		}
+		if sc.wakes.CompareAndSwap(n, 0) {
+			return
+		}
+	}
+}
+
+// writeReady writes every frame that is ready; false means the response
+// is over.
+func (sc *streamConn) writeReady() bool {
+	for {
+		f, ok, err := sc.rcv.TryNext()
+		if err != nil {
+			return false
+		}
+		if !ok {
+			return true
+		}
+		if f.Kind == session.KindClose {
+			// As on the served path: free the session before the client can
+			// read the close frame (R-CLOSE-1).
+			sc.rcv.Release()
+		}
+		sc.buf = sc.fr.wrap(sc.buf[:0], nil, f.Data)
+		payload := len(sc.buf)
+		// The chunk goes after the payload in the same buffer, and only it
+		// is written.
+		sc.buf = appendChunk(sc.buf, sc.buf[:payload])
+		chunk := sc.buf[payload:]
+		sc.written += payload
+		last := f.Kind == session.KindClose || sc.written >= sc.c.ResponseLimit
+		if last {
+			chunk = append(chunk, "0\r\n\r\n"...)
+		}
+		if err := sc.send(chunk); err != nil {
+			sc.rcv.Interrupt(session.ErrWriteFailed)
+			sc.finish()
+			return false
+		}
+		if cap(sc.buf) > maxKeptReadBuffer {
+			sc.buf = nil // idle streams keep no large buffer
+		}
+		if last {
+			sc.finish()
+			return false
+		}
+	}
+}
+
+// appendChunk appends p to dst as one HTTP/1.1 chunk.
+func appendChunk(dst, p []byte) []byte {
+	dst = strconv.AppendInt(dst, int64(len(p)), 16)
+	dst = append(dst, '\r', '\n')
+	dst = append(dst, p...)
+	return append(dst, '\r', '\n')
+}
+
+// send writes p under the write timeout, kept between writes and renewed
+// once half of it has passed, as writer does for HTTP/1.1.
+func (sc *streamConn) send(p []byte) error {
+	if t := sc.c.WriteTimeout; t > 0 {
+		now := time.Now()
+		if sc.deadline.Sub(now) < t/2 {
+			sc.deadline = now.Add(t)
+			_ = sc.conn.SetWriteDeadline(sc.deadline)
+		}
+	}
+	_, err := sc.conn.Write(p)
+	return err
+}
+
+// finish ends the response from the writer's side: the receiver detaches
+// (the disconnect delay starts now, after the last write), and closing
+// the connection ends the reader, which releases the rest.
+func (sc *streamConn) finish() {
+	sc.finished.Store(true)
+	sc.rcv.Detach()
+	sc.cancel()
+	_ = sc.conn.Close()
+}
+
+// read waits for the client to leave (or for finish to close the
+// connection). Bytes the client sends meanwhile are ignored: a client
+// that pipelines a request on a streaming response gets no answer to it,
+// as it would not from net/http before the stream ended.
+func (sc *streamConn) read() {
+	var b [64]byte
+	for {
+		if _, err := sc.conn.Read(b[:]); err != nil {
+			break
+		}
+	}
+	sc.endOnce.Do(func() {
+		sc.cancel()
+		// Unless the writer ended the response, the client left
+		// mid-stream: the session is interrupted, as when net/http cancels
+		// the request's context on the served path.
+		if !sc.finished.Load() {
+			sc.rcv.Interrupt(session.ErrClientClosed)
+		}
+		_ = sc.conn.Close()
+		sc.release()
+	})
+}
