@@ -31,6 +31,11 @@
 // A receiving request's own goroutine (the one net/http runs the handler on)
 // is the only writer of its response: it attaches to the session, loops on
 // Receiver.Next, and writes each frame with a write deadline, then flushes.
+// The exception is an HTTP/1.1 streaming response (xhr_streaming,
+// eventsource, htmlfile): after its headers and prelude it goes on on the
+// hijacked connection, as a websocket does, with a reader goroutine that
+// watches for the client leaving and a writer only while frames are ready
+// (see stream.go); HTTP/2 streams stay with net/http.
 // A WebSocket connection outlives its handler, which returns after the
 // handshake so that an idle connection keeps neither net/http's goroutine
 // nor its buffers: one reader goroutine delivers messages and ends with

@@ -3,7 +3,7 @@
 //
 //	sockline cat URL     interactive: stdin lines are sent, messages printed (like wscat)
 //	sockline probe URL   which transports work from here, with open and round-trip times
-//	sockline bench URL   a load generator: sessions, messages in flight, latency, losses
+//	sockline bench URL   a load generator: echo, broadcast, idle and churn modes (-mode)
 //
 // URL is a SockJS endpoint such as https://example.com/echo. Install with
 //
@@ -39,7 +39,7 @@ const usage = `usage: sockline COMMAND [flags] URL
 commands:
   cat    send stdin lines, print received messages (like wscat)
   probe  which transports work from here, with open and round-trip times
-  bench  load generator: sessions, messages in flight, latency, losses
+  bench  load generator: echo, broadcast, idle and churn modes (-mode); latency, losses
 
 URL is a SockJS endpoint, e.g. https://example.com/echo.
 Run "sockline COMMAND -h" for the flags of each.
