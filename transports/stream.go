@@ -139,11 +139,6 @@ func (sc *streamConn) writeReady() bool {
 		if !ok {
 			return true
 		}
-		if f.Kind == session.KindClose {
-			// As on the served path: free the session before the client can
-			// read the close frame (R-CLOSE-1).
-			sc.rcv.Release()
-		}
 		sc.buf = sc.fr.wrap(sc.buf[:0], nil, f.Data)
 		payload := len(sc.buf)
 		// The chunk goes after the payload in the same buffer, and only it
@@ -154,6 +149,14 @@ func (sc *streamConn) writeReady() bool {
 		last := f.Kind == session.KindClose || sc.written >= sc.c.ResponseLimit
 		if last {
 			chunk = append(chunk, "0\r\n\r\n"...)
+			// Before the write: a client that has read the end of the
+			// response (its close frame, R-CLOSE-1, or the response limit)
+			// may at once close this connection and open its next request
+			// before this goroutine runs again. That request must find the
+			// session free, and the reader must not take the close for the
+			// client leaving mid-stream.
+			sc.rcv.Release()
+			sc.finished.Store(true)
 		}
 		if err := sc.send(chunk); err != nil {
 			sc.rcv.Interrupt(session.ErrWriteFailed)
