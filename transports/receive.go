@@ -131,7 +131,7 @@ func (c *Config) receive(sessions Sessions, fr *framing, w http.ResponseWriter, 
 // streamHijacked serves a streaming response on its hijacked connection
 // (see streamConn), once the headers and prelude are out.
 func (c *Config) streamHijacked(sess *session.Session, fr *framing, w http.ResponseWriter, out *writer) {
-	sc := c.newStreamConn(fr, sess)
+	sc := c.newStreamConn(fr)
 	rcv, err := sess.AttachFunc(sc.ctx, sc.wake)
 	if err != nil { // another receiver is attached: it goes on, this one ends
 		sc.cancel()

@@ -34,13 +34,12 @@ type streamConn struct {
 	c       *Config
 	fr      *framing
 	conn    net.Conn
-	sess    *session.Session
 	rcv     *session.Receiver
 	ctx     context.Context // the receiver's: cancelled once the client has left or the response ended
 	cancel  context.CancelFunc
-	wakes   atomic.Int32 // as wsConn's; starts at 1 while the handler sets up
-	buf     []byte       // the writers'
-	written int          // bytes of frames sent, against ResponseLimit
+	wakes   wakeups // starts at 1 while the handler sets up
+	buf     []byte  // the writers'
+	written int     // bytes of frames sent, against ResponseLimit
 	// deadline is the write deadline set; renewed once half of it has
 	// passed (see writer).
 	deadline time.Time
@@ -74,10 +73,10 @@ func canHijack(w http.ResponseWriter, r *http.Request) bool {
 
 // newStreamConn prepares a hijacked stream; attach it with
 // sess.AttachFunc(sc.ctx, sc.wake), then call start.
-func (c *Config) newStreamConn(fr *framing, sess *session.Session) *streamConn {
-	sc := &streamConn{c: c, fr: fr, sess: sess}
+func (c *Config) newStreamConn(fr *framing) *streamConn {
+	sc := &streamConn{c: c, fr: fr}
 	sc.ctx, sc.cancel = context.WithCancel(context.Background())
-	sc.wakes.Store(1) // no writer until start
+	sc.wakes.n.Store(1) // no writer until start
 	return sc
 }
 
@@ -87,7 +86,10 @@ func (c *Config) newStreamConn(fr *framing, sess *session.Session) *streamConn {
 // the hijack fails.
 func (sc *streamConn) start(w http.ResponseWriter, rcv *session.Receiver) bool {
 	sc.rcv = rcv
-	conn, brw, err := http.NewResponseController(w).Hijack()
+	// The client sends nothing more on this connection (it waits for the
+	// response), so what net/http had buffered of it does not matter: the
+	// reader only watches for the connection ending.
+	conn, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		sc.cancel()
 		rcv.Interrupt(session.ErrWriteFailed)
@@ -99,34 +101,16 @@ func (sc *streamConn) start(w http.ResponseWriter, rcv *session.Receiver) bool {
 	if sc.c.Track != nil {
 		sc.release = sc.c.Track()
 	}
-	// The client sends nothing more on this connection (it waits for the
-	// response), so what net/http had buffered of it does not matter: the
-	// reader only watches for the connection ending.
-	_ = brw
 	go sc.read()
 	startWriter(sc) // serves the wakes counted while setting up
 	return true
 }
 
-// wake starts a writer unless one is at work (see wsConn.wake).
-func (sc *streamConn) wake() {
-	if sc.wakes.Add(1) == 1 {
-		startWriter(sc)
-	}
-}
+// wake hands sc to a writer unless one is at work on it.
+func (sc *streamConn) wake() { sc.wakes.wake(sc) }
 
-// write is wsConn.write for a stream.
-func (sc *streamConn) write() {
-	for {
-		n := sc.wakes.Load()
-		if !sc.writeReady() {
-			return
-		}
-		if sc.wakes.CompareAndSwap(n, 0) {
-			return
-		}
-	}
-}
+// write sends every frame that is ready, then ends (see wakeups).
+func (sc *streamConn) write() { sc.wakes.drain(sc.writeReady) }
 
 // writeReady writes every frame that is ready; false means the response
 // is over.

@@ -1,6 +1,9 @@
 package transports
 
-import "time"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // writerIdle is how long a writer goroutine waits for more work before it
 // ends. Long enough to stay warm between the broadcasts of a busy
@@ -47,6 +50,34 @@ func writerLoop(d drainer) {
 			idle.Reset(writerIdle)
 		case <-idle.C:
 			return
+		}
+	}
+}
+
+// wakeups serializes a connection's writers. It counts wake calls not yet
+// served; a writer runs while the count is positive, and one that gives
+// up for good (the connection is over) leaves it positive, so that no
+// writer starts again.
+type wakeups struct{ n atomic.Int32 }
+
+// wake starts a writer for d unless one is at work on it; the one at work
+// sees the count go up and goes round once more.
+func (w *wakeups) wake(d drainer) {
+	if w.n.Add(1) == 1 {
+		startWriter(d)
+	}
+}
+
+// drain runs ready (which writes what is ready and returns false once the
+// connection is over) until no wake came in meanwhile.
+func (w *wakeups) drain(ready func() bool) {
+	for {
+		n := w.n.Load()
+		if !ready() {
+			return
+		}
+		if w.n.CompareAndSwap(n, 0) {
+			return // the next wake starts a writer
 		}
 	}
 }

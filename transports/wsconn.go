@@ -41,10 +41,7 @@ type wsConn struct {
 	// extending its deadline and delivering messages then.
 	ctx    context.Context
 	cancel context.CancelFunc
-	// wakes counts wake calls not yet served; the writer runs while it is
-	// positive. A writer that gives up for good (the connection is over)
-	// leaves it positive, so that no writer starts again.
-	wakes atomic.Int32
+	wakes  wakeups
 	// lingering bounds how long the connection waits for the peer's close
 	// answer once our close frame is out; the reader stops it.
 	lingering atomic.Pointer[time.Timer]
@@ -76,27 +73,11 @@ func (c *Config) serveWS(conn *websocket.Conn, sess *session.Session, raw bool, 
 	wc.wake() // the open frame is ready
 }
 
-// wake starts a writer unless one is running; the running one sees the
-// count go up and goes round once more.
-func (wc *wsConn) wake() {
-	if wc.wakes.Add(1) == 1 {
-		startWriter(wc)
-	}
-}
+// wake hands wc to a writer unless one is at work on it.
+func (wc *wsConn) wake() { wc.wakes.wake(wc) }
 
-// write sends every frame that is ready, then ends; it ends for good, with
-// wakes left positive, once the connection is over.
-func (wc *wsConn) write() {
-	for {
-		n := wc.wakes.Load()
-		if !wc.writeReady() {
-			return
-		}
-		if wc.wakes.CompareAndSwap(n, 0) {
-			return // no wake came in meanwhile: the next one starts a writer
-		}
-	}
-}
+// write sends every frame that is ready, then ends (see wakeups).
+func (wc *wsConn) write() { wc.wakes.drain(wc.writeReady) }
 
 // writeReady writes the frames that are ready; false means the connection
 // is over for the writer (detached, closed, or a write failed).
