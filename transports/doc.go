@@ -35,7 +35,8 @@
 // eventsource, htmlfile): after its headers and prelude it goes on on the
 // hijacked connection, as a websocket does, with a reader goroutine that
 // watches for the client leaving and a writer only while frames are ready
-// (see stream.go); HTTP/2 streams stay with net/http.
+// (see stream.go); HTTP/2 streams, and those whose hijack a middleware
+// refuses, stay with net/http.
 // A WebSocket connection outlives its handler, which returns after the
 // handshake so that an idle connection keeps neither net/http's goroutine
 // nor its buffers: one reader goroutine delivers messages and ends with

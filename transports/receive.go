@@ -3,6 +3,7 @@ package transports
 import (
 	"errors"
 	"io"
+	"net"
 	"net/http"
 
 	"github.com/sockline/sockline/internal/frame"
@@ -77,8 +78,14 @@ func (c *Config) receive(sessions Sessions, fr *framing, w http.ResponseWriter, 
 	}
 	out.written = 0 // the prelude does not count towards the response limit
 	if hijack {
-		c.streamHijacked(sess, fr, w, out)
-		return
+		// A wrapper may offer Hijack and still refuse it (chi's Compress does
+		// for what it compresses): net/http then serves the stream, below.
+		// What net/http buffered of the client's input does not matter: the
+		// client sends nothing more while it waits for the response.
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			c.streamHijacked(sess, fr, conn)
+			return
+		}
 	}
 	rcv, err := sess.Attach(r.Context())
 	if err != nil { // another receiver is attached: it goes on, this one ends
@@ -130,17 +137,16 @@ func (c *Config) receive(sessions Sessions, fr *framing, w http.ResponseWriter, 
 
 // streamHijacked serves a streaming response on its hijacked connection
 // (see streamConn), once the headers and prelude are out.
-func (c *Config) streamHijacked(sess *session.Session, fr *framing, w http.ResponseWriter, out *writer) {
-	sc := c.newStreamConn(fr)
+func (c *Config) streamHijacked(sess *session.Session, fr *framing, conn net.Conn) {
+	sc := c.newStreamConn(fr, conn)
 	rcv, err := sess.AttachFunc(sc.ctx, sc.wake)
 	if err != nil { // another receiver is attached: it goes on, this one ends
-		sc.cancel()
 		c.anotherConnection(fr.name)
-		_ = out.write(fr.wrap(nil, nil, frame.AppendClose(nil, frame.CodeAnotherConnection, frame.ReasonAnotherConnection)))
+		sc.end(fr.wrap(nil, nil, frame.AppendClose(nil, frame.CodeAnotherConnection, frame.ReasonAnotherConnection)))
 		return
 	}
 	rcv.LimitBatch(c.ResponseLimit)
-	sc.start(w, rcv)
+	sc.start(rcv)
 }
 
 // newlineFrame is the xhr envelope: the frame and a newline.

@@ -28,8 +28,8 @@ import (
 // pool, and the client's next request opens a new one.
 //
 // HTTP/2 responses, and responses whose ResponseWriter cannot be hijacked
-// (a middleware's wrapper without Unwrap, the cluster's carried requests),
-// are served by net/http as before.
+// (a middleware's wrapper without Unwrap, the cluster's carried requests)
+// or refuses to be (chi's Compress), are served by net/http as before.
 type streamConn struct {
 	c       *Config
 	fr      *framing
@@ -54,7 +54,7 @@ type streamConn struct {
 // hijacked, as http.ResponseController finds it, for an HTTP/1.1 request:
 // net/http then sends the response chunked, as streamConn goes on. (An
 // HTTP/1.0 response is not chunked; it is rare enough to be left to
-// net/http.)
+// net/http.) Hijack may still fail: only calling it tells.
 func canHijack(w http.ResponseWriter, r *http.Request) bool {
 	if r.ProtoMajor != 1 || r.ProtoMinor < 1 {
 		return false
@@ -71,39 +71,34 @@ func canHijack(w http.ResponseWriter, r *http.Request) bool {
 	}
 }
 
-// newStreamConn prepares a hijacked stream; attach it with
-// sess.AttachFunc(sc.ctx, sc.wake), then call start.
-func (c *Config) newStreamConn(fr *framing) *streamConn {
-	sc := &streamConn{c: c, fr: fr}
+// newStreamConn prepares a stream on conn, hijacked once the headers and
+// prelude were out; attach it with sess.AttachFunc(sc.ctx, sc.wake), then
+// call start (or end).
+func (c *Config) newStreamConn(fr *framing, conn net.Conn) *streamConn {
+	_ = conn.SetDeadline(time.Time{})
+	sc := &streamConn{c: c, fr: fr, conn: conn}
 	sc.ctx, sc.cancel = context.WithCancel(context.Background())
 	sc.wakes.n.Store(1) // no writer until start
 	return sc
 }
 
-// start hijacks w's connection, after everything written so far has been
-// flushed, and hands the stream to its reader and writers; the handler
-// may then return. It returns false, with the receiver interrupted, when
-// the hijack fails.
-func (sc *streamConn) start(w http.ResponseWriter, rcv *session.Receiver) bool {
+// start hands the stream to its reader and writers; the handler may then
+// return.
+func (sc *streamConn) start(rcv *session.Receiver) {
 	sc.rcv = rcv
-	// The client sends nothing more on this connection (it waits for the
-	// response), so what net/http had buffered of it does not matter: the
-	// reader only watches for the connection ending.
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		sc.cancel()
-		rcv.Interrupt(session.ErrWriteFailed)
-		return false
-	}
-	_ = conn.SetDeadline(time.Time{})
-	sc.conn = conn
 	sc.release = func() {}
 	if sc.c.Track != nil {
 		sc.release = sc.c.Track()
 	}
 	go sc.read()
 	startWriter(sc) // serves the wakes counted while setting up
-	return true
+}
+
+// end ends a stream that was not started with p, its only frame.
+func (sc *streamConn) end(p []byte) {
+	sc.cancel()
+	_ = sc.send(append(appendChunk(nil, p), "0\r\n\r\n"...))
+	_ = sc.conn.Close()
 }
 
 // wake hands sc to a writer unless one is at work on it.
