@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/sockline/sockline/internal/frame"
 	"github.com/sockline/sockline/session"
@@ -83,6 +84,7 @@ func (c *Config) receive(sessions Sessions, fr *framing, w http.ResponseWriter, 
 		// What net/http buffered of the client's input does not matter: the
 		// client sends nothing more while it waits for the response.
 		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			out.deadline = time.Time{} // conn's deadline is the stream writer's now: finish must not clear it
 			c.streamHijacked(sess, fr, conn)
 			return
 		}
