@@ -38,7 +38,7 @@ func clusterNodes(b *testing.B, n int) []*clusterNode {
 		store, _ := redis.NewStore(rdb, redis.StoreOptions{Node: fmt.Sprint("n", i)})
 		bus := redis.NewBus(rdb, redis.BusOptions{})
 		cn := &clusterNode{}
-		opts := sockjs.Options{Cluster: &sockjs.Cluster{Store: store, Bus: bus}}
+		opts := sockjs.Options{Cluster: &sockjs.Cluster{Store: store, Bus: bus, Secret: []byte("benchmark cluster secret........")}}
 		if local {
 			opts.Cluster = nil
 		}

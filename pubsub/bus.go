@@ -23,6 +23,18 @@ type Bus interface {
 	Subscribe(ctx context.Context, topic string, h Handler) (cancel func(), err error)
 }
 
+// Counter is a Bus that tells how many subscribers a publish reached (on
+// Redis, the subscription connections: one per node). A cluster node
+// sends a message meant for one node this way, so that a node that is gone
+// is known at once instead of after a timeout. Memory and the Redis bus
+// implement it.
+type Counter interface {
+	Bus
+	// PublishCount is Publish, and reports how many subscribers of topic
+	// the payload reached: 0 means nobody subscribes to it now.
+	PublishCount(ctx context.Context, topic string, payload []byte) (receivers int, err error)
+}
+
 // Errors of the in-memory bus, and for other implementations to wrap.
 var (
 	// ErrClosed: the bus was closed.

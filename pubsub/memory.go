@@ -36,6 +36,8 @@ type subscription struct {
 	cancelled atomic.Bool
 }
 
+var _ Counter = (*Memory)(nil)
+
 // NewMemory returns a running in-memory bus that holds at most
 // maxPendingBytes of undelivered payloads (zero means
 // DefaultMaxPendingBytes); past it Publish fails with ErrOverflow.
@@ -56,19 +58,26 @@ func NewMemory(maxPendingBytes int) *Memory {
 // Publish implements Bus. It never blocks on subscribers, so a handler may
 // publish. The bus keeps payload until delivered: do not change it.
 func (m *Memory) Publish(ctx context.Context, topic string, payload []byte) error {
+	_, err := m.PublishCount(ctx, topic, payload)
+	return err
+}
+
+// PublishCount implements Counter: it counts the topic's subscriptions.
+func (m *Memory) PublishCount(ctx context.Context, topic string, payload []byte) (int, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return 0, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return ErrClosed
+		return 0, ErrClosed
 	}
-	if len(m.subs[topic]) == 0 {
-		return nil // nobody to tell: at most once
+	n := len(m.subs[topic])
+	if n == 0 {
+		return 0, nil // nobody to tell: at most once
 	}
 	if m.bytes+len(payload) > m.maxPending {
-		return ErrOverflow
+		return 0, ErrOverflow
 	}
 	m.queue = append(m.queue, pending{topic, payload})
 	m.bytes += len(payload)
@@ -76,7 +85,7 @@ func (m *Memory) Publish(ctx context.Context, topic string, payload []byte) erro
 	case m.wake <- struct{}{}:
 	default:
 	}
-	return nil
+	return n, nil
 }
 
 // Subscribe implements Bus.

@@ -373,3 +373,20 @@ func (r *Receiver) signal() {
 
 // Session returns the session r receives for.
 func (r *Receiver) Session() *Session { return r.s }
+
+// EndReceiver ends the attached receiver's response at the next frame
+// boundary without closing the session, as a response limit does: its Next
+// returns ErrDetached (a frame being written is written whole), and the
+// client's next request finds the session free. A node that is draining
+// uses it to move a streaming client's next request to another node.
+func (s *Session) EndReceiver() {
+	s.mu.Lock()
+	r := s.recv
+	if r != nil {
+		r.releaseLocked()
+	}
+	s.mu.Unlock()
+	if r != nil {
+		r.signal()
+	}
+}

@@ -3,6 +3,7 @@ package sockjs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -21,39 +22,61 @@ import (
 // Bus (package cluster/redis provides both on Redis); they never talk to one
 // another directly.
 //
-// The node that creates a session owns it and runs its handler, under a
-// lease it renews. A request that reaches another node is carried to the
+// The node that creates a session owns it and runs its handler. A node is
+// one process incarnation (its Store's Node: a name and a random epoch), so
+// a process restarted under the same name never takes over, or receives,
+// what its predecessor owned; nodes prove they are alive with one
+// registration each, renewed every RenewInterval, not one lease per
+// session. A request that reaches another node (the edge) is carried to the
 // owner over the Bus and answered from there: the owner's transport code
 // frames it, so framing, response limits, heartbeats and the
-// one-receiver-at-a-time rule (2010) are exactly those of one node. Each
-// chunk of a carried response counts as written only once the edge node has
-// flushed it to the client, so a chunk lost on the way ends the session
-// with a close frame, as a failed write does on one node, never silently.
-// A send (xhr_send, jsonp_send) is answered 204 only after the owner has
-// accepted its messages, so consecutive sends keep their order.
+// one-receiver-at-a-time rule (2010) are exactly those of one node, and a
+// carried request may wait exactly as long as a local one (a poll up to the
+// heartbeat delay). Each chunk of a carried response counts as written only
+// once the edge has flushed it to the client, so a chunk lost on the way
+// ends the session with a close frame, as a failed write does on one node,
+// never silently. A send (xhr_send, jsonp_send) is answered 204 only after
+// the owner has accepted its messages, so consecutive sends keep their
+// order.
+//
+// What crosses the Bus is authenticated with Secret (HMAC-SHA256) and
+// carries only what the transports need: no cookies, no credentials
+// (identity was settled when the session was created, on its owner).
 //
 // Websocket sessions stay on the node that accepted them. A node that dies
-// loses its own sessions: when their lease runs out, requests for them get
-// a close frame (1011 "Session lost"), and clients reconnect as after any
-// restart. Handler.Broadcast and Publish reach sessions on every node.
+// loses its own sessions: once its registration lapses, requests for them
+// get a close frame (1011 "Session lost"), and clients reconnect as after
+// any restart. Handler.Shutdown drains: the node keeps carrying requests of
+// sessions other nodes own until they end (streams end at the next frame,
+// and the client's next request goes elsewhere), then leaves.
+// Handler.Broadcast and Publish reach sessions on every node.
 type Cluster struct {
 	// Store records which node owns which session. Required.
 	Store cluster.Store
 	// Bus carries requests between nodes, broadcasts and topics. Required.
+	// A Bus that implements pubsub.Counter (Redis' does) lets a node know
+	// at once that another one is gone, instead of after ForwardTimeout.
 	Bus pubsub.Bus
+	// Secret authenticates every message between nodes; every node of the
+	// cluster must have the same one, at least 16 random bytes (for
+	// example 32 bytes from crypto/rand, kept with the deployment's other
+	// secrets). A message made without it is dropped and counted
+	// (Handler.ClusterStats). Required.
+	Secret []byte
 	// Service names this handler's service, so that several handlers (say
 	// /echo and /chat) can share one Store and Bus: each gets its own session
 	// ids, requests and topics. Every node must give the same handler the
 	// same name, and two handlers of one node different names. Empty means
 	// "default".
 	Service string
-	// RenewInterval is how often the node renews the leases of its
-	// sessions; keep it a third of the Store's lease or less. Zero means 3 s
-	// (a third of cluster/redis's default lease).
+	// RenewInterval is how often the node renews its registration; keep it
+	// a third of the Store's lease or less. Zero means 3 s (a third of
+	// cluster/redis's default lease).
 	RenewInterval time.Duration
-	// ForwardTimeout bounds how long a carried request waits for the owner
-	// to start answering, and each chunk for its acknowledgement when no
-	// write deadline applies. Zero means 10 s.
+	// ForwardTimeout bounds how long a carried request waits without any
+	// word from the owner (the owner says it is still there every third of
+	// it while a response idles), and each chunk for its acknowledgement
+	// when no write deadline applies. Zero means 10 s.
 	ForwardTimeout time.Duration
 }
 
@@ -76,38 +99,108 @@ func (c Cluster) withDefaults() Cluster {
 	return c
 }
 
+// ClusterStats counts a cluster node's traffic with other nodes.
+type ClusterStats struct {
+	// Forged counts messages dropped because they were not made with the
+	// cluster's Secret: a node with another secret, or someone with access
+	// to the Bus trying to inject frames.
+	Forged uint64
+	// Malformed counts authenticated messages that did not parse (a node
+	// of another version).
+	Malformed uint64
+	// Stray counts messages of exchanges this node does not have, or from
+	// another incarnation than the exchange's peer: late messages of
+	// exchanges that ended, or of a restarted node.
+	Stray uint64
+}
+
+// ClusterStats returns the node's counters; zero without a Cluster.
+func (h *Handler) ClusterStats() ClusterStats {
+	if h.cl == nil {
+		return ClusterStats{}
+	}
+	return ClusterStats{Forged: h.cl.forged.Load(), Malformed: h.cl.malformed.Load(), Stray: h.cl.stray.Load()}
+}
+
 // maxServed bounds the carried requests a node serves at once for other
 // nodes; past it, new ones are refused (the edge answers 503).
 const maxServed = 100_000
 
+// maxOwnerCache bounds the edge's cache of session owners.
+const maxOwnerCache = 200_000
+
 // clusterNode is a Handler's part in a cluster.
 type clusterNode struct {
-	h    *Handler
-	cfg  Cluster
-	node string
-	seq  atomic.Uint64
+	h     *Handler
+	cfg   Cluster
+	node  string // this incarnation
+	codec *tunnel.Codec
+	seq   atomic.Uint64
 
-	mu      sync.Mutex
-	out     map[string]*forward // exchanges this node carries for its clients
-	in      map[string]*served  // exchanges it serves for other nodes
-	subs    []func()            // bus subscriptions, cancelled on close
-	subbed  bool                // the node's own topics are subscribed
-	closing bool
+	forged, malformed, stray atomic.Uint64
 
-	done chan struct{}
-	wg   sync.WaitGroup
+	mu         sync.Mutex
+	out        map[string]*forward // exchanges this node carries for its clients
+	in         map[string]*served  // exchanges it serves for other nodes
+	owners     map[string]string   // session id -> owner, for carrying
+	subs       []func()            // bus subscriptions, cancelled on close
+	subbed     bool                // the node's own topics are subscribed
+	registered bool                // the store knows the node
+	draining   bool
+	closing    bool
+
+	forwards activity      // forwards in flight, finished before the node leaves
+	drain    chan struct{} // closed when the node starts draining
+	done     chan struct{} // closed when the node stops
+	wg       sync.WaitGroup
 }
 
-func newClusterNode(h *Handler, cfg Cluster) *clusterNode {
-	c := &clusterNode{
-		h:    h,
-		cfg:  cfg.withDefaults(),
-		node: cfg.Store.Node(),
-		out:  make(map[string]*forward),
-		in:   make(map[string]*served),
-		done: make(chan struct{}),
+func newClusterNode(h *Handler, cfg Cluster) (*clusterNode, error) {
+	codec, err := tunnel.NewCodec(cfg.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("%w: Cluster.Secret: %w", ErrInvalidOptions, err)
 	}
-	return c
+	storeUsers.join(cfg.Store)
+	c := &clusterNode{
+		h:      h,
+		cfg:    cfg.withDefaults(),
+		node:   cfg.Store.Node(),
+		codec:  codec,
+		out:    make(map[string]*forward),
+		in:     make(map[string]*served),
+		owners: make(map[string]string),
+		drain:  make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	return c, nil
+}
+
+// storeUsers counts the handlers of this process that use each Store:
+// several services may share one, and the node leaves the store (its
+// sessions lost) only with the last of them.
+var storeUsers = &users{n: make(map[cluster.Store]int)}
+
+type users struct {
+	mu sync.Mutex
+	n  map[cluster.Store]int
+}
+
+func (u *users) join(s cluster.Store) {
+	u.mu.Lock()
+	u.n[s]++
+	u.mu.Unlock()
+}
+
+// leave reports whether s has no user left.
+func (u *users) leave(s cluster.Store) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.n[s]--
+	if u.n[s] > 0 {
+		return false
+	}
+	delete(u.n, s)
+	return true
 }
 
 // start starts the node's upkeep, once the handler is ready for it.
@@ -169,13 +262,13 @@ func (c *clusterNode) subscribe() error {
 	return nil
 }
 
-// maintain subscribes the node and renews its sessions' leases until the
-// node closes.
+// maintain keeps the node registered and subscribed, keeps its sessions'
+// records, and tells the edges of idle carried responses that it is still
+// there, until the node closes.
 func (c *clusterNode) maintain() {
 	defer c.wg.Done()
-	if err := c.subscribe(); err != nil {
-		c.h.opts.Logger.Warn("sockline cluster: subscribing the node failed; retrying", "node", c.node, "err", err)
-	}
+	c.upkeep()
+	renewed := time.Now()
 	t := time.NewTicker(c.cfg.RenewInterval)
 	defer t.Stop()
 	for {
@@ -184,16 +277,59 @@ func (c *clusterNode) maintain() {
 			return
 		case <-t.C:
 		}
-		if err := c.subscribe(); err != nil {
-			c.h.opts.Logger.Warn("sockline cluster: subscribing the node failed; retrying", "node", c.node, "err", err)
+		c.upkeep()
+		if time.Since(renewed) >= c.cfg.Store.RenewEvery() {
+			c.renew()
+			renewed = time.Now()
 		}
+		c.keepalive()
+	}
+}
+
+// upkeep subscribes (if not yet) and registers the node. A node the store
+// forgot (Redis restarted empty) claims its sessions back at once; a node
+// whose registration lapsed closes them: other nodes answer them as lost.
+func (c *clusterNode) upkeep() {
+	if err := c.subscribe(); err != nil {
+		c.h.opts.Logger.Warn("sockline cluster: subscribing the node failed; retrying", "node", c.node, "err", err)
+	}
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.RenewInterval)
+	known, err := c.cfg.Store.Register(ctx)
+	cancel()
+	switch {
+	case errors.Is(err, cluster.ErrSessionLost):
+		c.h.opts.Logger.Error("sockline cluster: the node was cut from the store longer than its lease; its sessions are lost", "node", c.node, "err", err)
+		c.h.forEach(func(s *session.Session) bool {
+			s.CloseWith(lostClose())
+			return true
+		})
+		return
+	case err != nil:
+		c.h.opts.Logger.Warn("sockline cluster: renewing the node's registration failed; its sessions end if this lasts longer than the lease", "node", c.node, "err", err)
+		return
+	}
+	c.mu.Lock()
+	before := c.registered
+	c.registered = true
+	c.mu.Unlock()
+	if before && !known {
+		c.h.opts.Logger.Warn("sockline cluster: the store had forgotten the node (Redis restarted empty?); claiming its sessions back", "node", c.node)
 		c.renew()
 	}
 }
 
-// renew extends the leases of every local session; a session whose lease
-// ran out meanwhile (the node was cut from the store too long) is closed,
-// since other nodes now answer for it as lost.
+func lostClose() *session.CloseError {
+	return &session.CloseError{Code: CloseSessionLost, Reason: reasonSessionLost, Cause: cluster.ErrSessionLost}
+}
+
+// renew keeps the records of every local session; a session another node
+// owns now is closed.
 func (c *clusterNode) renew() {
 	var keys []string
 	byKey := make(map[string]*session.Session)
@@ -206,15 +342,15 @@ func (c *clusterNode) renew() {
 	if len(keys) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.RenewInterval)
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ForwardTimeout)
 	defer cancel()
 	lost, err := c.cfg.Store.Renew(ctx, keys)
 	if err != nil {
-		c.h.opts.Logger.Warn("sockline cluster: renewing session leases failed; sessions end if this lasts longer than the lease", "node", c.node, "sessions", len(keys), "err", err)
+		c.h.opts.Logger.Warn("sockline cluster: keeping session records failed; retrying", "node", c.node, "sessions", len(keys), "err", err)
 	}
 	for _, k := range lost {
 		if s := byKey[k]; s != nil {
-			s.CloseWith(&session.CloseError{Code: CloseSessionLost, Reason: reasonSessionLost, Cause: cluster.ErrSessionLost})
+			s.CloseWith(lostClose())
 		}
 	}
 }
@@ -223,7 +359,10 @@ func (c *clusterNode) renew() {
 // off the caller's goroutine (it is the shared timer's).
 func (c *clusterNode) release(id string) {
 	c.mu.Lock()
-	if c.closing {
+	// A draining node keeps its records: they name it, and once it has
+	// left, late requests for its sessions get a close frame instead of
+	// creating a phantom session elsewhere.
+	if c.closing || c.draining {
 		c.mu.Unlock()
 		return
 	}
@@ -234,14 +373,29 @@ func (c *clusterNode) release(id string) {
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ForwardTimeout)
 		defer cancel()
 		if err := c.cfg.Store.Release(ctx, c.key(id)); err != nil && !errors.Is(err, cluster.ErrNotOwner) {
-			c.h.opts.Logger.Debug("sockline cluster: releasing a session failed; its lease will expire", "session", id, "err", err)
+			c.h.opts.Logger.Debug("sockline cluster: releasing a session failed; its record expires", "session", id, "err", err)
 		}
 	}()
 }
 
-// close stops the node: no more carried requests, subscriptions cancelled,
-// the sessions it still holds released, its goroutines ended.
+// beginDrain starts a graceful shutdown: carried streams are asked to end
+// at their next frame, so that clients reconnect to other nodes.
+func (c *clusterNode) beginDrain() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.draining {
+		c.draining = true
+		close(c.drain)
+	}
+}
+
+// close stops the node once the requests it carries for other nodes'
+// sessions have ended (or ctx has): it leaves the store (its sessions are
+// lost from now on), cancels what it still serves, unsubscribes and ends
+// its goroutines.
 func (c *clusterNode) close(ctx context.Context) {
+	c.beginDrain()
+	_ = c.forwards.Wait(ctx)
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
@@ -255,6 +409,13 @@ func (c *clusterNode) close(ctx context.Context) {
 	}
 	c.mu.Unlock()
 	close(c.done)
+	if storeUsers.leave(c.cfg.Store) {
+		dctx, cancel := context.WithTimeout(ctx, c.cfg.ForwardTimeout)
+		if err := c.cfg.Store.Deregister(dctx); err != nil {
+			c.h.opts.Logger.Warn("sockline cluster: leaving the store failed; other nodes see the node gone when its lease ends", "node", c.node, "err", err)
+		}
+		cancel()
+	}
 	for _, un := range subs {
 		un()
 	}
@@ -271,6 +432,16 @@ func isSend(transport string) bool {
 	return transport == transports.NameXHRSend || transport == transports.NameJSONPSend
 }
 
+// isStreaming reports whether transport answers with a long response of
+// many frames.
+func isStreaming(transport string) bool {
+	switch transport {
+	case transports.NameXHRStreaming, transports.NameEventSource, transports.NameHTMLFile:
+		return true
+	}
+	return false
+}
+
 // serve routes a session request in a cluster: served here when this node
 // owns (or now creates) the session, carried to the owner otherwise.
 func (c *clusterNode) serve(rt route, w http.ResponseWriter, r *http.Request, name, id string) {
@@ -278,38 +449,105 @@ func (c *clusterNode) serve(rt route, w http.ResponseWriter, r *http.Request, na
 		c.h.serveSession(rt, w, r, name, id)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), c.cfg.ForwardTimeout)
-	var owner string
-	var created bool
-	var err error
-	if isSend(name) {
-		owner, err = c.cfg.Store.Owner(ctx, c.key(id))
-	} else {
-		owner, created, err = c.cfg.Store.Claim(ctx, c.key(id))
-	}
-	cancel()
-	switch {
-	case errors.Is(err, cluster.ErrSessionLost):
-		if isSend(name) {
-			c.h.serveSession(rt, w, r, name, id) // unknown here: 404
-			return
-		}
-		rt.serve(&c.h.tcfg, endedSessions{}, w, r, id)
-	case err != nil:
-		c.h.opts.Logger.Warn("sockline cluster: session store unavailable", "session", id, "err", err)
-		storeUnavailable(w)
-	case owner == "" || owner == c.node:
-		// Created by this request, or by another one on this node that is
-		// still opening it, or unknown (a send: 404).
-		c.h.serveSession(rt, w, r, name, id)
-		if created {
-			if _, ok := c.h.registry.Load(id); !ok {
-				c.release(id) // refused (authorization, limits): free the id
+	var body []byte
+	for attempt := 0; ; attempt++ {
+		owner, created, err := c.route(r.Context(), name, id, attempt == 0)
+		switch {
+		case errors.Is(err, cluster.ErrSessionLost):
+			c.serveLost(rt, w, r, name, id)
+		case err != nil:
+			c.h.opts.Logger.Warn("sockline cluster: session store unavailable", "session", id, "err", err)
+			storeUnavailable(w)
+		case owner == "" || owner == c.node:
+			// Created by this request, or by another one on this node that is
+			// still opening it, or unknown (a send: 404).
+			if c.h.shuttingDown() && !isSend(name) {
+				if created {
+					c.release(id)
+				}
+				unavailable(w)
+				return
+			}
+			c.h.serveSession(rt, w, r, name, id)
+			if created {
+				if _, ok := c.h.registry.Load(id); !ok {
+					c.release(id) // refused (authorization, limits): free the id
+				}
+			}
+		default:
+			if attempt == 0 {
+				var ok bool
+				if body, ok = c.readBody(w, r, name); !ok {
+					return
+				}
+			}
+			if c.forward(rt, w, r, name, id, owner, body) {
+				if attempt == 0 {
+					continue // the owner no longer has it: ask the store again
+				}
+				c.serveLost(rt, w, r, name, id)
 			}
 		}
-	default:
-		c.forward(w, r, name, id, owner)
+		return
 	}
+}
+
+// route finds the owner of session id: from the cache, else the store
+// (claiming the id for a receiving request). While the store recovers
+// from a restart it asks again until the forward timeout.
+func (c *clusterNode) route(ctx context.Context, name, id string, cached bool) (owner string, created bool, err error) {
+	if cached {
+		c.mu.Lock()
+		owner = c.owners[id]
+		c.mu.Unlock()
+		if owner != "" {
+			return owner, false, nil
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.ForwardTimeout)
+	defer cancel()
+	for {
+		if isSend(name) {
+			owner, err = c.cfg.Store.Owner(ctx, c.key(id))
+		} else {
+			owner, created, err = c.cfg.Store.Claim(ctx, c.key(id))
+		}
+		if !errors.Is(err, cluster.ErrRecovering) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return "", false, err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if err == nil && owner != "" && owner != c.node {
+		c.mu.Lock()
+		if len(c.owners) >= maxOwnerCache {
+			clear(c.owners) // rare; the store answers again
+		}
+		c.owners[id] = owner
+		c.mu.Unlock()
+	}
+	return owner, created, err
+}
+
+// forget drops session id from the owner cache.
+func (c *clusterNode) forget(id string) {
+	c.mu.Lock()
+	delete(c.owners, id)
+	c.mu.Unlock()
+}
+
+// serveLost answers a request for a session whose node is gone: a close
+// frame for a receiving request, 404 for a send (as an unknown session).
+func (c *clusterNode) serveLost(rt route, w http.ResponseWriter, r *http.Request, name, id string) {
+	c.forget(id)
+	if isSend(name) {
+		c.h.serveSession(rt, w, r, name, id) // unknown here: 404
+		return
+	}
+	rt.serve(&c.h.tcfg, endedSessions{}, w, r, id)
 }
 
 // storeUnavailable answers a request the node cannot route because the
@@ -323,78 +561,69 @@ func storeUnavailable(w http.ResponseWriter) {
 	_, _ = w.Write([]byte("Session store unavailable."))
 }
 
-// endedSessions answers every receiving request with the close frame of a
-// session whose node was lost.
-type endedSessions struct{}
-
-func (endedSessions) ended(id string) *session.Session {
-	return session.NewEnded(id, &session.CloseError{Code: CloseSessionLost, Reason: reasonSessionLost, Cause: cluster.ErrSessionLost})
-}
-
-// Open implements transports.Sessions.
-func (e endedSessions) Open(id, _ string, _ *http.Request) *session.Session { return e.ended(id) }
-
-// OpenConnection implements transports.Sessions.
-func (e endedSessions) OpenConnection(id, _ string, _ *http.Request) *session.Session {
-	return e.ended(id)
-}
-
-// Lookup implements transports.Sessions.
-func (endedSessions) Lookup(string) (*session.Session, bool) { return nil, false }
-
-// ownerSessions is how a carried request finds its session on the owner:
-// only among the sessions it holds. One that is gone meanwhile (expired, or
-// the node restarted) is answered as lost; nothing is created.
-type ownerSessions struct{ h *Handler }
-
-// Open implements transports.Sessions.
-func (o ownerSessions) Open(id, _ string, _ *http.Request) *session.Session {
-	if s, ok := o.h.registry.Load(id); ok {
-		return s
-	}
-	return endedSessions{}.ended(id)
-}
-
-// OpenConnection implements transports.Sessions; websockets are never
-// carried, so it only answers as lost.
-func (o ownerSessions) OpenConnection(id, _ string, _ *http.Request) *session.Session {
-	return endedSessions{}.ended(id)
-}
-
-// Lookup implements transports.Sessions.
-func (o ownerSessions) Lookup(id string) (*session.Session, bool) { return o.h.registry.Load(id) }
-
 // onNodeMessage dispatches a message of the node's topic. It runs on the
-// bus's delivery goroutine, so it never blocks.
+// bus's delivery goroutine, so it never blocks. A message that is not
+// authenticated, or that names another peer than the exchange's, is
+// dropped and counted.
 func (c *clusterNode) onNodeMessage(_ string, p []byte) {
-	m, err := tunnel.Decode(p)
+	m, err := c.codec.Decode(p)
 	if err != nil {
-		c.h.opts.Logger.Warn("sockline cluster: dropped a malformed message", "node", c.node, "err", err)
+		if errors.Is(err, tunnel.ErrForged) {
+			if c.forged.Add(1) == 1 {
+				c.h.opts.Logger.Error("sockline cluster: dropped a message not made with the cluster secret (a node with another Secret, or someone injecting into Redis); counted in ClusterStats", "node", c.node)
+			}
+		} else {
+			c.malformed.Add(1)
+			c.h.opts.Logger.Warn("sockline cluster: dropped a malformed message", "node", c.node, "err", err)
+		}
 		return
 	}
 	switch m.Kind {
 	case tunnel.KindOpen:
 		c.startServed(m)
-	case tunnel.KindAck, tunnel.KindCancel:
+	case tunnel.KindAck, tunnel.KindCancel, tunnel.KindDrain:
 		c.mu.Lock()
 		s := c.in[m.ID]
 		c.mu.Unlock()
-		if s != nil {
-			s.deliver(m)
+		if s == nil || s.edge != m.From {
+			c.stray.Add(1)
+			return
 		}
-	case tunnel.KindChunk, tunnel.KindEnd:
+		s.deliver(m)
+	case tunnel.KindChunk, tunnel.KindEnd, tunnel.KindWait:
 		c.mu.Lock()
 		f := c.out[m.ID]
 		c.mu.Unlock()
-		if f != nil {
-			f.deliver(m)
+		if f == nil || f.owner != m.From {
+			c.stray.Add(1)
+			return
 		}
+		f.deliver(m)
 	}
 }
 
-// publish sends m to node, bounded by the forward timeout.
-func (c *clusterNode) publish(node string, m *tunnel.Msg) error {
+// publish sends m to node, bounded by the forward timeout, and reports how
+// many subscribers heard it (1 when the bus cannot tell).
+func (c *clusterNode) publish(node string, m *tunnel.Msg) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ForwardTimeout)
 	defer cancel()
-	return c.cfg.Bus.Publish(ctx, c.nodeTopic(node), tunnel.Encode(m))
+	m.From = c.node
+	p := c.codec.Encode(m)
+	if counter, ok := c.cfg.Bus.(pubsub.Counter); ok {
+		return counter.PublishCount(ctx, c.nodeTopic(node), p)
+	}
+	return 1, c.cfg.Bus.Publish(ctx, c.nodeTopic(node), p)
+}
+
+// errPeerGone reports a message that no subscriber heard: the node it was
+// for is gone (or reconnecting to the bus).
+var errPeerGone = errors.New("sockjs: cluster: the other node does not listen (gone?)")
+
+// send is publish for a peer that must hear m.
+func (c *clusterNode) send(node string, m *tunnel.Msg) error {
+	n, err := c.publish(node, m)
+	if err == nil && n == 0 {
+		err = errPeerGone
+	}
+	return err
 }

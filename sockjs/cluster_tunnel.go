@@ -1,14 +1,10 @@
 package sockjs
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -25,9 +21,14 @@ const exchangeBuffer = 16
 // does not follow the exchange.
 var errExchangeBroken = errors.New("sockjs: cluster: a message between nodes was lost")
 
+// errGone is the error of an owner's End for a session it does not hold
+// (released meanwhile): the edge asks the store again.
+const errGone = "gone"
+
 // forward is the edge side of an exchange: a client's request carried to the
 // session's owner, whose response it writes to the client.
 type forward struct {
+	owner  string // the incarnation it was sent to: the only one heard
 	msgs   chan *tunnel.Msg
 	broken chan struct{} // closed when a message could not be queued
 	once   sync.Once
@@ -41,72 +42,93 @@ func (f *forward) deliver(m *tunnel.Msg) {
 	}
 }
 
-// forward carries request r of session id to node owner and writes its
-// response.
-func (c *clusterNode) forward(w http.ResponseWriter, r *http.Request, name, id, owner string) {
-	rc := http.NewResponseController(w)
-	var body []byte
-	if isSend(name) {
-		var err error
-		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, c.h.tcfg.MaxMessageBytes))
-		if err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				http.Error(w, "Payload too large.", http.StatusRequestEntityTooLarge)
-			} else {
-				http.Error(w, "Payload could not be read.", http.StatusBadRequest)
-			}
-			return
-		}
-	} else {
+// readBody reads a send's body (bounded as on one node), and drains a
+// receiving request's, before the request is carried.
+func (c *clusterNode) readBody(w http.ResponseWriter, r *http.Request, name string) ([]byte, bool) {
+	if !isSend(name) {
 		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, c.h.tcfg.MaxMessageBytes))
+		return nil, true
 	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, c.h.tcfg.MaxMessageBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, "Payload too large.", http.StatusRequestEntityTooLarge)
+		} else {
+			http.Error(w, "Payload could not be read.", http.StatusBadRequest)
+		}
+		return nil, false
+	}
+	return body, true
+}
+
+// forward carries request r of session id to node owner and writes its
+// response. It reports gone when the owner no longer holds the session,
+// before anything was written: the caller may route it again.
+func (c *clusterNode) forward(rt route, w http.ResponseWriter, r *http.Request, name, id, owner string, body []byte) (gone bool) {
+	rc := http.NewResponseController(w)
 	// The body is read: the application's ReadTimeout must not cut a long
 	// response.
 	_ = rc.SetReadDeadline(time.Time{})
 
 	exID := c.node + "/" + strconv.FormatUint(c.seq.Add(1), 36)
-	f := &forward{msgs: make(chan *tunnel.Msg, exchangeBuffer), broken: make(chan struct{})}
+	f := &forward{owner: owner, msgs: make(chan *tunnel.Msg, exchangeBuffer), broken: make(chan struct{})}
 	c.mu.Lock()
 	c.out[exID] = f
 	c.mu.Unlock()
+	c.forwards.Add(1)
 	defer func() {
 		c.mu.Lock()
 		delete(c.out, exID)
 		c.mu.Unlock()
+		c.forwards.Done()
 	}()
 	open := &tunnel.Msg{
-		Kind: tunnel.KindOpen, ID: exID, From: c.node, Session: id, Transport: name,
-		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Host: r.Host,
-		RemoteAddr: r.RemoteAddr, TLS: r.TLS != nil, Header: r.Header, Body: body,
+		Kind: tunnel.KindOpen, ID: exID, Session: id, Transport: name,
+		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
+		ContentType: r.Header.Get("Content-Type"), Body: body,
 	}
-	if err := c.publish(owner, open); err != nil {
+	switch err := c.deliverOpen(r.Context(), owner, open); {
+	case errors.Is(err, errPeerGone):
+		c.serveLost(rt, w, r, name, id)
+		return false
+	case err != nil:
 		c.h.opts.Logger.Warn("sockline cluster: carrying a request to its session's node failed", "session", id, "node", owner, "err", err)
-		storeUnavailable(w)
-		return
+		nodeUnreachable(w)
+		return false
 	}
-	cancelRemote := func() { _ = c.publish(owner, &tunnel.Msg{Kind: tunnel.KindCancel, ID: exID}) }
+	cancelRemote := func() { _, _ = c.publish(owner, &tunnel.Msg{Kind: tunnel.KindCancel, ID: exID}) }
 
-	// Until the first chunk the owner must answer within the forward
-	// timeout; after it, a response may idle up to a heartbeat, so wait a
-	// heartbeat more before asking the store whether the owner still lives.
-	idle := c.cfg.ForwardTimeout
-	if hb := c.h.opts.HeartbeatDelay; hb > 0 {
-		idle += hb
-	}
+	// The owner answers, or says it is still there, at least every third
+	// of the forward timeout: silence for a whole one means it is gone.
 	timer := time.NewTimer(c.cfg.ForwardTimeout)
 	defer timer.Stop()
+	drain := c.drain
+	if !isStreaming(name) {
+		drain = nil // a poll ends by itself within the heartbeat delay
+	}
 	var next uint64 = 1
 	for {
 		select {
 		case m := <-f.msgs:
+			timer.Reset(c.cfg.ForwardTimeout)
 			switch m.Kind {
+			case tunnel.KindWait:
+				continue
 			case tunnel.KindEnd:
-				return
+				if m.Err == errGone && next == 1 {
+					c.forget(id)
+					return true
+				}
+				if m.Err != "" || m.Seq != next-1 {
+					c.abort(w, next > 1, "the session's node failed the response: "+m.Err)
+				}
+				return false
 			case tunnel.KindChunk:
 				if m.Seq != next {
 					cancelRemote()
-					return // the client sees the response cut and reconnects
+					c.abort(w, next > 1, "a chunk between nodes was lost")
+					return false
 				}
 				next++
 				if m.Seq == 1 {
@@ -121,36 +143,103 @@ func (c *clusterNode) forward(w http.ResponseWriter, r *http.Request, name, id, 
 				if err != nil {
 					ack.Err = err.Error()
 				}
-				if perr := c.publish(owner, ack); perr != nil || err != nil {
-					return
+				if m.Final {
+					// The client has its response; the owner learns of it off
+					// the critical path.
+					c.goPublish(owner, ack)
+					return false
 				}
-				timer.Reset(idle)
+				if _, perr := c.publish(owner, ack); perr != nil || err != nil {
+					return false
+				}
 			}
+		case <-drain:
+			drain = nil
+			_, _ = c.publish(owner, &tunnel.Msg{Kind: tunnel.KindDrain, ID: exID})
 		case <-f.broken:
 			cancelRemote()
-			return
+			c.abort(w, next > 1, "messages between nodes were lost")
+			return false
 		case <-r.Context().Done():
 			cancelRemote()
-			return
+			return false
 		case <-c.done:
-			return
+			cancelRemote()
+			c.abort(w, next > 1, "the node stopped")
+			return false
 		case <-timer.C:
+			cancelRemote()
 			if next == 1 {
-				cancelRemote()
 				http.Error(w, "The session's node did not answer.", http.StatusGatewayTimeout)
-				return
+				return false
 			}
-			// Idle: the owner may have died. Its lease tells.
-			ctx, cancel := context.WithTimeout(r.Context(), c.cfg.ForwardTimeout)
-			o, err := c.cfg.Store.Owner(ctx, c.key(id))
-			cancel()
-			if err != nil || o != owner {
-				cancelRemote()
-				return
-			}
-			timer.Reset(idle)
+			c.abort(w, true, "the session's node went silent")
+			return false
 		}
 	}
+}
+
+// deliverOpen publishes an Open until the owner hears it: a node nobody
+// hears is either gone (errPeerGone) or reconnecting to the bus, which is
+// waited for up to the forward timeout.
+func (c *clusterNode) deliverOpen(ctx context.Context, owner string, open *tunnel.Msg) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.ForwardTimeout)
+	defer cancel()
+	for {
+		n, err := c.publish(owner, open)
+		if err != nil || n > 0 {
+			return err
+		}
+		alive, err := c.cfg.Store.Alive(ctx, []string{owner})
+		if err == nil && !alive[0] {
+			return errPeerGone
+		}
+		select {
+		case <-ctx.Done():
+			return errors.New("the session's node is registered but does not listen")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// goPublish publishes m on a goroutine of the node's.
+func (c *clusterNode) goPublish(node string, m *tunnel.Msg) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.wg.Add(1)
+	c.mu.Unlock()
+	go func() {
+		defer c.wg.Done()
+		_, _ = c.publish(node, m)
+	}()
+}
+
+// abort ends a carried response that failed: before its headers with 502,
+// after them by cutting the connection (HTTP/1.1) or the stream (HTTP/2),
+// so that the client sees a broken response rather than a complete one.
+func (c *clusterNode) abort(w http.ResponseWriter, started bool, why string) {
+	c.h.opts.Logger.Debug("sockline cluster: carried response aborted", "why", why)
+	if !started {
+		hd := w.Header()
+		hd.Set("Content-Type", "text/plain; charset=UTF-8")
+		w.WriteHeader(http.StatusBadGateway)
+		_, _ = w.Write([]byte("The session's node failed the request."))
+		return
+	}
+	panic(http.ErrAbortHandler)
+}
+
+// nodeUnreachable answers a request whose session's node is registered but
+// cannot be reached.
+func nodeUnreachable(w http.ResponseWriter) {
+	hd := w.Header()
+	hd.Set("Content-Type", "text/plain; charset=UTF-8")
+	hd.Set("Retry-After", "1")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = w.Write([]byte("The session's node cannot be reached."))
 }
 
 // writeChunk writes and flushes p within the write timeout.
@@ -168,185 +257,4 @@ func (c *clusterNode) writeChunk(rc *http.ResponseController, w http.ResponseWri
 		return err
 	}
 	return nil
-}
-
-// served is the owner side of an exchange: a request carried here from the
-// edge node that holds the client.
-type served struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	acks   chan *tunnel.Msg
-}
-
-func (s *served) deliver(m *tunnel.Msg) {
-	if m.Kind == tunnel.KindCancel {
-		s.cancel()
-		return
-	}
-	select {
-	case s.acks <- m:
-	default:
-		s.cancel() // a peer that floods acks is broken
-	}
-}
-
-// startServed serves a carried request on its own goroutine.
-func (c *clusterNode) startServed(m *tunnel.Msg) {
-	rt, known := routes[m.Transport]
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &served{ctx: ctx, cancel: cancel, acks: make(chan *tunnel.Msg, exchangeBuffer)}
-	c.mu.Lock()
-	refuse := c.closing || len(c.in) >= maxServed || !known || m.Transport == "websocket"
-	if !refuse {
-		c.in[m.ID] = s
-		c.wg.Add(1)
-	}
-	c.mu.Unlock()
-	if refuse {
-		cancel()
-		go func() { // not on the bus's goroutine
-			_ = c.publish(m.From, &tunnel.Msg{Kind: tunnel.KindChunk, ID: m.ID, Seq: 1, Status: http.StatusServiceUnavailable,
-				Header: http.Header{"Content-Type": {"text/plain; charset=UTF-8"}}, Body: []byte("Session node busy.")})
-			_ = c.publish(m.From, &tunnel.Msg{Kind: tunnel.KindEnd, ID: m.ID, Seq: 1})
-		}()
-		return
-	}
-	go func() {
-		defer c.wg.Done()
-		defer func() {
-			c.mu.Lock()
-			delete(c.in, m.ID)
-			c.mu.Unlock()
-			cancel()
-		}()
-		req := &http.Request{
-			Method: m.Method, URL: &url.URL{Path: m.Path, RawQuery: m.RawQuery},
-			Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-			Header: m.Header, Host: m.Host, RemoteAddr: m.RemoteAddr,
-			Body: io.NopCloser(bytes.NewReader(m.Body)), ContentLength: int64(len(m.Body)),
-		}
-		if req.Header == nil {
-			req.Header = http.Header{}
-		}
-		if m.TLS {
-			req.TLS = &tls.ConnectionState{}
-		}
-		req = req.WithContext(ctx)
-		tw := &tunnelWriter{c: c, s: s, id: m.ID, to: m.From, header: http.Header{}}
-		rt.serve(&c.h.tcfg, ownerSessions{c.h}, tw, req, m.Session)
-		tw.end()
-	}()
-}
-
-// tunnelWriter is the owner's http.ResponseWriter for a carried request:
-// each flush becomes a chunk that counts as written once the edge node has
-// flushed it to the client. It implements the deadline and flush methods
-// http.ResponseController looks for, so the transports' write deadlines
-// bound the wait for that acknowledgement.
-type tunnelWriter struct {
-	c      *clusterNode
-	s      *served
-	id, to string
-
-	header   http.Header
-	status   int
-	buf      []byte
-	seq      uint64
-	deadline time.Time
-	err      error
-}
-
-// Header implements http.ResponseWriter.
-func (t *tunnelWriter) Header() http.Header { return t.header }
-
-// WriteHeader implements http.ResponseWriter.
-func (t *tunnelWriter) WriteHeader(code int) {
-	if t.status == 0 {
-		t.status = code
-	}
-}
-
-// Write implements http.ResponseWriter; bytes go out with the next flush.
-func (t *tunnelWriter) Write(p []byte) (int, error) {
-	if t.err != nil {
-		return 0, t.err
-	}
-	if t.status == 0 {
-		t.status = http.StatusOK
-	}
-	t.buf = append(t.buf, p...)
-	return len(p), nil
-}
-
-// Flush implements http.Flusher.
-func (t *tunnelWriter) Flush() { _ = t.FlushError() }
-
-// FlushError sends what was written as one chunk and waits until the edge
-// node has flushed it to the client.
-func (t *tunnelWriter) FlushError() error {
-	if t.err != nil {
-		return t.err
-	}
-	if t.status == 0 {
-		t.status = http.StatusOK
-	}
-	t.seq++
-	m := &tunnel.Msg{Kind: tunnel.KindChunk, ID: t.id, Seq: t.seq, Body: t.buf}
-	if t.seq == 1 {
-		m.Status, m.Header = t.status, t.header
-	}
-	err := t.c.publish(t.to, m)
-	t.buf = t.buf[:0]
-	if err == nil {
-		err = t.awaitAck()
-	}
-	if err != nil {
-		t.err = fmt.Errorf("sockjs: cluster: carrying the response to the client's node: %w", err)
-	}
-	return t.err
-}
-
-func (t *tunnelWriter) awaitAck() error {
-	d := t.c.cfg.ForwardTimeout
-	if !t.deadline.IsZero() {
-		d = time.Until(t.deadline)
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	for {
-		select {
-		case a := <-t.s.acks:
-			switch {
-			case a.Seq < t.seq:
-				continue // a late duplicate cannot happen on an at-most-once bus; ignore
-			case a.Seq > t.seq:
-				return errExchangeBroken
-			case a.Err != "":
-				return errors.New(a.Err)
-			}
-			return nil
-		case <-t.s.ctx.Done():
-			return context.Canceled
-		case <-timer.C:
-			return fmt.Errorf("%w: no acknowledgement within %v", errExchangeBroken, d)
-		}
-	}
-}
-
-// SetWriteDeadline bounds the wait for the next chunk's acknowledgement.
-func (t *tunnelWriter) SetWriteDeadline(d time.Time) error { t.deadline = d; return nil }
-
-// SetReadDeadline does nothing: the body was read on the edge node.
-func (t *tunnelWriter) SetReadDeadline(time.Time) error { return nil }
-
-// end sends what is left and closes the exchange.
-func (t *tunnelWriter) end() {
-	if t.err == nil && (len(t.buf) > 0 || t.seq == 0) {
-		if t.FlushError() != nil {
-			return
-		}
-	}
-	if t.err == nil {
-		_ = t.c.publish(t.to, &tunnel.Msg{Kind: tunnel.KindEnd, ID: t.id, Seq: t.seq})
-	}
 }

@@ -66,7 +66,11 @@ func NewHandler(opts Options, app HandlerFunc) *Handler {
 	}
 	h.topics.init(h)
 	if o.Cluster != nil {
-		h.cl = newClusterNode(h, *o.Cluster)
+		cl, err := newClusterNode(h, *o.Cluster)
+		if err != nil {
+			panic(err)
+		}
+		h.cl = cl
 		h.registry = clusterRegistry{Registry: o.Registry, cl: h.cl}
 	}
 	wheel := heartbeat.NewWheel(wheelTick(o))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sockline/sockline/internal/tunnel"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -320,6 +321,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("%w: size limits must not be negative (zero means the default)", ErrInvalidOptions)
 	case o.Cluster != nil && (o.Cluster.Store == nil || o.Cluster.Bus == nil):
 		return fmt.Errorf("%w: Cluster needs both a Store and a Bus (see package cluster/redis)", ErrInvalidOptions)
+	case o.Cluster != nil && len(o.Cluster.Secret) < tunnel.MinSecretBytes:
+		return fmt.Errorf("%w: Cluster.Secret must be the same random secret of at least %d bytes on every node (it authenticates what nodes send one another through the Bus)", ErrInvalidOptions, tunnel.MinSecretBytes)
 	case o.MaxSessionsPerClient < 0:
 		return fmt.Errorf("%w: MaxSessionsPerClient must not be negative (zero means no per-client bound)", ErrInvalidOptions)
 	case o.WebSocketCompressionThreshold < 0, o.WebSocketReadBufferSize < 0, o.WebSocketWriteBufferSize < 0:

@@ -57,7 +57,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if h.shuttingDown() && h.wouldCreate(name, id) {
+	// In a cluster, a request for a session of another node is still
+	// carried while this one drains (cluster.serve decides).
+	if h.shuttingDown() && h.wouldCreate(name, id) && (h.cl == nil || name == transports.NameWebSocket) {
 		unavailable(w)
 		return
 	}

@@ -45,6 +45,7 @@ func shutdownClose() *session.CloseError {
 // for. Calling it again waits again and returns.
 func (h *Handler) Shutdown(ctx context.Context) error {
 	if h.cl != nil {
+		h.cl.beginDrain()
 		// After the sessions are forgotten (which releases them in the
 		// store), or at once if ctx ends first.
 		defer h.cl.close(ctx)

@@ -79,7 +79,7 @@ type busOp struct {
 	st    *topicSubs
 }
 
-var _ pubsub.Bus = (*Bus)(nil)
+var _ pubsub.Counter = (*Bus)(nil)
 
 // NewBus returns a Bus on rdb and starts its goroutines; Close stops them.
 func NewBus(rdb goredis.UniversalClient, opts BusOptions) *Bus {
@@ -122,16 +122,21 @@ func (b *Bus) channel(topic string) string { return b.prefix + topic }
 // Publish implements pubsub.Bus. It fails when Redis cannot be reached
 // before ctx ends; the payload is then not sent.
 func (b *Bus) Publish(ctx context.Context, topic string, payload []byte) error {
-	b.mu.Lock()
-	closed := b.closed
-	b.mu.Unlock()
-	if closed {
-		return pubsub.ErrClosed
+	_, err := b.PublishCount(ctx, topic, payload)
+	return err
+}
+
+// PublishCount implements pubsub.Counter: Redis answers how many
+// subscription connections (nodes) the payload reached.
+func (b *Bus) PublishCount(ctx context.Context, topic string, payload []byte) (int, error) {
+	if b.isClosed() {
+		return 0, pubsub.ErrClosed
 	}
-	if err := b.rdb.Publish(ctx, b.channel(topic), payload).Err(); err != nil {
-		return fmt.Errorf("cluster: publish on %q: %w (is Redis reachable?)", topic, err)
+	n, err := b.rdb.Publish(ctx, b.channel(topic), payload).Result()
+	if err != nil {
+		return 0, fmt.Errorf("cluster: publish on %q: %w (is Redis reachable?)", topic, err)
 	}
-	return nil
+	return int(n), nil
 }
 
 // Subscribe implements pubsub.Bus. It returns once the node's Redis

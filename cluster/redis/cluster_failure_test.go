@@ -302,7 +302,7 @@ func TestClusterRedisOutageAndRecovery(t *testing.T) {
 func TestClusterServicesShareRedisWithoutMixing(t *testing.T) {
 	f := startCluster(t, 1, sockjs.Options{})
 	other := sockjs.NewHandler(sockjs.Options{Cluster: &sockjs.Cluster{
-		Store: f.nodes[0].h2store, Bus: f.nodes[0].bus, Service: "other",
+		Store: f.nodes[0].h2store, Bus: f.nodes[0].bus, Service: "other", Secret: testSecret,
 	}}, func(ctx context.Context, s *sockjs.Session) { _ = s.Send("other service") })
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -93,7 +93,7 @@ func (f *clusterFixture) startNode(t *testing.T, name string, opts sockjs.Option
 	}
 	bus := redis.NewBus(rdb, redis.BusOptions{HealthCheck: 300 * time.Millisecond})
 	nd := &node{name: name, bus: bus, rdb: rdb, h2store: store, opened: make(chan string, 100)}
-	opts.Cluster = &sockjs.Cluster{Store: store, Bus: bus, RenewInterval: 250 * time.Millisecond, ForwardTimeout: 5 * time.Second}
+	opts.Cluster = &sockjs.Cluster{Store: store, Bus: bus, Secret: testSecret, RenewInterval: 250 * time.Millisecond, ForwardTimeout: 5 * time.Second}
 	nd.h = sockjs.NewHandler(opts, echoApp(name, nd.opened, func() *sockjs.Handler { return nd.h }))
 	mux := http.NewServeMux()
 	mux.Handle("/echo/", http.StripPrefix("/echo", nd.h))
@@ -105,6 +105,9 @@ func (f *clusterFixture) startNode(t *testing.T, name string, opts sockjs.Option
 	f.nodes = append(f.nodes, nd)
 	return nd
 }
+
+// testSecret is the cluster secret of the test nodes.
+var testSecret = []byte("test cluster secret, 32 bytes...")
 
 var stopOnce sync.Map
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -25,38 +26,63 @@ var (
 	ErrSessionLost = cluster.ErrSessionLost
 	// ErrNotOwner is cluster.ErrNotOwner.
 	ErrNotOwner = cluster.ErrNotOwner
+	// ErrRecovering is cluster.ErrRecovering.
+	ErrRecovering = cluster.ErrRecovering
 )
 
 // StoreOptions configures a Store.
 type StoreOptions struct {
-	// Node is this node's unique id: what Owner returns for the sessions it
-	// owns. Required.
+	// Node names this node: host:port, a pod name, or anything unique
+	// among the nodes alive at one time. A process restarted under the
+	// same name is another incarnation (Store.Node adds a random epoch), so
+	// a stable name is safe. Required.
 	Node string
 	// Prefix namespaces every key. Empty means DefaultPrefix.
 	Prefix string
-	// Lease is how long a session stays owned without a renewal; the owner
-	// renews well within it (every third of it). A dead node's sessions end
-	// at most this long after it died. Zero means DefaultLease.
+	// Lease is how long a node stays alive without renewing its
+	// registration; it renews every third of it (sockjs.Cluster's
+	// RenewInterval). A dead node's sessions end at most this long after it
+	// died. Zero means DefaultLease.
 	Lease time.Duration
-	// Tombstone is how long a session's id stays known after its owner
-	// stopped renewing it, so that late requests get a close frame rather
-	// than a new session. Zero means DefaultTombstone.
+	// Tombstone is how long a session's record outlives its owner, so that
+	// late requests get a close frame rather than a new session; the owner
+	// keeps the records of live sessions (Renew) every third of it. Zero
+	// means DefaultTombstone.
 	Tombstone time.Duration
 }
 
-// Store keeps session ownership and receiver slots in Redis. It implements
+// Store keeps session ownership and node liveness in Redis. It implements
 // cluster.Store.
+//
+// Keys: one per node (its liveness, with the lease), one per session (its
+// owner's incarnation, kept for Tombstone and renewed every third of it),
+// and two for the whole cluster: a marker that Redis still has its data
+// (set by the first registration, missing after Redis restarted empty) and
+// a short "recovering" flag while the nodes claim their sessions back.
 type Store struct {
 	rdb  goredis.UniversalClient
 	opts StoreOptions
+	inc  string
+
+	registered bool // Register succeeded once; under mu
+	mu         sync.Mutex
+	alive      map[string]aliveEntry // liveness answers, kept briefly
 }
+
+type aliveEntry struct {
+	alive bool
+	until time.Time
+}
+
+// aliveFor is how long a liveness answer is reused by Claim and Owner.
+const aliveFor = 500 * time.Millisecond
 
 var _ cluster.Store = (*Store)(nil)
 
 // NewStore returns a Store using rdb.
 func NewStore(rdb goredis.UniversalClient, opts StoreOptions) (*Store, error) {
 	if opts.Node == "" {
-		return nil, errors.New("cluster: StoreOptions.Node must name this node uniquely (for example host:port or a random id)")
+		return nil, errors.New("cluster: StoreOptions.Node must name this node (for example host:port or the pod name)")
 	}
 	if opts.Prefix == "" {
 		opts.Prefix = DefaultPrefix
@@ -70,83 +96,185 @@ func NewStore(rdb goredis.UniversalClient, opts StoreOptions) (*Store, error) {
 	if opts.Lease < 0 || opts.Tombstone < opts.Lease {
 		return nil, fmt.Errorf("cluster: Lease (%v) must be positive and Tombstone (%v) at least as long", opts.Lease, opts.Tombstone)
 	}
-	return &Store{rdb: rdb, opts: opts}, nil
+	return &Store{rdb: rdb, opts: opts, inc: cluster.Incarnation(opts.Node), alive: make(map[string]aliveEntry)}, nil
 }
 
-// Node returns this node's id.
-func (s *Store) Node() string { return s.opts.Node }
+// Node returns this node's incarnation: StoreOptions.Node and a random
+// epoch drawn when the Store was made.
+func (s *Store) Node() string { return s.inc }
 
-// keys of one session: the owner (with the lease), the tombstone, and the
-// receiver slot. The hash tag keeps them in one Redis Cluster slot.
-func (s *Store) ownerKey(id string) string { return s.opts.Prefix + "sess:{" + id + "}" }
-func (s *Store) tombKey(id string) string  { return s.opts.Prefix + "seen:{" + id + "}" }
-func (s *Store) recvKey(id string) string  { return s.opts.Prefix + "recv:{" + id + "}" }
+// RenewEvery implements cluster.Store: a third of Tombstone.
+func (s *Store) RenewEvery() time.Duration { return s.opts.Tombstone / 3 }
 
-// claimScript: KEYS owner, tomb; ARGV node, lease ms, tomb ms. Returns
-// {1, node} when this call created the session, {0, owner} when a node
-// owns it, {2, ""} when it existed and its owner stopped renewing it.
+func (s *Store) sessKey(id string) string     { return s.opts.Prefix + "sess:{" + id + "}" }
+func (s *Store) nodeKey(inc string) string    { return s.opts.Prefix + "node:{" + inc + "}" }
+func (s *Store) markerKey() string            { return s.opts.Prefix + "cluster" }
+func (s *Store) recoveringKey() string        { return s.opts.Prefix + "recovering" }
+func (s *Store) gateKeys(k string) []string   { return []string{k, s.markerKey(), s.recoveringKey()} }
+func (s *Store) recoveryGrace() time.Duration { return s.opts.Lease }
+
+// registerScript: KEYS node, marker, recovering; ARGV lease ms, grace ms,
+// registered before (0/1). Returns 1 when the node was known, 0 when not
+// (first registration, or Redis restarted empty: then the cluster
+// recovers for grace), -1 when its registration lapsed while Redis kept
+// its data: other nodes have answered its sessions as lost.
+var registerScript = goredis.NewScript(`
+local known = redis.call('EXISTS', KEYS[1])
+local marker = redis.call('EXISTS', KEYS[2])
+if known == 0 and marker == 1 and ARGV[3] == '1' then return -1 end
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+if marker == 0 then
+  redis.call('SET', KEYS[2], '1')
+  if ARGV[3] == '1' then redis.call('SET', KEYS[3], '1', 'PX', ARGV[2]) end
+end
+return known
+`)
+
+// Register implements cluster.Store. A node whose registration lapsed
+// (cut from Redis longer than the lease while Redis kept its data) gets
+// ErrSessionLost: other nodes have answered its sessions as lost, so it
+// must close them; it is registered again by the next call.
+func (s *Store) Register(ctx context.Context) (bool, error) {
+	s.mu.Lock()
+	before := s.registered
+	s.mu.Unlock()
+	flag := "0"
+	if before {
+		flag = "1"
+	}
+	n, err := registerScript.Run(ctx, s.rdb, []string{s.nodeKey(s.inc), s.markerKey(), s.recoveringKey()},
+		s.opts.Lease.Milliseconds(), s.recoveryGrace().Milliseconds(), flag).Int64()
+	if err != nil {
+		return false, fmt.Errorf("cluster: register node %q: %w", s.inc, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n < 0 {
+		s.registered = false
+		return false, fmt.Errorf("cluster: node %q was not renewed within its lease (%v): %w", s.inc, s.opts.Lease, ErrSessionLost)
+	}
+	s.registered = true
+	return n == 1, nil
+}
+
+// Deregister implements cluster.Store.
+func (s *Store) Deregister(ctx context.Context) error {
+	if err := s.rdb.Del(ctx, s.nodeKey(s.inc)).Err(); err != nil {
+		return fmt.Errorf("cluster: deregister node %q: %w", s.inc, err)
+	}
+	return nil
+}
+
+// Alive implements cluster.Store.
+func (s *Store) Alive(ctx context.Context, nodes []string) ([]bool, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*goredis.IntCmd, len(nodes))
+	for i, n := range nodes {
+		cmds[i] = pipe.Exists(ctx, s.nodeKey(n))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("cluster: node liveness: %w", err)
+	}
+	alive := make([]bool, len(nodes))
+	now := time.Now()
+	s.mu.Lock()
+	for i, c := range cmds {
+		alive[i] = c.Val() == 1
+		s.alive[nodes[i]] = aliveEntry{alive[i], now.Add(aliveFor)}
+	}
+	if len(s.alive) > 4096 { // stale answers of nodes long gone
+		for k, e := range s.alive {
+			if now.After(e.until) {
+				delete(s.alive, k)
+			}
+		}
+	}
+	s.mu.Unlock()
+	return alive, nil
+}
+
+// ownerAlive checks owner's liveness, reusing an answer younger than
+// aliveFor: Claim and Owner run on many requests.
+func (s *Store) ownerAlive(ctx context.Context, owner string) (bool, error) {
+	if owner == s.inc {
+		return true, nil
+	}
+	s.mu.Lock()
+	e, ok := s.alive[owner]
+	s.mu.Unlock()
+	if ok && time.Now().Before(e.until) {
+		return e.alive, nil
+	}
+	a, err := s.Alive(ctx, []string{owner})
+	if err != nil {
+		return false, err
+	}
+	return a[0], nil
+}
+
+// claimScript: KEYS session, marker, recovering; ARGV node, record ms,
+// create (0/1). Returns {0, owner} when a node owns the session, {1, node}
+// when this call created it, {2, ""} when it does not exist, {3, ""} when
+// it does not exist and the cluster is recovering.
 var claimScript = goredis.NewScript(`
 local owner = redis.call('GET', KEYS[1])
 if owner then return {0, owner} end
-if redis.call('EXISTS', KEYS[2]) == 1 then return {2, ''} end
+if redis.call('EXISTS', KEYS[2]) == 0 or redis.call('EXISTS', KEYS[3]) == 1 then return {3, ''} end
+if ARGV[3] == '0' then return {2, ''} end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[3])
 return {1, ARGV[1]}
 `)
 
-// Claim returns the node that owns session id, making this node its owner
-// when no node does: created reports that. A session whose owner stopped
-// renewing it gives ErrSessionLost.
+func (s *Store) claim(ctx context.Context, id string, create bool) (owner string, code int64, err error) {
+	flag := "0"
+	if create {
+		flag = "1"
+	}
+	res, err := claimScript.Run(ctx, s.rdb, s.gateKeys(s.sessKey(id)), s.inc, s.opts.Tombstone.Milliseconds(), flag).Slice()
+	if err != nil {
+		return "", 0, err
+	}
+	code, _ = res[0].(int64)
+	owner, _ = res[1].(string)
+	if code == 3 {
+		return "", 0, fmt.Errorf("cluster: session %q: %w", id, ErrRecovering)
+	}
+	if code == 0 {
+		alive, err := s.ownerAlive(ctx, owner)
+		if err != nil {
+			return "", 0, err
+		}
+		if !alive {
+			return "", 0, fmt.Errorf("cluster: session %q of node %q: %w", id, owner, ErrSessionLost)
+		}
+	}
+	return owner, code, nil
+}
+
+// Claim implements cluster.Store.
 func (s *Store) Claim(ctx context.Context, id string) (owner string, created bool, err error) {
-	res, err := claimScript.Run(ctx, s.rdb, []string{s.ownerKey(id), s.tombKey(id)},
-		s.opts.Node, s.opts.Lease.Milliseconds(), s.opts.Tombstone.Milliseconds()).Slice()
+	owner, code, err := s.claim(ctx, id, true)
 	if err != nil {
 		return "", false, fmt.Errorf("cluster: claim session %q: %w", id, err)
 	}
-	code, _ := res[0].(int64)
-	owner, _ = res[1].(string)
-	switch code {
-	case 1:
-		return owner, true, nil
-	case 0:
-		return owner, false, nil
-	default:
-		return "", false, fmt.Errorf("cluster: session %q: %w", id, ErrSessionLost)
-	}
+	return owner, code == 1, nil
 }
 
-// Owner returns the node that owns session id without claiming it: "" and
-// no error when the session does not exist, ErrSessionLost when its owner
-// stopped renewing it.
+// Owner implements cluster.Store.
 func (s *Store) Owner(ctx context.Context, id string) (string, error) {
-	vals, err := s.rdb.MGet(ctx, s.ownerKey(id), s.tombKey(id)).Result()
+	owner, _, err := s.claim(ctx, id, false)
 	if err != nil {
 		return "", fmt.Errorf("cluster: look up session %q: %w", id, err)
 	}
-	if owner, ok := vals[0].(string); ok {
-		return owner, nil
-	}
-	if vals[1] != nil {
-		return "", fmt.Errorf("cluster: session %q: %w", id, ErrSessionLost)
-	}
-	return "", nil
+	return owner, nil
 }
 
-// renewScript: KEYS owner, tomb; ARGV node, lease ms, tomb ms. Returns 1
-// when renewed, 0 when the node does not own the session any more. A
-// session with neither key (Redis restarted empty, or failed over to a
-// replica that missed them) is claimed back: the node still holds it, and
-// without this any other node would create a second session under its id.
+// renewScript: KEYS session; ARGV node, record ms. Returns 1 when kept or
+// claimed back (Redis forgot it), 0 when another node owns it now.
 var renewScript = goredis.NewScript(`
 local owner = redis.call('GET', KEYS[1])
-if owner == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  redis.call('PEXPIRE', KEYS[2], ARGV[3])
-  return 1
-end
-if owner or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if owner and owner ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[3])
 return 1
 `)
 
@@ -154,24 +282,20 @@ return 1
 // build one huge request.
 const renewBatch = 1000
 
-// Renew extends the lease of every session in ids that this node owns, and
-// returns the ids it no longer owns (their lease ran out: the node was cut
-// from Redis too long, and the sessions must end). Sessions Redis forgot
-// entirely (it restarted empty) are claimed back.
+// Renew implements cluster.Store.
 func (s *Store) Renew(ctx context.Context, ids []string) (lost []string, err error) {
 	if err := renewScript.Load(ctx, s.rdb).Err(); err != nil {
-		return nil, fmt.Errorf("cluster: renew leases: %w", err)
+		return nil, fmt.Errorf("cluster: renew session records: %w", err)
 	}
 	for start := 0; start < len(ids); start += renewBatch {
 		batch := ids[start:min(start+renewBatch, len(ids))]
 		pipe := s.rdb.Pipeline()
 		cmds := make([]*goredis.Cmd, len(batch))
 		for i, id := range batch {
-			cmds[i] = renewScript.EvalSha(ctx, pipe, []string{s.ownerKey(id), s.tombKey(id)},
-				s.opts.Node, s.opts.Lease.Milliseconds(), s.opts.Tombstone.Milliseconds())
+			cmds[i] = renewScript.EvalSha(ctx, pipe, []string{s.sessKey(id)}, s.inc, s.opts.Tombstone.Milliseconds())
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
-			return lost, fmt.Errorf("cluster: renew leases: %w", err)
+			return lost, fmt.Errorf("cluster: renew session records: %w", err)
 		}
 		for i, c := range cmds {
 			if n, _ := c.Int64(); n != 1 {
@@ -182,11 +306,11 @@ func (s *Store) Renew(ctx context.Context, ids []string) (lost []string, err err
 	return lost, nil
 }
 
-// releaseScript: KEYS owner, tomb, recv; ARGV node. Deletes the session's
-// keys when node owns it.
+// releaseScript: KEYS session; ARGV node. Deletes the session's record
+// when node owns it.
 var releaseScript = goredis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('DEL', KEYS[1])
 return 1
 `)
 
@@ -195,55 +319,12 @@ return 1
 // its id may then be used again, as on one node. Releasing a session the
 // node does not own gives ErrNotOwner.
 func (s *Store) Release(ctx context.Context, id string) error {
-	n, err := releaseScript.Run(ctx, s.rdb, []string{s.ownerKey(id), s.tombKey(id), s.recvKey(id)}, s.opts.Node).Int64()
+	n, err := releaseScript.Run(ctx, s.rdb, []string{s.sessKey(id)}, s.inc).Int64()
 	if err != nil {
 		return fmt.Errorf("cluster: release session %q: %w", id, err)
 	}
 	if n != 1 {
 		return fmt.Errorf("cluster: release session %q: %w", id, ErrNotOwner)
-	}
-	return nil
-}
-
-// AcquireReceiver takes session id's receiver slot for holder (a request's
-// unique id) for ttl: ok is false, with the current holder, when another
-// receiving request holds it. The holder renews the slot while its request
-// is open and releases it when the request ends; a holder that dies frees
-// the slot after ttl.
-func (s *Store) AcquireReceiver(ctx context.Context, id, holder string, ttl time.Duration) (ok bool, current string, err error) {
-	set, err := s.rdb.SetArgs(ctx, s.recvKey(id), holder, goredis.SetArgs{Mode: "NX", TTL: ttl, Get: true}).Result()
-	switch {
-	case errors.Is(err, goredis.Nil):
-		return true, holder, nil // there was no value: ours is set
-	case err != nil:
-		return false, "", fmt.Errorf("cluster: acquire the receiver slot of session %q: %w", id, err)
-	default:
-		return false, set, nil
-	}
-}
-
-// compareScript: KEYS key; ARGV holder, ttl ms (0: delete). Extends or
-// deletes the key only if it still holds holder.
-var compareScript = goredis.NewScript(`
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-if ARGV[2] == '0' then redis.call('DEL', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 1
-`)
-
-// RenewReceiver extends holder's receiver slot of session id; false means
-// the slot expired and another request may hold it now.
-func (s *Store) RenewReceiver(ctx context.Context, id, holder string, ttl time.Duration) (bool, error) {
-	n, err := compareScript.Run(ctx, s.rdb, []string{s.recvKey(id)}, holder, max(ttl.Milliseconds(), 1)).Int64()
-	if err != nil {
-		return false, fmt.Errorf("cluster: renew the receiver slot of session %q: %w", id, err)
-	}
-	return n == 1, nil
-}
-
-// ReleaseReceiver frees session id's receiver slot if holder still holds it.
-func (s *Store) ReleaseReceiver(ctx context.Context, id, holder string) error {
-	if _, err := compareScript.Run(ctx, s.rdb, []string{s.recvKey(id)}, holder, 0).Result(); err != nil {
-		return fmt.Errorf("cluster: release the receiver slot of session %q: %w", id, err)
 	}
 	return nil
 }

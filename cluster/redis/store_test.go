@@ -4,15 +4,22 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/sockline/sockline/internal/testredis"
 )
 
+// newStores returns one registered Store per node name, on one fresh Redis.
 func newStores(t *testing.T, lease, tomb time.Duration, nodes ...string) []*Store {
 	t.Helper()
 	srv := testredis.Start(t)
+	return storesOn(t, srv, lease, tomb, nodes...)
+}
+
+func storesOn(t *testing.T, srv *testredis.Server, lease, tomb time.Duration, nodes ...string) []*Store {
+	t.Helper()
 	var out []*Store
 	for _, n := range nodes {
 		rdb, err := NewClient(srv.URL())
@@ -22,6 +29,9 @@ func newStores(t *testing.T, lease, tomb time.Duration, nodes ...string) []*Stor
 		t.Cleanup(func() { rdb.Close() })
 		s, err := NewStore(rdb, StoreOptions{Node: n, Lease: lease, Tombstone: tomb})
 		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Register(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, s)
@@ -65,55 +75,116 @@ func TestClaimIsClusterWideUnique(t *testing.T) {
 	}
 }
 
-func TestExpiredLeaseLeavesATombstone(t *testing.T) {
+// A process restarted under the same name is another incarnation: it does
+// not own what the old one owned, and sees it lost once the old one's
+// registration lapses.
+func TestIncarnationsOfOneNameAreDistinct(t *testing.T) {
 	ctx := context.Background()
-	st := newStores(t, 200*time.Millisecond, time.Minute, "a", "b")
+	srv := testredis.Start(t)
+	old := storesOn(t, srv, 300*time.Millisecond, time.Minute, "host:8080")[0]
+	if _, created, err := old.Claim(ctx, "sid"); err != nil || !created {
+		t.Fatalf("claim: created=%v err=%v", created, err)
+	}
+	restarted := storesOn(t, srv, 300*time.Millisecond, time.Minute, "host:8080")[0]
+	if old.Node() == restarted.Node() || !strings.HasPrefix(restarted.Node(), "host:8080#") {
+		t.Fatalf("incarnations %q and %q", old.Node(), restarted.Node())
+	}
+	if owner, created, err := restarted.Claim(ctx, "sid"); err != nil || created || owner != old.Node() {
+		t.Fatalf("restarted node's claim while the old one lives: owner=%q created=%v err=%v", owner, created, err)
+	}
+	if err := restarted.Release(ctx, "sid"); !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("restarted node released the old one's session: %v", err)
+	}
+	time.Sleep(700 * time.Millisecond) // the old one is dead: no registration
+	if _, _, err := restarted.Claim(ctx, "sid"); !errors.Is(err, ErrSessionLost) {
+		t.Fatalf("claim after the old incarnation died: %v, want ErrSessionLost", err)
+	}
+}
+
+func TestDeadNodesSessionsAreLost(t *testing.T) {
+	ctx := context.Background()
+	st := newStores(t, 300*time.Millisecond, time.Minute, "a", "b")
 	if _, created, err := st[0].Claim(ctx, "sid"); err != nil || !created {
 		t.Fatalf("claim: created=%v err=%v", created, err)
 	}
-	// a renews for a while: the session stays a's.
-	for range 3 {
+	// a registers for a while: the session stays a's.
+	for range 4 {
 		time.Sleep(100 * time.Millisecond)
-		if lost, err := st[0].Renew(ctx, []string{"sid"}); err != nil || len(lost) != 0 {
-			t.Fatalf("renew: lost=%v err=%v", lost, err)
+		if _, err := st[0].Register(ctx); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if owner, created, err := st[1].Claim(ctx, "sid"); err != nil || created || owner != "a" {
+	if owner, created, err := st[1].Claim(ctx, "sid"); err != nil || created || owner != st[0].Node() {
 		t.Fatalf("b's claim of a live session: owner=%q created=%v err=%v", owner, created, err)
 	}
-	// a dies: no more renewals. After the lease, b must not re-create it.
-	time.Sleep(400 * time.Millisecond)
+	if alive, err := st[1].Alive(ctx, []string{st[0].Node(), "nobody#1"}); err != nil || !slices.Equal(alive, []bool{true, false}) {
+		t.Fatalf("Alive = %v, %v", alive, err)
+	}
+	// a dies: no more registrations. After the lease, b must not re-create it.
+	time.Sleep(700 * time.Millisecond)
 	if _, _, err := st[1].Claim(ctx, "sid"); !errors.Is(err, ErrSessionLost) {
 		t.Fatalf("claim after the owner died: %v, want ErrSessionLost", err)
 	}
 	if _, err := st[1].Owner(ctx, "sid"); !errors.Is(err, ErrSessionLost) {
 		t.Fatalf("Owner after the owner died: %v, want ErrSessionLost", err)
 	}
-	// a comes back: its renewal reports the session lost.
-	if lost, err := st[0].Renew(ctx, []string{"sid"}); err != nil || !slices.Equal(lost, []string{"sid"}) {
-		t.Fatalf("renew after expiry: lost=%v err=%v; want [sid]", lost, err)
+	// a was only cut off: its next registration says its sessions are lost.
+	if _, err := st[0].Register(ctx); !errors.Is(err, ErrSessionLost) {
+		t.Fatalf("register after the lease ran out: %v, want ErrSessionLost", err)
+	}
+	if known, err := st[0].Register(ctx); err != nil || known {
+		t.Fatalf("register again: known=%v err=%v; want a fresh registration", known, err)
 	}
 }
 
-func TestRenewClaimsBackWhatRedisForgot(t *testing.T) {
+func TestDeregisterEndsTheNodesSessions(t *testing.T) {
 	ctx := context.Background()
-	srv := testredis.Start(t)
-	rdb, err := NewClient(srv.Addr())
-	if err != nil {
+	st := newStores(t, time.Minute, time.Hour, "a", "b")
+	if _, _, err := st[0].Claim(ctx, "sid"); err != nil {
 		t.Fatal(err)
 	}
-	defer rdb.Close()
-	a, _ := NewStore(rdb, StoreOptions{Node: "a"})
-	b, _ := NewStore(rdb, StoreOptions{Node: "b"})
+	if err := st[0].Deregister(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(aliveFor)
+	if _, err := st[1].Owner(ctx, "sid"); !errors.Is(err, ErrSessionLost) {
+		t.Fatalf("Owner after the owner left: %v, want ErrSessionLost", err)
+	}
+}
+
+// Redis restarted empty: unknown ids are neither created nor reported
+// unknown until the nodes have had time to claim theirs back, so no node
+// creates a second session under a live session's id.
+func TestRedisRestartedEmptyRecovers(t *testing.T) {
+	ctx := context.Background()
+	srv := testredis.Start(t)
+	st := storesOn(t, srv, 500*time.Millisecond, time.Minute, "a", "b")
+	a, b := st[0], st[1]
 	if _, _, err := a.Claim(ctx, "sid"); err != nil {
 		t.Fatal(err)
 	}
 	srv.Restart(t) // empty
+	if _, _, err := b.Claim(ctx, "sid"); !errors.Is(err, ErrRecovering) {
+		t.Fatalf("b's claim before a re-registered: %v, want ErrRecovering", err)
+	}
+	if _, err := b.Owner(ctx, "sid"); !errors.Is(err, ErrRecovering) {
+		t.Fatalf("b's Owner before a re-registered: %v, want ErrRecovering", err)
+	}
+	if known, err := a.Register(ctx); err != nil || known {
+		t.Fatalf("a's registration after the restart: known=%v err=%v; want not known", known, err)
+	}
 	if lost, err := a.Renew(ctx, []string{"sid"}); err != nil || len(lost) != 0 {
 		t.Fatalf("renew after Redis forgot: lost=%v err=%v; want the session claimed back", lost, err)
 	}
-	if owner, created, err := b.Claim(ctx, "sid"); err != nil || created || owner != "a" {
+	if owner, created, err := b.Claim(ctx, "sid"); err != nil || created || owner != a.Node() {
 		t.Fatalf("b's claim after a claimed back: owner=%q created=%v err=%v", owner, created, err)
+	}
+	if _, _, err := b.Claim(ctx, "new"); !errors.Is(err, ErrRecovering) {
+		t.Fatalf("a new session during the recovery: %v, want ErrRecovering", err)
+	}
+	time.Sleep(600 * time.Millisecond)
+	if _, created, err := b.Claim(ctx, "new"); err != nil || !created {
+		t.Fatalf("a new session after the recovery: created=%v err=%v", created, err)
 	}
 }
 
@@ -129,7 +200,7 @@ func TestReleaseFreesTheIDForTheOwnerOnly(t *testing.T) {
 	if err := st[0].Release(ctx, "sid"); err != nil {
 		t.Fatal(err)
 	}
-	if owner, created, err := st[1].Claim(ctx, "sid"); err != nil || !created || owner != "b" {
+	if owner, created, err := st[1].Claim(ctx, "sid"); err != nil || !created || owner != st[1].Node() {
 		t.Fatalf("claim after release: owner=%q created=%v err=%v", owner, created, err)
 	}
 }
@@ -153,64 +224,30 @@ func TestRenewManySessionsInBatches(t *testing.T) {
 		t.Fatalf("a lost %d sessions, want the 1250 that b owns", len(lost))
 	}
 	for _, id := range lost {
-		if owner, _ := st[0].Owner(ctx, id); owner != "b" {
+		if owner, _ := st[0].Owner(ctx, id); owner != st[1].Node() {
 			t.Fatalf("%s reported lost but owned by %q", id, owner)
 		}
 	}
 }
 
-func TestReceiverSlotIsExclusive(t *testing.T) {
-	ctx := context.Background()
-	st := newStores(t, time.Minute, time.Hour, "a", "b")
-	ok, cur, err := st[0].AcquireReceiver(ctx, "sid", "req1", time.Minute)
-	if err != nil || !ok || cur != "req1" {
-		t.Fatalf("first acquire: ok=%v cur=%q err=%v", ok, cur, err)
-	}
-	ok, cur, err = st[1].AcquireReceiver(ctx, "sid", "req2", time.Minute)
-	if err != nil || ok || cur != "req1" {
-		t.Fatalf("second acquire: ok=%v cur=%q err=%v; want refused, held by req1", ok, cur, err)
-	}
-	if ok, err := st[1].RenewReceiver(ctx, "sid", "req2", time.Minute); err != nil || ok {
-		t.Fatalf("renew by a non-holder: ok=%v err=%v", ok, err)
-	}
-	if err := st[1].ReleaseReceiver(ctx, "sid", "req2"); err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := st[0].RenewReceiver(ctx, "sid", "req1", time.Minute); err != nil || !ok {
-		t.Fatalf("a non-holder's release freed the slot: renew ok=%v err=%v", ok, err)
-	}
-	if err := st[0].ReleaseReceiver(ctx, "sid", "req1"); err != nil {
-		t.Fatal(err)
-	}
-	if ok, _, err := st[1].AcquireReceiver(ctx, "sid", "req2", 150*time.Millisecond); err != nil || !ok {
-		t.Fatalf("acquire after release: ok=%v err=%v", ok, err)
-	}
-	time.Sleep(400 * time.Millisecond) // req2's node died: the slot frees itself
-	if ok, _, err := st[0].AcquireReceiver(ctx, "sid", "req3", time.Minute); err != nil || !ok {
-		t.Fatalf("acquire after the holder's ttl: ok=%v err=%v", ok, err)
-	}
-}
-
 func TestStoreErrorsWhileRedisIsDown(t *testing.T) {
 	srv := testredis.Start(t)
-	rdb, err := NewClient(srv.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
-	s, err := NewStore(rdb, StoreOptions{Node: "a"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := storesOn(t, srv, time.Minute, time.Hour, "a")[0]
 	srv.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	if _, _, err := s.Claim(ctx, "sid"); err == nil {
 		t.Fatal("claim with Redis down succeeded")
 	}
+	if _, err := s.Register(ctx); err == nil {
+		t.Fatal("register with Redis down succeeded")
+	}
 	srv.Restart(t)
-	if _, created, err := s.Claim(context.Background(), "sid"); err != nil || !created {
-		t.Fatalf("claim after Redis came back: created=%v err=%v", created, err)
+	if _, err := s.Register(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, created, err := s.Claim(context.Background(), "sid"); !errors.Is(err, ErrRecovering) {
+		t.Fatalf("claim right after Redis came back empty: created=%v err=%v; want ErrRecovering", created, err)
 	}
 }
 

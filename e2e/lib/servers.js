@@ -278,6 +278,8 @@ async function createTestServer(pageServer) {
   if (clusterNodes > 0) {
     if (kind !== 'go') throw new Error('E2E_CLUSTER needs E2E_SERVER=go');
     const { ClusterServer } = require('./cluster');
+    // Every node authenticates what it sends the others with this secret.
+    process.env.SOCKLINE_CLUSTER_SECRET = require('crypto').randomBytes(32).toString('hex');
     return new ClusterServer({
       nodes: clusterNodes,
       port: await freePort(),

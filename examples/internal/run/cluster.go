@@ -2,8 +2,6 @@ package run
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"time"
@@ -13,16 +11,27 @@ import (
 )
 
 // RedisUsage is the help text of the examples' -redis flag.
-const RedisUsage = "Redis address (host:port or redis://...) to run as one node of a cluster; empty: one process"
+const RedisUsage = "Redis address (host:port, redis://... or rediss://... for TLS, with user:password@ for ACLs) to run as one node of a cluster; empty: one process. Every node needs the same secret in $" + SecretEnv
+
+// SecretEnv names the environment variable that holds the cluster secret:
+// at least 16 bytes, the same on every node (for example the output of
+// `openssl rand -hex 32`). It is read from the environment rather than a
+// flag so that it does not show in the process list.
+const SecretEnv = "SOCKLINE_CLUSTER_SECRET"
 
 // Cluster connects to Redis at addr and returns the cluster template for
 // the example's handlers (each sets its own Service) and a function that
 // closes the connection after the handlers shut down. An empty addr returns
-// nil: one process. The node's id is the host name, process id and a random
-// suffix, unique even for several processes on one machine.
+// nil: one process. The node's name is the host name and process id; the
+// store adds a random epoch, so a restart under the same name is a new
+// incarnation.
 func Cluster(addr string) (*sockjs.Cluster, func(context.Context) error, error) {
 	if addr == "" {
 		return nil, func(context.Context) error { return nil }, nil
+	}
+	secret := os.Getenv(SecretEnv)
+	if len(secret) < 16 {
+		return nil, nil, fmt.Errorf("cluster mode needs $%s: the same random secret of at least 16 bytes on every node (for example: export %s=$(openssl rand -hex 32))", SecretEnv, SecretEnv)
 	}
 	rdb, err := redis.NewClient(addr)
 	if err != nil {
@@ -35,9 +44,7 @@ func Cluster(addr string) (*sockjs.Cluster, func(context.Context) error, error) 
 		return nil, nil, fmt.Errorf("redis at %s does not answer: %w", addr, err)
 	}
 	host, _ := os.Hostname()
-	var suffix [4]byte
-	_, _ = rand.Read(suffix[:])
-	node := fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(suffix[:]))
+	node := fmt.Sprintf("%s-%d", host, os.Getpid())
 	store, err := redis.NewStore(rdb, redis.StoreOptions{Node: node})
 	if err != nil {
 		rdb.Close()
@@ -48,5 +55,5 @@ func Cluster(addr string) (*sockjs.Cluster, func(context.Context) error, error) 
 		_ = bus.Close()
 		return rdb.Close()
 	}
-	return &sockjs.Cluster{Store: store, Bus: bus}, closer, nil
+	return &sockjs.Cluster{Store: store, Bus: bus, Secret: []byte(secret)}, closer, nil
 }

@@ -1,0 +1,311 @@
+package sockjs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"github.com/sockline/sockline/cluster"
+	"github.com/sockline/sockline/internal/frame"
+	"github.com/sockline/sockline/internal/tunnel"
+	"github.com/sockline/sockline/session"
+)
+
+// served is the owner side of an exchange: a request carried here from the
+// edge node that holds the client.
+type served struct {
+	edge    string // the incarnation that opened it: the only one heard
+	session *session.Session
+	ctx     context.Context
+	cancel  context.CancelFunc
+	acks    chan *tunnel.Msg
+	// quietSince is when the edge last heard from this exchange (unix ns):
+	// keepalive tells an edge whose response idles that the owner lives.
+	quietSince atomic.Int64
+}
+
+func (s *served) deliver(m *tunnel.Msg) {
+	switch m.Kind {
+	case tunnel.KindCancel:
+		s.cancel()
+		return
+	case tunnel.KindDrain:
+		// The edge is leaving: end the response at the next frame, without
+		// closing the session; the client reconnects through another node.
+		s.session.EndReceiver()
+		return
+	}
+	select {
+	case s.acks <- m:
+	default:
+		s.cancel() // a peer that floods acks is broken
+	}
+}
+
+// startServed serves a carried request on its own goroutine.
+func (c *clusterNode) startServed(m *tunnel.Msg) {
+	rt, known := routes[m.Transport]
+	sess, held := c.h.registry.Load(m.Session)
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &served{edge: m.From, session: sess, ctx: ctx, cancel: cancel, acks: make(chan *tunnel.Msg, exchangeBuffer)}
+	s.quietSince.Store(time.Now().UnixNano())
+	c.mu.Lock()
+	_, dup := c.in[m.ID]
+	refuse := c.closing || len(c.in) >= maxServed || !known || m.Transport == "websocket"
+	serve := !dup && !refuse && held
+	if serve {
+		c.in[m.ID] = s
+		c.wg.Add(1)
+	}
+	c.mu.Unlock()
+	switch {
+	case dup:
+		cancel()
+		c.stray.Add(1)
+		return
+	case refuse:
+		cancel()
+		c.goPublish(m.From, &tunnel.Msg{Kind: tunnel.KindChunk, Final: true, ID: m.ID, Seq: 1, Status: http.StatusServiceUnavailable,
+			Header: http.Header{"Content-Type": {"text/plain; charset=UTF-8"}}, Body: []byte("Session node busy.")})
+		return
+	case !held:
+		cancel()
+		c.goPublish(m.From, &tunnel.Msg{Kind: tunnel.KindEnd, ID: m.ID, Err: errGone})
+		return
+	}
+	c.h.requests.Add(1) // Shutdown waits for the close frames it carries
+	go func() {
+		defer c.wg.Done()
+		defer c.h.requests.Done()
+		defer func() {
+			c.mu.Lock()
+			delete(c.in, m.ID)
+			c.mu.Unlock()
+			cancel()
+		}()
+		req := &http.Request{
+			Method: m.Method, URL: &url.URL{Path: m.Path, RawQuery: m.RawQuery},
+			Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header: http.Header{}, Host: "sockline-cluster", RemoteAddr: m.From,
+			Body: io.NopCloser(bytes.NewReader(m.Body)), ContentLength: int64(len(m.Body)),
+		}
+		if m.ContentType != "" {
+			req.Header.Set("Content-Type", m.ContentType)
+		}
+		req = req.WithContext(ctx)
+		tw := &tunnelWriter{c: c, s: s, id: m.ID, to: m.From, header: http.Header{},
+			whole: !isStreaming(m.Transport), receiving: !isSend(m.Transport)}
+		rt.serve(&c.h.tcfg, ownerSessions{c.h}, tw, req, m.Session)
+		tw.end()
+	}()
+}
+
+// keepalive tells the edge of every carried response that has been quiet
+// for a third of the forward timeout that the owner is still there; an edge
+// that no longer listens (gone) has its exchange cancelled.
+func (c *clusterNode) keepalive() {
+	quiet := time.Now().Add(-c.cfg.ForwardTimeout / 3).UnixNano()
+	type idle struct {
+		id string
+		s  *served
+	}
+	var list []idle
+	c.mu.Lock()
+	for id, s := range c.in {
+		if s.quietSince.Load() <= quiet {
+			list = append(list, idle{id, s})
+		}
+	}
+	c.mu.Unlock()
+	for _, e := range list {
+		if err := c.send(e.s.edge, &tunnel.Msg{Kind: tunnel.KindWait, ID: e.id}); err != nil {
+			e.s.cancel() // the edge is gone: its client's request with it
+			continue
+		}
+		e.s.quietSince.Store(time.Now().UnixNano())
+	}
+}
+
+// tunnelWriter is the owner's http.ResponseWriter for a carried request:
+// each flush becomes a chunk that counts as written once the edge node has
+// flushed it to the client. It implements the deadline and flush methods
+// http.ResponseController looks for, so the transports' write deadlines
+// bound the wait for that acknowledgement.
+//
+// A whole response (a poll or a send: one frame, or none) is sent as one
+// final chunk when the transport returns, so that the client has it after
+// two crossings of the bus (open, chunk); its acknowledgement is waited for
+// after that, off the client's path, and a poll whose frame the edge could
+// not write closes the session, as a failed write does on one node.
+type tunnelWriter struct {
+	c      *clusterNode
+	s      *served
+	id, to string
+	// whole: send everything as one final chunk at the end; receiving:
+	// the response carries frames of the session (not a send's 204).
+	whole, receiving bool
+
+	header   http.Header
+	status   int
+	buf      []byte
+	seq      uint64
+	deadline time.Time
+	err      error
+}
+
+// Header implements http.ResponseWriter.
+func (t *tunnelWriter) Header() http.Header { return t.header }
+
+// WriteHeader implements http.ResponseWriter.
+func (t *tunnelWriter) WriteHeader(code int) {
+	if t.status == 0 {
+		t.status = code
+	}
+}
+
+// Write implements http.ResponseWriter; bytes go out with the next flush.
+func (t *tunnelWriter) Write(p []byte) (int, error) {
+	if t.err != nil {
+		return 0, t.err
+	}
+	if t.status == 0 {
+		t.status = http.StatusOK
+	}
+	t.buf = append(t.buf, p...)
+	return len(p), nil
+}
+
+// Flush implements http.Flusher.
+func (t *tunnelWriter) Flush() { _ = t.FlushError() }
+
+// FlushError sends what was written as one chunk and waits until the edge
+// node has flushed it to the client; a whole response waits for its end.
+func (t *tunnelWriter) FlushError() error {
+	if t.err != nil || t.whole {
+		return t.err
+	}
+	return t.sendChunk(false)
+}
+
+func (t *tunnelWriter) sendChunk(final bool) error {
+	if t.status == 0 {
+		t.status = http.StatusOK
+	}
+	t.seq++
+	m := &tunnel.Msg{Kind: tunnel.KindChunk, ID: t.id, Seq: t.seq, Body: t.buf, Final: final}
+	if t.seq == 1 {
+		m.Status, m.Header = t.status, t.header
+	}
+	err := t.c.send(t.to, m)
+	t.buf = t.buf[:0]
+	t.s.quietSince.Store(time.Now().UnixNano())
+	if err == nil {
+		err = t.awaitAck()
+	}
+	if err != nil {
+		t.err = fmt.Errorf("sockjs: cluster: carrying the response to the client's node: %w", err)
+	}
+	return t.err
+}
+
+func (t *tunnelWriter) awaitAck() error {
+	d := t.c.cfg.ForwardTimeout
+	if !t.deadline.IsZero() {
+		d = time.Until(t.deadline)
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		select {
+		case a := <-t.s.acks:
+			switch {
+			case a.Kind != tunnel.KindAck || a.Seq < t.seq:
+				continue // nothing else is expected; ignore
+			case a.Seq > t.seq:
+				return errExchangeBroken
+			case a.Err != "":
+				return errors.New(a.Err)
+			}
+			return nil
+		case <-t.s.ctx.Done():
+			return context.Canceled
+		case <-timer.C:
+			return fmt.Errorf("%w: no acknowledgement within %v", errExchangeBroken, d)
+		}
+	}
+}
+
+// SetWriteDeadline bounds the wait for the next chunk's acknowledgement.
+func (t *tunnelWriter) SetWriteDeadline(d time.Time) error { t.deadline = d; return nil }
+
+// SetReadDeadline does nothing: the body was read on the edge node.
+func (t *tunnelWriter) SetReadDeadline(time.Time) error { return nil }
+
+// end sends what is left and closes the exchange; a failure is told to the
+// edge (End with the error), which then cuts its client's response at once
+// instead of waiting for it.
+func (t *tunnelWriter) end() {
+	if t.err == nil && (t.whole || len(t.buf) > 0 || t.seq == 0) {
+		carried := len(t.buf) > 0
+		if t.sendChunk(true) == nil {
+			return
+		}
+		if t.whole && t.receiving && carried {
+			// The poll's frame may not have reached the client: the session
+			// must not go on as if it had (as on one node).
+			t.s.session.CloseWith(&session.CloseError{Code: frame.CodeInterrupted, Reason: frame.ReasonInterrupted, Cause: session.ErrWriteFailed})
+		}
+	}
+	m := &tunnel.Msg{Kind: tunnel.KindEnd, ID: t.id, Seq: t.seq}
+	if t.err != nil {
+		m.Err = t.err.Error()
+	}
+	_, _ = t.c.publish(t.to, m)
+}
+
+// endedSessions answers every receiving request with the close frame of a
+// session whose node was lost.
+type endedSessions struct{}
+
+func (endedSessions) ended(id string) *session.Session {
+	return session.NewEnded(id, &session.CloseError{Code: CloseSessionLost, Reason: reasonSessionLost, Cause: cluster.ErrSessionLost})
+}
+
+// Open implements transports.Sessions.
+func (e endedSessions) Open(id, _ string, _ *http.Request) *session.Session { return e.ended(id) }
+
+// OpenConnection implements transports.Sessions.
+func (e endedSessions) OpenConnection(id, _ string, _ *http.Request) *session.Session {
+	return e.ended(id)
+}
+
+// Lookup implements transports.Sessions.
+func (endedSessions) Lookup(string) (*session.Session, bool) { return nil, false }
+
+// ownerSessions is how a carried request finds its session on the owner:
+// only among the sessions it holds. One that is gone meanwhile (expired, or
+// the node restarted) is answered as lost; nothing is created.
+type ownerSessions struct{ h *Handler }
+
+// Open implements transports.Sessions.
+func (o ownerSessions) Open(id, _ string, _ *http.Request) *session.Session {
+	if s, ok := o.h.registry.Load(id); ok {
+		return s
+	}
+	return endedSessions{}.ended(id)
+}
+
+// OpenConnection implements transports.Sessions; websockets are never
+// carried, so it only answers as lost.
+func (o ownerSessions) OpenConnection(id, _ string, _ *http.Request) *session.Session {
+	return endedSessions{}.ended(id)
+}
+
+// Lookup implements transports.Sessions.
+func (o ownerSessions) Lookup(id string) (*session.Session, bool) { return o.h.registry.Load(id) }
