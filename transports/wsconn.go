@@ -56,6 +56,9 @@ type wsConn struct {
 func (c *Config) serveWS(conn *websocket.Conn, sess *session.Session, raw bool, onBusy func()) {
 	wc := &wsConn{c: c, conn: conn, sess: sess, raw: raw}
 	wc.ctx, wc.cancel = context.WithCancel(context.Background())
+	// A message sent while this sets up wakes the connection before wc.rcv
+	// is set: count such wakes, but start no writer until it is.
+	wc.wakes.n.Store(1)
 	rcv, err := sess.AttachFunc(wc.ctx, wc.wake)
 	if err != nil {
 		wc.cancel()
@@ -70,7 +73,7 @@ func (c *Config) serveWS(conn *websocket.Conn, sess *session.Session, raw bool, 
 		wc.release = c.Track()
 	}
 	go wc.read()
-	wc.wake() // the open frame is ready
+	startWriter(wc) // the open frame is ready, and what was counted meanwhile
 }
 
 // wake hands wc to a writer unless one is at work on it.
