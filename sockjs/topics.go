@@ -97,6 +97,11 @@ func (t *topicHub) subscribe(ctx context.Context, s *Session, topic string) (fun
 			delete(t.topics, topic) // the next Subscribe tries again
 		}
 		orphan := err == nil && len(e.sessions) == 0 // everyone left meanwhile
+		if orphan && t.topics[topic] == e {
+			// Forget the entry with its subscription: a later subscriber
+			// must subscribe the node again, not join a cancelled one.
+			delete(t.topics, topic)
+		}
 		close(e.ready)
 		t.mu.Unlock()
 		if orphan {

@@ -14,6 +14,7 @@ import (
 	"github.com/sockline/sockline/cluster/redis"
 	"github.com/sockline/sockline/internal/rrproxy"
 	"github.com/sockline/sockline/internal/testredis"
+	"github.com/sockline/sockline/pubsub"
 	"github.com/sockline/sockline/sockjs"
 )
 
@@ -35,6 +36,10 @@ type clusterFixture struct {
 	redis *testredis.Server
 	nodes []*node
 	proxy *rrproxy.Proxy
+	// forwardTimeout is the nodes' Cluster.ForwardTimeout; zero means 5 s.
+	forwardTimeout time.Duration
+	// wrapBus, when set, wraps a node's bus (to drop or hold messages).
+	wrapBus func(name string, b *redis.Bus) pubsub.Bus
 }
 
 // echoApp echoes, answers "where?" with the node that runs the handler, and
@@ -71,7 +76,12 @@ func echoApp(name string, opened chan<- string, h func() *sockjs.Handler) sockjs
 
 func startCluster(t *testing.T, n int, opts sockjs.Options) *clusterFixture {
 	t.Helper()
-	f := &clusterFixture{redis: testredis.Start(t)}
+	return (&clusterFixture{redis: testredis.Start(t)}).start(t, n, opts)
+}
+
+// start starts n nodes and the proxy in front of them.
+func (f *clusterFixture) start(t *testing.T, n int, opts sockjs.Options) *clusterFixture {
+	t.Helper()
 	var urls []string
 	for i := range n {
 		nd := f.startNode(t, fmt.Sprintf("n%d", i+1), opts)
@@ -93,7 +103,15 @@ func (f *clusterFixture) startNode(t *testing.T, name string, opts sockjs.Option
 	}
 	bus := redis.NewBus(rdb, redis.BusOptions{HealthCheck: 300 * time.Millisecond})
 	nd := &node{name: name, bus: bus, rdb: rdb, h2store: store, opened: make(chan string, 100)}
-	opts.Cluster = &sockjs.Cluster{Store: store, Bus: bus, Secret: testSecret, RenewInterval: 250 * time.Millisecond, ForwardTimeout: 5 * time.Second}
+	fwd := f.forwardTimeout
+	if fwd == 0 {
+		fwd = 5 * time.Second
+	}
+	var b pubsub.Bus = bus
+	if f.wrapBus != nil {
+		b = f.wrapBus(name, bus)
+	}
+	opts.Cluster = &sockjs.Cluster{Store: store, Bus: b, Secret: testSecret, RenewInterval: 250 * time.Millisecond, ForwardTimeout: fwd}
 	nd.h = sockjs.NewHandler(opts, echoApp(name, nd.opened, func() *sockjs.Handler { return nd.h }))
 	mux := http.NewServeMux()
 	mux.Handle("/echo/", http.StripPrefix("/echo", nd.h))
@@ -115,10 +133,12 @@ var stopOnce sync.Map
 // it stops talking to Redis (no renewal, no release), while its handler
 // lives on unseen until the test ends.
 func (nd *node) crash() {
-	nd.srv.CloseClientConnections()
-	nd.srv.Close()
+	// Redis first: a killed process sends nothing more, not even the
+	// cancels its requests' ends would send.
 	_ = nd.bus.Close()
 	_ = nd.rdb.Close()
+	nd.srv.CloseClientConnections()
+	nd.srv.Close()
 }
 
 // stop shuts the node down gracefully.

@@ -1,0 +1,384 @@
+package redis_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sockline/sockline/client"
+	"github.com/sockline/sockline/cluster/redis"
+	"github.com/sockline/sockline/internal/testredis"
+	"github.com/sockline/sockline/internal/tunnel"
+	"github.com/sockline/sockline/pubsub"
+	"github.com/sockline/sockline/sockjs"
+)
+
+// The cluster as deployed: idle carried requests, restarts under the same
+// name, dead peers, lost messages, hostile neighbours on Redis.
+
+// request makes a request in the background; its result arrives on the
+// channel: the status and the body read until the response ends (or the
+// error that ended it, appended as "error: ...").
+func request(method, url, body string, header http.Header) <-chan [2]string {
+	out := make(chan [2]string, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
+		for k, v := range header {
+			req.Header[k] = v
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			out <- [2]string{"0", "error: " + err.Error()}
+			return
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		s := string(b)
+		if err != nil {
+			s += "error: " + err.Error()
+		}
+		out <- [2]string{res.Status[:3], s}
+	}()
+	return out
+}
+
+func startRedis(t *testing.T) *testredis.Server { return testredis.Start(t) }
+
+func await(t *testing.T, what string, ch <-chan [2]string, within time.Duration) [2]string {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(within):
+		t.Fatalf("%s: no answer within %v", what, within)
+		return [2]string{}
+	}
+}
+
+func open(t *testing.T, base, id string) {
+	t.Helper()
+	if code, body := post(t, base+"/000/"+id+"/xhr", ""); code != 200 || body != "o\n" {
+		t.Fatalf("open %s at %s: %d %q", id, base, code, body)
+	}
+}
+
+// A carried request may wait exactly as long as a local one: a receiving
+// request of every HTTP transport, idle on a node that does not own its
+// session, gets its heartbeat after the heartbeat delay, although that is
+// longer than the forward timeout (before: 504 at the forward timeout, and
+// the session was interrupted).
+func TestClusterIdleCarriedRequestsWaitForTheHeartbeat(t *testing.T) {
+	f := &clusterFixture{redis: startRedis(t), forwardTimeout: time.Second}
+	f.start(t, 2, sockjs.Options{HeartbeatDelay: 3 * time.Second, AllowJSONP: true})
+	owner, edge := f.nodes[0].srv.URL+"/echo", f.nodes[1].srv.URL+"/echo"
+	for _, tc := range []struct {
+		transport, method, query, heartbeat string
+	}{
+		{"xhr", "POST", "", "h\n"},
+		{"jsonp", "GET", "?c=cb", `/**/cb("h");`},
+		{"xhr_streaming", "POST", "", "h\n"},
+		{"eventsource", "GET", "", "data: h\r\n"},
+		{"htmlfile", "GET", "?c=cb", "p(\"h\");\n"},
+	} {
+		t.Run(tc.transport, func(t *testing.T) {
+			id := "idle-" + tc.transport
+			open(t, owner, id)
+			if tc.transport == "xhr" || tc.transport == "jsonp" {
+				r := await(t, "idle poll", request(tc.method, edge+"/000/"+id+"/"+tc.transport+tc.query, "", nil), 15*time.Second)
+				if r[0] != "200" || !strings.Contains(r[1], tc.heartbeat) {
+					t.Fatalf("idle carried poll: %s %q, want the heartbeat %q", r[0], r[1], tc.heartbeat)
+				}
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, tc.method, edge+"/000/"+id+"/"+tc.transport+tc.query, nil)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			if res.StatusCode != 200 {
+				t.Fatalf("idle carried stream: %d", res.StatusCode)
+			}
+			br := bufio.NewReader(res.Body)
+			var got strings.Builder
+			for {
+				line, err := br.ReadString('\n')
+				got.WriteString(line)
+				if line == tc.heartbeat || tc.transport == "htmlfile" && strings.HasSuffix(line, tc.heartbeat) {
+					return
+				}
+				if err != nil {
+					t.Fatalf("idle carried stream ended before its heartbeat: %v; read %q", err, got.String())
+				}
+			}
+		})
+	}
+}
+
+// A process restarted under the same node name while other nodes still
+// serve requests its predecessor carried never gets another session's
+// frames (before: exchange ids restarted at name/1, the owner overwrote the
+// old exchange, and session Y's poll read session X's message).
+func TestClusterRestartedNodeNeverCrossesSessions(t *testing.T) {
+	f := &clusterFixture{redis: startRedis(t), forwardTimeout: 2 * time.Second}
+	f.start(t, 2, sockjs.Options{})
+	owner := f.nodes[0].srv.URL + "/echo"
+	open(t, owner, "x")
+	open(t, owner, "y")
+	_ = request("POST", f.nodes[1].srv.URL+"/echo/000/x/xhr", "", nil) // carried, idle
+	time.Sleep(300 * time.Millisecond)
+	f.nodes[1].crash()
+	restarted := f.startNode(t, "n2", sockjs.Options{})
+	pollY := request("POST", restarted.srv.URL+"/echo/000/y/xhr", "", nil)
+	time.Sleep(300 * time.Millisecond)
+	if code, _ := post(t, owner+"/000/x/xhr_send", `["secret for X"]`); code != 204 {
+		t.Fatalf("send to X: %d", code)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if code, _ := post(t, owner+"/000/y/xhr_send", `["hello Y"]`); code != 204 {
+		t.Fatalf("send to Y: %d", code)
+	}
+	r := await(t, "Y's poll", pollY, 10*time.Second)
+	if r[0] != "200" || r[1] != "a[\"hello Y\"]\n" {
+		t.Fatalf("Y's poll through the restarted node: %s %q, want only Y's message", r[0], r[1])
+	}
+}
+
+// dropping is a node's bus that drops the node's outgoing messages of one
+// tunnel kind while armed.
+type dropping struct {
+	*redis.Bus
+	kind  byte // the tunnel kind byte (the wire's second byte)
+	armed atomic.Bool
+}
+
+func (d *dropping) drop(p []byte) bool { return d.armed.Load() && len(p) > 1 && p[1] == d.kind }
+
+func (d *dropping) Publish(ctx context.Context, topic string, p []byte) error {
+	_, err := d.PublishCount(ctx, topic, p)
+	return err
+}
+
+func (d *dropping) PublishCount(ctx context.Context, topic string, p []byte) (int, error) {
+	if d.drop(p) {
+		return 1, nil // lost on the way
+	}
+	return d.Bus.PublishCount(ctx, topic, p)
+}
+
+// A lost acknowledgement fails the owner's write; the owner tells the edge,
+// which cuts the client's response at once instead of leaving it hanging
+// (before: the edge waited for the owner to change in the store, while the
+// session was already closed).
+func TestClusterLostAckEndsTheCarriedResponse(t *testing.T) {
+	var edgeBus *dropping
+	f := &clusterFixture{redis: startRedis(t), forwardTimeout: time.Second}
+	f.wrapBus = func(name string, b *redis.Bus) pubsub.Bus {
+		if name != "n2" {
+			return b
+		}
+		edgeBus = &dropping{Bus: b, kind: byte(tunnel.KindAck)}
+		return edgeBus
+	}
+	// The owner waits for an acknowledgement as long as for a local write.
+	f.start(t, 2, sockjs.Options{WriteTimeout: time.Second})
+	owner := f.nodes[0].srv.URL + "/echo"
+	open(t, owner, "s")
+	br, stop := stream(t, f.nodes[1].srv.URL+"/echo/000/s/xhr_streaming")
+	defer stop()
+	edgeBus.armed.Store(true)
+	if code, _ := post(t, owner+"/000/s/xhr_send", `["m"]`); code != 204 {
+		t.Fatalf("send: %d", code)
+	}
+	ended := make(chan string, 1)
+	go func() {
+		var all strings.Builder
+		for {
+			l, err := br.ReadString('\n')
+			all.WriteString(l)
+			if err != nil {
+				ended <- all.String() + "error: " + err.Error()
+				return
+			}
+		}
+	}()
+	select {
+	case got := <-ended:
+		if !strings.Contains(got, "error: ") || strings.Contains(got, "c[") {
+			t.Fatalf("stream after a lost ack: %q, want it cut", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the carried stream still hangs 10s after its acknowledgement was lost")
+	}
+	if code, body := post(t, owner+"/000/s/xhr", ""); code != 200 || body != "c[1002,\"Connection interrupted\"]\n" {
+		t.Fatalf("next poll: %d %q, want the session interrupted (the write's fate is unknown)", code, body)
+	}
+}
+
+// An edge that dies while it holds a carried poll frees the session's
+// receiver on the owner (the owner's keepalive finds nobody listening),
+// also with heartbeats off (before: 2010 for ever).
+func TestClusterDeadEdgeFreesTheReceiver(t *testing.T) {
+	f := &clusterFixture{redis: startRedis(t), forwardTimeout: time.Second}
+	f.start(t, 2, sockjs.Options{HeartbeatDelay: -1})
+	owner := f.nodes[0].srv.URL + "/echo"
+	open(t, owner, "s")
+	_ = request("POST", f.nodes[1].srv.URL+"/echo/000/s/xhr", "", nil)
+	time.Sleep(300 * time.Millisecond)
+	f.nodes[1].crash()
+	time.Sleep(2 * time.Second) // a keepalive round: a third of the forward timeout, and the renewal tick
+	if code, body := post(t, owner+"/000/s/xhr", ""); code != 200 || body != "c[1002,\"Connection interrupted\"]\n" {
+		t.Fatalf("poll after the edge died: %d %q, want the session interrupted, not 2010", code, body)
+	}
+}
+
+// Requests for the sessions of a node killed a moment ago get the session's
+// close frame once its registration lapses (before: 504 after the forward
+// timeout for every request, never 1011), and a carried request in flight
+// ends within the forward timeout.
+func TestClusterDeadOwnerIsToldAtOnce(t *testing.T) {
+	f := &clusterFixture{redis: startRedis(t), forwardTimeout: 3 * time.Second}
+	f.start(t, 2, sockjs.Options{})
+	open(t, f.nodes[0].srv.URL+"/echo", "s")
+	edge := f.nodes[1].srv.URL + "/echo"
+	inFlight := request("POST", edge+"/000/s/xhr_streaming", "", nil)
+	time.Sleep(300 * time.Millisecond)
+	f.nodes[0].crash()
+	r := await(t, "a poll right after the owner died", request("POST", edge+"/000/s/xhr", "", nil), 10*time.Second)
+	if r[0] != "200" || r[1] != "c[1011,\"Session lost\"]\n" {
+		t.Fatalf("poll for the dead node's session: %s %q, want the 1011 close frame", r[0], r[1])
+	}
+	r = await(t, "the stream in flight", inFlight, 10*time.Second)
+	if !strings.Contains(r[1], "error: ") {
+		t.Fatalf("carried stream of a dead owner: %s %q, want it cut", r[0], r[1])
+	}
+}
+
+// Carried requests take only what the transports need: cookies and
+// credentials never reach Redis; and a message forged on Redis without the
+// cluster secret is dropped and counted, never written to a client.
+func TestClusterTunnelIsAuthenticatedAndCarriesNoCredentials(t *testing.T) {
+	f := startCluster(t, 2, sockjs.Options{})
+	owner, edge := f.nodes[0], f.nodes[1]
+	spy := goredis.NewClient(&goredis.Options{Addr: f.redis.Addr()})
+	defer spy.Close()
+	ps := spy.PSubscribe(context.Background(), "*")
+	defer ps.Close()
+	if _, err := ps.Receive(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var seen strings.Builder
+	spyDone := make(chan struct{})
+	go func() {
+		defer close(spyDone)
+		for m := range ps.Channel() {
+			seen.WriteString(m.Payload)
+		}
+	}()
+	open(t, owner.srv.URL+"/echo", "s")
+	secret := http.Header{"Cookie": {"SESSION=cookie-credential-1"}, "Authorization": {"Bearer token-credential-2"}}
+	poll := request("POST", edge.srv.URL+"/echo/000/s/xhr", "", secret)
+	time.Sleep(300 * time.Millisecond)
+
+	// Forge a chunk for the edge's first exchange, as anyone on Redis could.
+	forger, _ := tunnel.NewCodec([]byte("not the cluster secret, 32 bytes"))
+	forged := forger.Encode(&tunnel.Msg{Kind: tunnel.KindChunk, Final: true, ID: edge.h2store.Node() + "/1",
+		From: owner.h2store.Node(), Seq: 1, Status: 200, Body: []byte("a[\"injected\"]\n")})
+	if err := spy.Publish(context.Background(), "sockline:topic:sockline/default/node/"+edge.h2store.Node(), forged).Err(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if code, _ := post(t, edge.srv.URL+"/echo/000/s/xhr_send", `["real"]`); code != 204 {
+		t.Fatalf("send: %d", code)
+	}
+	r := await(t, "carried poll", poll, 10*time.Second)
+	if r[1] != "a[\"real\"]\n" {
+		t.Fatalf("carried poll: %s %q, want only the real message", r[0], r[1])
+	}
+	if got := edge.h.ClusterStats().Forged; got != 1 {
+		t.Fatalf("ClusterStats().Forged = %d, want the 1 forged message counted", got)
+	}
+	_ = ps.Close()
+	<-spyDone
+	if s := seen.String(); strings.Contains(s, "credential") || !strings.Contains(s, "real") {
+		t.Fatalf("what crossed Redis: credentials leaked (%v) or the spy saw nothing (%v)",
+			strings.Contains(s, "credential"), !strings.Contains(s, "real"))
+	}
+}
+
+// holding is a node's bus whose topic subscriptions wait until released.
+type holding struct {
+	*redis.Bus
+	release chan struct{}
+}
+
+func (h *holding) Subscribe(ctx context.Context, topic string, fn pubsub.Handler) (func(), error) {
+	if strings.Contains(topic, "/topic/") {
+		<-h.release
+	}
+	return h.Bus.Subscribe(ctx, topic, fn)
+}
+
+// A topic whose only subscriber on a node leaves while the node's bus
+// subscription is being set up does not go deaf on that node: the next
+// subscriber hears what is published (before: it joined the cancelled
+// subscription and heard nothing).
+func TestClusterTopicSurvivesASubscriberLeavingMidSubscribe(t *testing.T) {
+	hold := make(chan struct{})
+	f := &clusterFixture{redis: startRedis(t)}
+	f.wrapBus = func(name string, b *redis.Bus) pubsub.Bus {
+		if name != "n1" {
+			return b
+		}
+		return &holding{Bus: b, release: hold}
+	}
+	f.start(t, 2, sockjs.Options{})
+	n1 := f.nodes[0]
+	// A session whose handler subscribes on another goroutine and leaves.
+	open(t, n1.srv.URL+"/echo", "leaver")
+	id := <-n1.opened
+	var leaver *sockjs.Session
+	n1.h.Range(func(s *sockjs.Session) bool {
+		if s.ID() == id {
+			leaver = s
+		}
+		return true
+	})
+	subscribed := make(chan error, 1)
+	go func() {
+		_, err := n1.h.Subscribe(context.Background(), leaver, "room")
+		subscribed <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if code, _ := post(t, n1.srv.URL+"/echo/000/leaver/xhr_send", `["close bye"]`); code != 204 {
+		t.Fatalf("close the leaver: %d", code)
+	}
+	time.Sleep(200 * time.Millisecond)
+	close(hold)
+	<-subscribed
+	// A later subscriber on the same node.
+	c := dial(t, n1.srv.URL+"/echo", client.XHRPolling)
+	if err := c.Send("sub room"); err != nil {
+		t.Fatal(err)
+	}
+	if got := recv(t, c); got != "ok sub room" {
+		t.Fatalf("subscribe: %q", got)
+	}
+	if err := f.nodes[1].h.Publish(context.Background(), "room", "hello room"); err != nil {
+		t.Fatal(err)
+	}
+	if got := recv(t, c); got != "hello room" {
+		t.Fatalf("the later subscriber got %q", got)
+	}
+}
