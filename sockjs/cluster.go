@@ -143,6 +143,8 @@ type clusterNode struct {
 	out        map[string]*forward // exchanges this node carries for its clients
 	in         map[string]*served  // exchanges it serves for other nodes
 	owners     map[string]string   // session id -> owner, for carrying
+	sends      map[string]int      // carried sends in flight, by side and session
+	sendBytes  int64               // bytes of carried sends in flight
 	subs       []func()            // bus subscriptions, cancelled on close
 	subbed     bool                // the node's own topics are subscribed
 	registered bool                // the store knows the node
@@ -169,6 +171,7 @@ func newClusterNode(h *Handler, cfg Cluster) (*clusterNode, error) {
 		out:    make(map[string]*forward),
 		in:     make(map[string]*served),
 		owners: make(map[string]string),
+		sends:  make(map[string]int),
 		drain:  make(chan struct{}),
 		done:   make(chan struct{}),
 	}
@@ -476,6 +479,14 @@ func (c *clusterNode) serve(rt route, w http.ResponseWriter, r *http.Request, na
 			}
 		default:
 			if attempt == 0 {
+				if isSend(name) {
+					done, ok := c.admitSend("edge/"+id, c.sendSize(r))
+					if !ok {
+						sendBusy(w)
+						return
+					}
+					defer done()
+				}
 				var ok bool
 				if body, ok = c.readBody(w, r, name); !ok {
 					return

@@ -79,9 +79,27 @@ func (c *clusterNode) startServed(m *tunnel.Msg) {
 		c.goPublish(m.From, &tunnel.Msg{Kind: tunnel.KindEnd, ID: m.ID, Err: errGone})
 		return
 	}
+	var sendDone func()
+	if isSend(m.Transport) {
+		var ok bool
+		if sendDone, ok = c.admitSend("owner/"+m.Session, int64(len(m.Body))); !ok {
+			c.mu.Lock()
+			delete(c.in, m.ID)
+			c.mu.Unlock()
+			c.wg.Done()
+			cancel()
+			c.goPublish(m.From, &tunnel.Msg{Kind: tunnel.KindChunk, Final: true, ID: m.ID, Seq: 1, Status: http.StatusServiceUnavailable,
+				Header: http.Header{"Content-Type": {"text/plain; charset=UTF-8"}, "Retry-After": {"1"}},
+				Body:   []byte("Another send to this session is in progress.")})
+			return
+		}
+	}
 	c.h.requests.Add(1) // Shutdown waits for the close frames it carries
 	go func() {
 		defer c.wg.Done()
+		if sendDone != nil {
+			defer sendDone()
+		}
 		defer c.h.requests.Done()
 		defer func() {
 			c.mu.Lock()

@@ -42,6 +42,58 @@ func (f *forward) deliver(m *tunnel.Msg) {
 	}
 }
 
+// Bounds of carried sends. On one node a session takes one send at a time
+// and reserves room for its body before reading it; carried, a body is read
+// on the edge and held on the owner while it waits its turn, so both sides
+// bound what they hold: per session (a well-behaved client has one send in
+// flight), and per node, so that a burst stays far below what Redis lets a
+// subscriber fall behind by (client-output-buffer-limit pubsub, 8 MiB over
+// 60 s by default) before it disconnects it and every carried session of
+// that node with it.
+const (
+	maxCarriedSendsPerSession = 2
+	maxCarriedSendBytes       = 4 << 20
+)
+
+// sendSize is what a send may hold: its declared length, or the most it may
+// be.
+func (c *clusterNode) sendSize(r *http.Request) int64 {
+	if n := r.ContentLength; n >= 0 && n <= c.h.tcfg.MaxMessageBytes {
+		return n
+	}
+	return c.h.tcfg.MaxMessageBytes
+}
+
+// admitSend takes room for a carried send of size bytes for key (side and
+// session), or reports that there is none; done gives it back.
+func (c *clusterNode) admitSend(key string, size int64) (done func(), ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sends[key] >= maxCarriedSendsPerSession || c.sendBytes+size > maxCarriedSendBytes && c.sendBytes > 0 {
+		return nil, false
+	}
+	c.sends[key]++
+	c.sendBytes += size
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.sendBytes -= size
+		if c.sends[key]--; c.sends[key] == 0 {
+			delete(c.sends, key)
+		}
+	}, true
+}
+
+// sendBusy answers a carried send that finds no room: as on one node when
+// another send to the session is in progress.
+func sendBusy(w http.ResponseWriter) {
+	hd := w.Header()
+	hd.Set("Content-Type", "text/plain; charset=UTF-8")
+	hd.Set("Retry-After", "1")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = w.Write([]byte("Another send to this session is in progress."))
+}
+
 // readBody reads a send's body (bounded as on one node), and drains a
 // receiving request's, before the request is carried.
 func (c *clusterNode) readBody(w http.ResponseWriter, r *http.Request, name string) ([]byte, bool) {

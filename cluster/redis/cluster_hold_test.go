@@ -382,3 +382,43 @@ func TestClusterTopicSurvivesASubscriberLeavingMidSubscribe(t *testing.T) {
 		t.Fatalf("the later subscriber got %q", got)
 	}
 }
+
+// A client flooding carried sends at a session whose application does not
+// read holds no more on either node than one session's sends would on one
+// node: each side keeps at most two sends of a session in flight and
+// answers the rest 503 at once (before: every body was read, carried and
+// held on the owner while it waited its turn, up to the send timeout).
+func TestClusterFloodOfCarriedSendsIsBounded(t *testing.T) {
+	f := startCluster(t, 2, sockjs.Options{MaxInboxBytes: 64 << 10})
+	owner, edge := f.nodes[0].srv.URL+"/echo", f.nodes[1].srv.URL+"/echo"
+	open(t, owner, "s")
+	if code, _ := post(t, owner+"/000/s/xhr_send", `["stall"]`); code != 204 {
+		t.Fatalf("stall: %d", code)
+	}
+	body := `["` + strings.Repeat("x", 32<<10) + `"]`
+	const flood = 40
+	answers := make([]<-chan [2]string, flood)
+	for i := range answers {
+		answers[i] = request("POST", edge+"/000/s/xhr_send", body, nil)
+	}
+	busy, accepted := 0, 0
+	for i, a := range answers {
+		r := await(t, "a flooding send", a, 20*time.Second)
+		switch r[0] {
+		case "503":
+			busy++
+		case "204":
+			accepted++
+		default:
+			t.Fatalf("send %d: %s %q", i, r[0], r[1])
+		}
+	}
+	// The inbox (64 KiB) takes two of these sends while the application
+	// stalls; two more may be in flight. Everything else is refused.
+	if accepted > 4 || busy < flood-4 {
+		t.Fatalf("%d sends accepted and %d refused, want at most 2 of one session in flight beyond what its inbox holds", accepted, busy)
+	}
+	if code, b := post(t, owner+"/000/s/xhr", ""); code != 200 || strings.Count(b, strings.Repeat("x", 32<<10)) != accepted {
+		t.Fatalf("poll: %d, %d echoes; want the %d accepted sends echoed", code, strings.Count(b, strings.Repeat("x", 32<<10)), accepted)
+	}
+}

@@ -56,6 +56,8 @@ func echoApp(name string, opened chan<- string, h func() *sockjs.Handler) sockjs
 				return
 			}
 			switch {
+			case msg == "stall":
+				time.Sleep(3 * time.Second) // an application that does not read for a while
 			case msg == "where?":
 				_ = s.Send("node " + name)
 			case strings.HasPrefix(msg, "sub "):
