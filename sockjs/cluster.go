@@ -151,6 +151,10 @@ type clusterNode struct {
 	draining   bool
 	closing    bool
 
+	// fanOuts runs broadcast and topic deliveries to local sessions on a
+	// goroutine of their own: on the bus's, a fan-out to many sessions
+	// would hold up the tunnel's messages behind it.
+	fanOuts  chan func()
 	forwards activity      // forwards in flight, finished before the node leaves
 	drain    chan struct{} // closed when the node starts draining
 	done     chan struct{} // closed when the node stops
@@ -164,16 +168,17 @@ func newClusterNode(h *Handler, cfg Cluster) (*clusterNode, error) {
 	}
 	storeUsers.join(cfg.Store)
 	c := &clusterNode{
-		h:      h,
-		cfg:    cfg.withDefaults(),
-		node:   cfg.Store.Node(),
-		codec:  codec,
-		out:    make(map[string]*forward),
-		in:     make(map[string]*served),
-		owners: make(map[string]string),
-		sends:  make(map[string]int),
-		drain:  make(chan struct{}),
-		done:   make(chan struct{}),
+		h:       h,
+		cfg:     cfg.withDefaults(),
+		node:    cfg.Store.Node(),
+		codec:   codec,
+		out:     make(map[string]*forward),
+		in:      make(map[string]*served),
+		owners:  make(map[string]string),
+		sends:   make(map[string]int),
+		fanOuts: make(chan func(), fanOutBuffer),
+		drain:   make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	return c, nil
 }
@@ -208,8 +213,35 @@ func (u *users) leave(s cluster.Store) bool {
 
 // start starts the node's upkeep, once the handler is ready for it.
 func (c *clusterNode) start() {
-	c.wg.Add(1)
+	c.wg.Add(2)
 	go c.maintain()
+	go c.runFanOuts()
+}
+
+// fanOutBuffer is how many broadcasts and topic messages may wait for the
+// fan-out goroutine.
+const fanOutBuffer = 4096
+
+// fanOut queues f for the fan-out goroutine; a full queue drops it, as the
+// bus drops what a node does not take in time (at most once).
+func (c *clusterNode) fanOut(f func()) {
+	select {
+	case c.fanOuts <- f:
+	default:
+		c.h.opts.Logger.Warn("sockline cluster: a broadcast or topic message was dropped: local sessions take them slower than they arrive", "node", c.node)
+	}
+}
+
+func (c *clusterNode) runFanOuts() {
+	defer c.wg.Done()
+	for {
+		select {
+		case f := <-c.fanOuts:
+			f()
+		case <-c.done:
+			return
+		}
+	}
 }
 
 // clusterRegistry is the handler's registry in a cluster: forgetting a
@@ -252,7 +284,7 @@ func (c *clusterNode) subscribe() error {
 		return err
 	}
 	un2, err := c.cfg.Bus.Subscribe(ctx, c.broadcastTopic(), func(_ string, p []byte) {
-		c.h.broadcastLocal(NewMessage(string(p)))
+		c.fanOut(func() { c.h.broadcastLocal(NewMessage(string(p))) })
 	})
 	if err != nil {
 		un1()

@@ -89,7 +89,7 @@ func (t *topicHub) subscribe(ctx context.Context, s *Session, topic string) (fun
 	unsubscribe := sync.OnceFunc(func() { t.remove(s, topic) })
 	if first && t.h.cl != nil {
 		cancel, err := t.h.cl.cfg.Bus.Subscribe(ctx, t.h.cl.topic(topic), func(_ string, p []byte) {
-			t.fanOut(topic, NewMessage(string(p)))
+			t.h.cl.fanOut(func() { t.fanOut(topic, NewMessage(string(p))) })
 		})
 		t.mu.Lock()
 		e.err, e.cancel = err, cancel
