@@ -58,7 +58,9 @@ type Store interface {
 	// Deregister records that this node is leaving: its sessions are lost
 	// from now on.
 	Deregister(ctx context.Context) error
-	// Alive reports, for each node, whether it is registered.
+	// Alive reports, for each node, whether it is registered; while the
+	// store recovers, an error wrapping ErrRecovering rather than a node
+	// taken for dead.
 	Alive(ctx context.Context, nodes []string) ([]bool, error)
 	// Claim returns the node that owns session id, making this node the
 	// owner when none does (created). A session whose owner is gone gives

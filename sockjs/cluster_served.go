@@ -71,12 +71,12 @@ func (c *clusterNode) startServed(m *tunnel.Msg) {
 		return
 	case refuse:
 		cancel()
-		c.goPublish(m.From, &tunnel.Msg{Kind: tunnel.KindChunk, Final: true, ID: m.ID, Seq: 1, Status: http.StatusServiceUnavailable,
+		c.goDeliver(m.From, &tunnel.Msg{Kind: tunnel.KindChunk, Final: true, ID: m.ID, Seq: 1, Status: http.StatusServiceUnavailable,
 			Header: http.Header{"Content-Type": {"text/plain; charset=UTF-8"}}, Body: []byte("Session node busy.")})
 		return
 	case !held:
 		cancel()
-		c.goPublish(m.From, &tunnel.Msg{Kind: tunnel.KindEnd, ID: m.ID, Err: errGone})
+		c.goDeliver(m.From, &tunnel.Msg{Kind: tunnel.KindEnd, ID: m.ID, Err: errGone})
 		return
 	}
 	var sendDone func()
@@ -88,7 +88,7 @@ func (c *clusterNode) startServed(m *tunnel.Msg) {
 			c.mu.Unlock()
 			c.wg.Done()
 			cancel()
-			c.goPublish(m.From, &tunnel.Msg{Kind: tunnel.KindChunk, Final: true, ID: m.ID, Seq: 1, Status: http.StatusServiceUnavailable,
+			c.goDeliver(m.From, &tunnel.Msg{Kind: tunnel.KindChunk, Final: true, ID: m.ID, Seq: 1, Status: http.StatusServiceUnavailable,
 				Header: http.Header{"Content-Type": {"text/plain; charset=UTF-8"}, "Retry-After": {"1"}},
 				Body:   []byte("Another send to this session is in progress.")})
 			return
@@ -142,7 +142,10 @@ func (c *clusterNode) keepalive() {
 	}
 	c.mu.Unlock()
 	for _, e := range list {
-		if err := c.send(e.s.edge, &tunnel.Msg{Kind: tunnel.KindWait, ID: e.id}); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.RenewInterval)
+		err := c.deliver(ctx, e.s.edge, &tunnel.Msg{Kind: tunnel.KindWait, ID: e.id})
+		cancel()
+		if errors.Is(err, errPeerGone) {
 			e.s.cancel() // the edge is gone: its client's request with it
 			continue
 		}
@@ -220,7 +223,7 @@ func (t *tunnelWriter) sendChunk(final bool) error {
 	if t.seq == 1 {
 		m.Status, m.Header = t.status, t.header
 	}
-	err := t.c.send(t.to, m)
+	err := t.deliver(m)
 	t.buf = t.buf[:0]
 	t.s.quietSince.Store(time.Now().UnixNano())
 	if err == nil {
@@ -230,6 +233,17 @@ func (t *tunnelWriter) sendChunk(final bool) error {
 		t.err = fmt.Errorf("sockjs: cluster: carrying the response to the client's node: %w", err)
 	}
 	return t.err
+}
+
+// deliver delivers m to the edge within the write deadline (else the
+// forward timeout), and within the exchange's life.
+func (t *tunnelWriter) deliver(m *tunnel.Msg) error {
+	ctx, cancel := context.WithTimeout(t.s.ctx, t.c.cfg.ForwardTimeout)
+	if !t.deadline.IsZero() {
+		ctx, cancel = context.WithDeadline(t.s.ctx, t.deadline)
+	}
+	defer cancel()
+	return t.c.deliver(ctx, t.to, m)
 }
 
 func (t *tunnelWriter) awaitAck() error {
@@ -284,7 +298,10 @@ func (t *tunnelWriter) end() {
 	if t.err != nil {
 		m.Err = t.err.Error()
 	}
-	_, _ = t.c.publish(t.to, m)
+	// Not bounded by the write deadline, which may be what failed.
+	ctx, cancel := context.WithTimeout(t.s.ctx, t.c.cfg.ForwardTimeout)
+	defer cancel()
+	_ = t.c.deliver(ctx, t.to, m)
 }
 
 // endedSessions answers every receiving request with the close frame of a

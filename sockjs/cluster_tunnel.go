@@ -140,7 +140,10 @@ func (c *clusterNode) forward(rt route, w http.ResponseWriter, r *http.Request, 
 		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
 		ContentType: r.Header.Get("Content-Type"), Body: body,
 	}
-	switch err := c.deliverOpen(r.Context(), owner, open); {
+	octx, cancel := context.WithTimeout(r.Context(), c.cfg.ForwardTimeout)
+	err := c.deliver(octx, owner, open)
+	cancel()
+	switch {
 	case errors.Is(err, errPeerGone):
 		c.serveLost(rt, w, r, name, id)
 		return false
@@ -149,7 +152,7 @@ func (c *clusterNode) forward(rt route, w http.ResponseWriter, r *http.Request, 
 		nodeUnreachable(w)
 		return false
 	}
-	cancelRemote := func() { _, _ = c.publish(owner, &tunnel.Msg{Kind: tunnel.KindCancel, ID: exID}) }
+	cancelRemote := func() { c.goDeliver(owner, &tunnel.Msg{Kind: tunnel.KindCancel, ID: exID}) }
 
 	// The owner answers, or says it is still there, at least every third
 	// of the forward timeout: silence for a whole one means it is gone.
@@ -177,6 +180,12 @@ func (c *clusterNode) forward(rt route, w http.ResponseWriter, r *http.Request, 
 				}
 				return false
 			case tunnel.KindChunk:
+				if m.Seq < next {
+					// Sent again (the owner's publish failed as Redis went
+					// down, yet reached us): acknowledge it again.
+					c.goDeliver(owner, &tunnel.Msg{Kind: tunnel.KindAck, ID: exID, Seq: m.Seq})
+					continue
+				}
 				if m.Seq != next {
 					cancelRemote()
 					c.abort(w, next > 1, "a chunk between nodes was lost")
@@ -198,16 +207,16 @@ func (c *clusterNode) forward(rt route, w http.ResponseWriter, r *http.Request, 
 				if m.Final {
 					// The client has its response; the owner learns of it off
 					// the critical path.
-					c.goPublish(owner, ack)
+					c.goDeliver(owner, ack)
 					return false
 				}
-				if _, perr := c.publish(owner, ack); perr != nil || err != nil {
+				if derr := c.deliverWithin(owner, ack); derr != nil || err != nil {
 					return false
 				}
 			}
 		case <-drain:
 			drain = nil
-			_, _ = c.publish(owner, &tunnel.Msg{Kind: tunnel.KindDrain, ID: exID})
+			c.goDeliver(owner, &tunnel.Msg{Kind: tunnel.KindDrain, ID: exID})
 		case <-f.broken:
 			cancelRemote()
 			c.abort(w, next > 1, "messages between nodes were lost")
@@ -231,31 +240,9 @@ func (c *clusterNode) forward(rt route, w http.ResponseWriter, r *http.Request, 
 	}
 }
 
-// deliverOpen publishes an Open until the owner hears it: a node nobody
-// hears is either gone (errPeerGone) or reconnecting to the bus, which is
-// waited for up to the forward timeout.
-func (c *clusterNode) deliverOpen(ctx context.Context, owner string, open *tunnel.Msg) error {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.ForwardTimeout)
-	defer cancel()
-	for {
-		n, err := c.publish(owner, open)
-		if err != nil || n > 0 {
-			return err
-		}
-		alive, err := c.cfg.Store.Alive(ctx, []string{owner})
-		if err == nil && !alive[0] {
-			return errPeerGone
-		}
-		select {
-		case <-ctx.Done():
-			return errors.New("the session's node is registered but does not listen")
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// goPublish publishes m on a goroutine of the node's.
-func (c *clusterNode) goPublish(node string, m *tunnel.Msg) {
+// goDeliver delivers m (within the forward timeout) on a goroutine of the
+// node's.
+func (c *clusterNode) goDeliver(node string, m *tunnel.Msg) {
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
@@ -265,7 +252,7 @@ func (c *clusterNode) goPublish(node string, m *tunnel.Msg) {
 	c.mu.Unlock()
 	go func() {
 		defer c.wg.Done()
-		_, _ = c.publish(node, m)
+		_ = c.deliverWithin(node, m)
 	}()
 }
 

@@ -165,15 +165,26 @@ func (s *Store) Deregister(ctx context.Context) error {
 	return nil
 }
 
-// Alive implements cluster.Store.
+// Alive implements cluster.Store. While the store recovers from a restart
+// (see ErrRecovering) a node's missing key says nothing: it gives
+// ErrRecovering.
 func (s *Store) Alive(ctx context.Context, nodes []string) ([]bool, error) {
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*goredis.IntCmd, len(nodes))
 	for i, n := range nodes {
 		cmds[i] = pipe.Exists(ctx, s.nodeKey(n))
 	}
+	gate := pipe.Exists(ctx, s.markerKey())
+	recovering := pipe.Exists(ctx, s.recoveringKey())
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("cluster: node liveness: %w", err)
+	}
+	if gate.Val() == 0 || recovering.Val() == 1 {
+		for _, c := range cmds {
+			if c.Val() == 0 {
+				return nil, fmt.Errorf("cluster: node liveness: %w", ErrRecovering)
+			}
+		}
 	}
 	alive := make([]bool, len(nodes))
 	now := time.Now()

@@ -1,0 +1,257 @@
+package sockjs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/sockline/sockline/cluster"
+	"github.com/sockline/sockline/internal/tunnel"
+	"github.com/sockline/sockline/pubsub"
+	"github.com/sockline/sockline/transports"
+)
+
+// isSend reports whether transport only delivers to an existing session.
+func isSend(transport string) bool {
+	return transport == transports.NameXHRSend || transport == transports.NameJSONPSend
+}
+
+// isStreaming reports whether transport answers with a long response of
+// many frames.
+func isStreaming(transport string) bool {
+	switch transport {
+	case transports.NameXHRStreaming, transports.NameEventSource, transports.NameHTMLFile:
+		return true
+	}
+	return false
+}
+
+// serve routes a session request in a cluster: served here when this node
+// owns (or now creates) the session, carried to the owner otherwise.
+func (c *clusterNode) serve(rt route, w http.ResponseWriter, r *http.Request, name, id string) {
+	if _, ok := c.h.registry.Load(id); ok {
+		c.h.serveSession(rt, w, r, name, id)
+		return
+	}
+	var body []byte
+	for attempt := 0; ; attempt++ {
+		owner, created, err := c.route(r.Context(), name, id, attempt == 0)
+		switch {
+		case errors.Is(err, cluster.ErrSessionLost):
+			c.serveLost(rt, w, r, name, id)
+		case err != nil:
+			c.h.opts.Logger.Warn("sockline cluster: session store unavailable", "session", id, "err", err)
+			storeUnavailable(w)
+		case owner == "" || owner == c.node:
+			// Created by this request, or by another one on this node that is
+			// still opening it, or unknown (a send: 404).
+			if c.h.shuttingDown() && !isSend(name) {
+				if created {
+					c.release(id)
+				}
+				unavailable(w)
+				return
+			}
+			c.h.serveSession(rt, w, r, name, id)
+			if created {
+				if _, ok := c.h.registry.Load(id); !ok {
+					c.release(id) // refused (authorization, limits): free the id
+				}
+			}
+		default:
+			if attempt == 0 {
+				if isSend(name) {
+					done, ok := c.admitSend("edge/"+id, c.sendSize(r))
+					if !ok {
+						sendBusy(w)
+						return
+					}
+					defer done()
+				}
+				var ok bool
+				if body, ok = c.readBody(w, r, name); !ok {
+					return
+				}
+			}
+			if c.forward(rt, w, r, name, id, owner, body) {
+				if attempt == 0 {
+					continue // the owner no longer has it: ask the store again
+				}
+				c.serveLost(rt, w, r, name, id)
+			}
+		}
+		return
+	}
+}
+
+// route finds the owner of session id: from the cache, else the store
+// (claiming the id for a receiving request). While the store recovers
+// from a restart it asks again until the forward timeout.
+func (c *clusterNode) route(ctx context.Context, name, id string, cached bool) (owner string, created bool, err error) {
+	if cached {
+		c.mu.Lock()
+		owner = c.owners[id]
+		c.mu.Unlock()
+		if owner != "" {
+			return owner, false, nil
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.ForwardTimeout)
+	defer cancel()
+	for {
+		if isSend(name) {
+			owner, err = c.cfg.Store.Owner(ctx, c.key(id))
+		} else {
+			owner, created, err = c.cfg.Store.Claim(ctx, c.key(id))
+		}
+		// The store recovering from a restart, or not answering (Redis
+		// restarting): ask again until the forward timeout.
+		if err == nil || errors.Is(err, cluster.ErrSessionLost) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return "", false, err
+		case <-time.After(retryEvery):
+		}
+	}
+	if err == nil && owner != "" && owner != c.node {
+		c.mu.Lock()
+		if len(c.owners) >= maxOwnerCache {
+			clear(c.owners) // rare; the store answers again
+		}
+		c.owners[id] = owner
+		c.mu.Unlock()
+	}
+	return owner, created, err
+}
+
+// forget drops session id from the owner cache.
+func (c *clusterNode) forget(id string) {
+	c.mu.Lock()
+	delete(c.owners, id)
+	c.mu.Unlock()
+}
+
+// serveLost answers a request for a session whose node is gone: a close
+// frame for a receiving request, 404 for a send (as an unknown session).
+func (c *clusterNode) serveLost(rt route, w http.ResponseWriter, r *http.Request, name, id string) {
+	c.forget(id)
+	if isSend(name) {
+		c.h.serveSession(rt, w, r, name, id) // unknown here: 404
+		return
+	}
+	rt.serve(&c.h.tcfg, endedSessions{}, w, r, id)
+}
+
+// storeUnavailable answers a request the node cannot route because the
+// session store does not answer.
+func storeUnavailable(w http.ResponseWriter) {
+	hd := w.Header()
+	hd.Set("Content-Type", "text/plain; charset=UTF-8")
+	hd.Set("Retry-After", "1")
+	transports.NoCache(hd)
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = w.Write([]byte("Session store unavailable."))
+}
+
+// onNodeMessage dispatches a message of the node's topic. It runs on the
+// bus's delivery goroutine, so it never blocks. A message that is not
+// authenticated, or that names another peer than the exchange's, is
+// dropped and counted.
+func (c *clusterNode) onNodeMessage(_ string, p []byte) {
+	m, err := c.codec.Decode(p)
+	if err != nil {
+		if errors.Is(err, tunnel.ErrForged) {
+			if c.forged.Add(1) == 1 {
+				c.h.opts.Logger.Error("sockline cluster: dropped a message not made with the cluster secret (a node with another Secret, or someone injecting into Redis); counted in ClusterStats", "node", c.node)
+			}
+		} else {
+			c.malformed.Add(1)
+			c.h.opts.Logger.Warn("sockline cluster: dropped a malformed message", "node", c.node, "err", err)
+		}
+		return
+	}
+	switch m.Kind {
+	case tunnel.KindOpen:
+		c.startServed(m)
+	case tunnel.KindAck, tunnel.KindCancel, tunnel.KindDrain:
+		c.mu.Lock()
+		s := c.in[m.ID]
+		c.mu.Unlock()
+		if s == nil || s.edge != m.From {
+			c.stray.Add(1)
+			return
+		}
+		s.deliver(m)
+	case tunnel.KindChunk, tunnel.KindEnd, tunnel.KindWait:
+		c.mu.Lock()
+		f := c.out[m.ID]
+		c.mu.Unlock()
+		if f == nil || f.owner != m.From {
+			c.stray.Add(1)
+			return
+		}
+		f.deliver(m)
+	}
+}
+
+// publish sends m to node once and reports how many subscribers heard it
+// (1 when the bus cannot tell).
+func (c *clusterNode) publish(ctx context.Context, node string, m *tunnel.Msg) (int, error) {
+	m.From = c.node
+	p := c.codec.Encode(m)
+	if counter, ok := c.cfg.Bus.(pubsub.Counter); ok {
+		return counter.PublishCount(ctx, c.nodeTopic(node), p)
+	}
+	return 1, c.cfg.Bus.Publish(ctx, c.nodeTopic(node), p)
+}
+
+// errPeerGone reports a message that no subscriber heard, from a node the
+// store says is gone.
+var errPeerGone = errors.New("sockjs: cluster: the other node is gone")
+
+// retryEvery is how soon a message that did not get through (the bus
+// failed, or nobody listened) is sent again.
+const retryEvery = 50 * time.Millisecond
+
+// deliver publishes m to node until the node hears it, or ctx ends: a bus
+// that fails (Redis restarting) or a node that does not listen yet (it is
+// subscribing again after one) is waited for; a node the store says is
+// gone gives errPeerGone at once. Sending a message twice is harmless: the
+// peer ignores what it already has (an Open of a known exchange, a chunk
+// or ack of an earlier sequence number).
+func (c *clusterNode) deliver(ctx context.Context, node string, m *tunnel.Msg) error {
+	for {
+		n, err := c.publish(ctx, node, m)
+		if err == nil && n > 0 {
+			return nil
+		}
+		if err == nil || errors.Is(err, pubsub.ErrClosed) {
+			alive, aerr := c.cfg.Store.Alive(ctx, []string{node})
+			if aerr == nil && !alive[0] {
+				return errPeerGone
+			}
+			if errors.Is(err, pubsub.ErrClosed) {
+				return err
+			}
+			err = errors.New("the node does not listen")
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("sockjs: cluster: %w (%v)", ctx.Err(), err)
+		case <-c.done:
+			return pubsub.ErrClosed
+		case <-time.After(retryEvery):
+		}
+	}
+}
+
+// deliverWithin is deliver bounded by the forward timeout.
+func (c *clusterNode) deliverWithin(node string, m *tunnel.Msg) error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ForwardTimeout)
+	defer cancel()
+	return c.deliver(ctx, node, m)
+}
