@@ -24,10 +24,13 @@ func main() {
 	sockjsURL := flag.String("sockjs-url", sockjs.DefaultSockJSURL, "sockjs-client URL the pages load")
 	var allowed run.Origins
 	flag.Var(&allowed, "allow-origin", "an origin besides the server's own allowed to connect (repeatable)")
-	redisAddr := flag.String("redis", "", run.RedisUsage)
+	var cc run.ClusterConfig
+	flag.StringVar(&cc.Redis, "redis", "", run.RedisUsage)
+	flag.StringVar(&cc.RedisCA, "redis-ca", "", run.RedisCAUsage)
+	flag.StringVar(&cc.Node, "node", "", run.NodeUsage)
 	flag.Parse()
 
-	cl, closeCluster, err := run.Cluster(*redisAddr)
+	cl, closeCluster, err := run.Cluster(cc)
 	if err != nil {
 		log.Fatal(err)
 	}

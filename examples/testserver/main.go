@@ -39,18 +39,21 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8081", "address to listen on")
 	sockjsURL := flag.String("sockjs-url", "", "sockjs-client URL the iframe page loads (default: the CDN build)")
-	redisAddr := flag.String("redis", "", run.RedisUsage)
+	var cc run.ClusterConfig
+	flag.StringVar(&cc.Redis, "redis", "", run.RedisUsage)
+	flag.StringVar(&cc.RedisCA, "redis-ca", "", run.RedisCAUsage)
+	flag.StringVar(&cc.Node, "node", "", run.NodeUsage)
 	maxSessions := flag.Int("max-sessions", 0, "sessions each service holds at most (0: the default, 100000; negative: no bound)")
 	tlsSelfSigned := flag.Bool("tls-self-signed", false, "serve HTTPS (HTTP/2 and HTTP/1.1) with a throw-away self-signed certificate made at start, and the requests per HTTP version at /protocols")
 	flag.Parse()
 
-	cl, closeCluster, err := run.Cluster(*redisAddr)
+	cl, closeCluster, err := run.Cluster(cc)
 	if err != nil {
 		log.Fatal(err)
 	}
 	mux, shutdown := services.New(services.Config{SockJSURL: *sockjsURL, Cluster: cl, MaxSessions: *maxSessions})
 	if cl != nil {
-		log.Printf("cluster node %s on Redis %s", cl.Store.Node(), *redisAddr)
+		log.Printf("cluster node %s on Redis %s", cl.Store.Node(), cc.Redis)
 	}
 	if *tlsSelfSigned {
 		serveTLS(*addr, mux, shutdown, closeCluster)

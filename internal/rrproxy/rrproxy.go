@@ -7,11 +7,16 @@
 package rrproxy
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"sync/atomic"
+	"syscall"
 	"testing"
 )
 
@@ -40,6 +45,10 @@ func Start(t testing.TB, backends ...string) *Proxy {
 		rp := httputil.NewSingleHostReverseProxy(u)
 		rp.FlushInterval = -1 // flush every write: streaming must stream
 		rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+			if refused, ok := r.Context().Value(refusedKey{}).(*bool); ok && errors.Is(err, syscall.ECONNREFUSED) {
+				*refused = true // nothing was sent: serve tries the next backend
+				return
+			}
 			http.Error(w, "rrproxy: backend unavailable: "+err.Error(), http.StatusBadGateway)
 		}
 		p.backends = append(p.backends, rp)
@@ -49,10 +58,40 @@ func Start(t testing.TB, backends ...string) *Proxy {
 	return p
 }
 
+// refusedKey marks a request's context with where the error handler says
+// that the backend refused the connection.
+type refusedKey struct{}
+
+// maxReplayBody bounds the request bodies kept to replay on another backend.
+const maxReplayBody = 4 << 20
+
+// serve sends r to the next backend; one that refuses the connection (it is
+// down, or restarting) is skipped for the one after it, as nginx's
+// proxy_next_upstream error and HAProxy's redispatch do: nothing reached it,
+// so the request can go elsewhere.
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
-	i := int((p.next.Add(1) - 1) % uint64(len(p.backends)))
-	p.counts[i].Add(1)
-	p.backends[i].ServeHTTP(w, r)
+	var body []byte
+	if r.Body != nil {
+		b, err := io.ReadAll(io.LimitReader(r.Body, maxReplayBody))
+		if err != nil {
+			http.Error(w, "rrproxy: reading the request: "+err.Error(), http.StatusBadGateway)
+			return
+		}
+		body = b
+	}
+	start := p.next.Add(1) - 1
+	for try := range uint64(len(p.backends)) {
+		i := int((start + try) % uint64(len(p.backends)))
+		p.counts[i].Add(1)
+		refused := false
+		rr := r.Clone(context.WithValue(r.Context(), refusedKey{}, &refused))
+		rr.Body = io.NopCloser(bytes.NewReader(body))
+		p.backends[i].ServeHTTP(w, rr)
+		if !refused {
+			return
+		}
+	}
+	http.Error(w, "rrproxy: every backend refused the connection", http.StatusBadGateway)
 }
 
 // Served returns how many requests each backend was sent, in order.

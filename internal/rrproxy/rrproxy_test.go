@@ -101,3 +101,34 @@ func TestWebsocketUpgradesAreProxied(t *testing.T) {
 		}
 	}
 }
+
+// A backend that refuses connections (down, restarting) is skipped, and
+// the request with its body goes to the next one.
+func TestRefusingBackendIsSkipped(t *testing.T) {
+	a, c := backend(t, "a"), backend(t, "c")
+	down := httptest.NewServer(http.NotFoundHandler())
+	downURL := down.URL
+	down.Close() // its port now refuses connections
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		_, _ = w.Write(b)
+	}))
+	defer echo.Close()
+	p := Start(t, a.URL, downURL, c.URL)
+	var got []string
+	for range 3 {
+		got = append(got, get(t, p.URL+"/"))
+	}
+	if s := strings.Join(got, ""); s != "acc" {
+		t.Fatalf("backends in order %q, want acc (the refusing one skipped)", s)
+	}
+	q := Start(t, downURL, echo.URL)
+	res, err := http.Post(q.URL+"/", "text/plain", strings.NewReader("the body"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if b, _ := io.ReadAll(res.Body); string(b) != "the body" {
+		t.Fatalf("replayed body %q", b)
+	}
+}

@@ -19,13 +19,31 @@ const RedisUsage = "Redis address (host:port, redis://... or rediss://... for TL
 // flag so that it does not show in the process list.
 const SecretEnv = "SOCKLINE_CLUSTER_SECRET"
 
-// Cluster connects to Redis at addr and returns the cluster template for
-// the example's handlers (each sets its own Service) and a function that
-// closes the connection after the handlers shut down. An empty addr returns
-// nil: one process. The node's name is the host name and process id; the
-// store adds a random epoch, so a restart under the same name is a new
-// incarnation.
-func Cluster(addr string) (*sockjs.Cluster, func(context.Context) error, error) {
+// ClusterConfig is what the examples' cluster flags say.
+type ClusterConfig struct {
+	// Redis is the -redis flag: empty means one process.
+	Redis string
+	// RedisCA is the -redis-ca flag: a PEM file of the CAs a rediss://
+	// server's certificate is checked against instead of the system's.
+	RedisCA string
+	// Node is the -node flag: this node's name; empty means the host name
+	// and process id.
+	Node string
+}
+
+// Usage texts of the examples' cluster flags.
+const (
+	NodeUsage    = "this node's name in the cluster (host:port, a pod name): unique among the nodes alive at one time; a restart under the same name is safe (default: host name and process id)"
+	RedisCAUsage = "PEM file of the CA(s) that signed the rediss:// server's certificate (default: the system's roots)"
+)
+
+// Cluster connects to Redis as cfg says and returns the cluster template
+// for the example's handlers (each sets its own Service) and a function
+// that closes the connection after the handlers shut down. An empty
+// cfg.Redis returns nil: one process. The store adds a random epoch to the
+// node's name, so a restart under the same name is a new incarnation.
+func Cluster(cfg ClusterConfig) (*sockjs.Cluster, func(context.Context) error, error) {
+	addr := cfg.Redis
 	if addr == "" {
 		return nil, func(context.Context) error { return nil }, nil
 	}
@@ -33,7 +51,7 @@ func Cluster(addr string) (*sockjs.Cluster, func(context.Context) error, error) 
 	if len(secret) < 16 {
 		return nil, nil, fmt.Errorf("cluster mode needs $%s: the same random secret of at least 16 bytes on every node (for example: export %s=$(openssl rand -hex 32))", SecretEnv, SecretEnv)
 	}
-	rdb, err := redis.NewClient(addr)
+	rdb, err := redis.NewClientWith(addr, redis.ClientOptions{CAFile: cfg.RedisCA})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -43,8 +61,11 @@ func Cluster(addr string) (*sockjs.Cluster, func(context.Context) error, error) 
 		rdb.Close()
 		return nil, nil, fmt.Errorf("redis at %s does not answer: %w", addr, err)
 	}
-	host, _ := os.Hostname()
-	node := fmt.Sprintf("%s-%d", host, os.Getpid())
+	node := cfg.Node
+	if node == "" {
+		host, _ := os.Hostname()
+		node = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
 	store, err := redis.NewStore(rdb, redis.StoreOptions{Node: node})
 	if err != nil {
 		rdb.Close()
