@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 )
 
 // httpTransport is xhr-streaming, xhr-polling and eventsource: a receiving
@@ -123,10 +124,10 @@ func (t *httpTransport) send(ctx context.Context, payload []byte) error {
 	if err != nil {
 		return t.failed(err)
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNoContent {
-		return fmt.Errorf("POST xhr_send answered %s", resp.Status)
+		return fmt.Errorf("POST xhr_send answered %s%s", resp.Status, quoteBody(body))
 	}
 	return nil
 }
@@ -139,3 +140,17 @@ func (t *httpTransport) closeWith(int, string) { t.abort() }
 func (t *httpTransport) abort() { t.cancel() }
 
 func (t *httpTransport) onAlive(func()) {}
+
+// quoteBody returns the start of an error response's text for an error
+// message (servers say why there: "Session not found.", "Payload too
+// large."), or "" for an empty one.
+func quoteBody(b []byte) string {
+	t := strings.TrimSpace(string(b))
+	if t == "" {
+		return ""
+	}
+	if len(t) > 80 {
+		t = t[:80] + "..."
+	}
+	return fmt.Sprintf(" (%q)", t)
+}

@@ -58,6 +58,12 @@ type Store interface {
 	// Deregister records that this node is leaving: its sessions are lost
 	// from now on.
 	Deregister(ctx context.Context) error
+	// Fence records that node is gone although its registration has not
+	// lapsed yet: it has not listened on the bus for the forward timeout
+	// (the process was killed). Its sessions are lost from now on, for
+	// every node; if it lives after all, its next Register fails with
+	// ErrSessionLost, and it closes them.
+	Fence(ctx context.Context, node string) error
 	// Alive reports, for each node, whether it is registered; while the
 	// store recovers, an error wrapping ErrRecovering rather than a node
 	// taken for dead.

@@ -140,6 +140,7 @@ type clusterNode struct {
 	mu         sync.Mutex
 	out        map[string]*forward // exchanges this node carries for its clients
 	in         map[string]*served  // exchanges it serves for other nodes
+	recent     recentExchanges     // exchanges it served lately
 	owners     map[string]string   // session id -> owner, for carrying
 	sends      map[string]int      // carried sends in flight, by side and session
 	sendBytes  int64               // bytes of carried sends in flight

@@ -220,24 +220,44 @@ const retryEvery = 50 * time.Millisecond
 // deliver publishes m to node until the node hears it, or ctx ends: a bus
 // that fails (Redis restarting) or a node that does not listen yet (it is
 // subscribing again after one) is waited for; a node the store says is
-// gone gives errPeerGone at once. Sending a message twice is harmless: the
-// peer ignores what it already has (an Open of a known exchange, a chunk
-// or ack of an earlier sequence number).
+// gone gives errPeerGone at once. A node that the store still counts alive
+// but that has not listened for a whole forward timeout while the bus
+// worked was killed: it is fenced (its sessions lost for every node), and
+// errPeerGone returned, rather than having every request wait out its
+// lease. Sending a message twice is harmless: the peer ignores what it
+// already has (an Open of a known exchange, a chunk or ack of an earlier
+// sequence number).
 func (c *clusterNode) deliver(ctx context.Context, node string, m *tunnel.Msg) error {
+	var deafSince time.Time // since when publishes work and nobody hears
 	for {
+		if m.Kind == tunnel.KindOpen {
+			m.Seq++ // the attempt: an Open sent again may be a duplicate
+		}
 		n, err := c.publish(ctx, node, m)
 		if err == nil && n > 0 {
 			return nil
 		}
-		if err == nil || errors.Is(err, pubsub.ErrClosed) {
+		if errors.Is(err, pubsub.ErrClosed) {
+			return err
+		}
+		if err == nil {
 			alive, aerr := c.cfg.Store.Alive(ctx, []string{node})
-			if aerr == nil && !alive[0] {
+			switch {
+			case aerr == nil && !alive[0]:
 				return errPeerGone
-			}
-			if errors.Is(err, pubsub.ErrClosed) {
-				return err
+			case aerr != nil:
+				deafSince = time.Time{} // the store recovers: no verdict now
+			case deafSince.IsZero():
+				deafSince = time.Now()
+			case time.Since(deafSince) >= c.cfg.ForwardTimeout:
+				if ferr := c.cfg.Store.Fence(ctx, node); ferr == nil {
+					c.h.opts.Logger.Warn("sockline cluster: a node registered as alive has not listened for the forward timeout; it is taken for dead and its sessions end", "node", node)
+					return errPeerGone
+				}
 			}
 			err = errors.New("the node does not listen")
+		} else {
+			deafSince = time.Time{}
 		}
 		select {
 		case <-ctx.Done():

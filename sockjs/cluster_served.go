@@ -28,6 +28,21 @@ type served struct {
 	// quietSince is when the edge last heard from this exchange (unix ns):
 	// keepalive tells an edge whose response idles that the owner lives.
 	quietSince atomic.Int64
+	// chunks counts the chunks the edge has acknowledged; draining is set
+	// by a Drain that came before the response carried a frame.
+	chunks   atomic.Uint64
+	draining atomic.Bool
+}
+
+// endWhenFramed ends the response at the next frame boundary, once it has
+// carried a frame past its prelude (chunk 1): a client takes a response
+// that ends with no frame at all for a failed one.
+func (s *served) endWhenFramed() {
+	if s.chunks.Load() >= 2 {
+		s.session.EndReceiver()
+		return
+	}
+	s.draining.Store(true)
 }
 
 func (s *served) deliver(m *tunnel.Msg) {
@@ -38,7 +53,7 @@ func (s *served) deliver(m *tunnel.Msg) {
 	case tunnel.KindDrain:
 		// The edge is leaving: end the response at the next frame, without
 		// closing the session; the client reconnects through another node.
-		s.session.EndReceiver()
+		s.endWhenFramed()
 		return
 	}
 	select {
@@ -57,6 +72,7 @@ func (c *clusterNode) startServed(m *tunnel.Msg) {
 	s.quietSince.Store(time.Now().UnixNano())
 	c.mu.Lock()
 	_, dup := c.in[m.ID]
+	dup = dup || m.Seq > 1 && c.recent.has(m.ID)
 	refuse := c.closing || len(c.in) >= maxServed || !known || m.Transport == "websocket"
 	serve := !dup && !refuse && held
 	if serve {
@@ -104,6 +120,7 @@ func (c *clusterNode) startServed(m *tunnel.Msg) {
 		defer func() {
 			c.mu.Lock()
 			delete(c.in, m.ID)
+			c.recent.add(m.ID)
 			c.mu.Unlock()
 			cancel()
 		}()
@@ -226,8 +243,13 @@ func (t *tunnelWriter) sendChunk(final bool) error {
 	err := t.deliver(m)
 	t.buf = t.buf[:0]
 	t.s.quietSince.Store(time.Now().UnixNano())
-	if err == nil {
+	if err == nil && (t.receiving || !final) {
+		// A send's answer (204, or an error) carries no frame: the edge
+		// does not acknowledge it.
 		err = t.awaitAck()
+	}
+	if err == nil && t.s.chunks.Add(1) >= 2 && t.s.draining.Load() {
+		t.s.session.EndReceiver()
 	}
 	if err != nil {
 		t.err = fmt.Errorf("sockjs: cluster: carrying the response to the client's node: %w", err)
@@ -344,3 +366,32 @@ func (o ownerSessions) OpenConnection(id, _ string, _ *http.Request) *session.Se
 
 // Lookup implements transports.Sessions.
 func (o ownerSessions) Lookup(id string) (*session.Session, bool) { return o.h.registry.Load(id) }
+
+// recentSize is how many finished exchanges a node remembers, so that an
+// Open sent again (its first publish failed as Redis went down, yet got
+// through) is not served twice: a send would deliver its messages twice.
+const recentSize = 16384
+
+// recentExchanges remembers the ids of the last finished exchanges.
+type recentExchanges struct {
+	ring [recentSize]string
+	next int
+	set  map[string]struct{}
+}
+
+func (r *recentExchanges) has(id string) bool {
+	_, ok := r.set[id]
+	return ok
+}
+
+func (r *recentExchanges) add(id string) {
+	if r.set == nil {
+		r.set = make(map[string]struct{}, recentSize)
+	}
+	if old := r.ring[r.next]; old != "" {
+		delete(r.set, old)
+	}
+	r.ring[r.next] = id
+	r.set[id] = struct{}{}
+	r.next = (r.next + 1) % recentSize
+}

@@ -140,7 +140,9 @@ func (c *clusterNode) forward(rt route, w http.ResponseWriter, r *http.Request, 
 		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
 		ContentType: r.Header.Get("Content-Type"), Body: body,
 	}
-	octx, cancel := context.WithTimeout(r.Context(), c.cfg.ForwardTimeout)
+	// A little over the forward timeout, so that a node that never listens
+	// is found dead (fenced) within it.
+	octx, cancel := context.WithTimeout(r.Context(), c.cfg.ForwardTimeout+c.cfg.ForwardTimeout/4)
 	err := c.deliver(octx, owner, open)
 	cancel()
 	switch {
@@ -206,8 +208,11 @@ func (c *clusterNode) forward(rt route, w http.ResponseWriter, r *http.Request, 
 				}
 				if m.Final {
 					// The client has its response; the owner learns of it off
-					// the critical path.
-					c.goDeliver(owner, ack)
+					// the critical path. A send's answer carries no frame:
+					// nobody waits for its acknowledgement.
+					if !isSend(name) {
+						c.goDeliver(owner, ack)
+					}
 					return false
 				}
 				if derr := c.deliverWithin(owner, ack); derr != nil || err != nil {

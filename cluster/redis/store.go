@@ -108,20 +108,23 @@ func (s *Store) RenewEvery() time.Duration { return s.opts.Tombstone / 3 }
 
 func (s *Store) sessKey(id string) string     { return s.opts.Prefix + "sess:{" + id + "}" }
 func (s *Store) nodeKey(inc string) string    { return s.opts.Prefix + "node:{" + inc + "}" }
+func (s *Store) fenceKey(inc string) string   { return s.opts.Prefix + "fenced:{" + inc + "}" }
 func (s *Store) markerKey() string            { return s.opts.Prefix + "cluster" }
 func (s *Store) recoveringKey() string        { return s.opts.Prefix + "recovering" }
 func (s *Store) gateKeys(k string) []string   { return []string{k, s.markerKey(), s.recoveringKey()} }
-func (s *Store) recoveryGrace() time.Duration { return s.opts.Lease }
+func (s *Store) recoveryGrace() time.Duration { return s.opts.Lease / 2 }
 
-// registerScript: KEYS node, marker, recovering; ARGV lease ms, grace ms,
+// registerScript: KEYS node, marker, recovering, fence; ARGV lease ms, grace ms,
 // registered before (0/1). Returns 1 when the node was known, 0 when not
 // (first registration, or Redis restarted empty: then the cluster
-// recovers for grace), -1 when its registration lapsed while Redis kept
-// its data: other nodes have answered its sessions as lost.
+// recovers for grace, and every node that registers again meanwhile claims
+// its sessions back), -1 when its registration lapsed while Redis kept its
+// data, or it was fenced: other nodes have answered its sessions as lost.
 var registerScript = goredis.NewScript(`
+if redis.call('DEL', KEYS[4]) == 1 then return -1 end
 local known = redis.call('EXISTS', KEYS[1])
 local marker = redis.call('EXISTS', KEYS[2])
-if known == 0 and marker == 1 and ARGV[3] == '1' then return -1 end
+if known == 0 and marker == 1 and ARGV[3] == '1' and redis.call('EXISTS', KEYS[3]) == 0 then return -1 end
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
 if marker == 0 then
   redis.call('SET', KEYS[2], '1')
@@ -142,7 +145,7 @@ func (s *Store) Register(ctx context.Context) (bool, error) {
 	if before {
 		flag = "1"
 	}
-	n, err := registerScript.Run(ctx, s.rdb, []string{s.nodeKey(s.inc), s.markerKey(), s.recoveringKey()},
+	n, err := registerScript.Run(ctx, s.rdb, []string{s.nodeKey(s.inc), s.markerKey(), s.recoveringKey(), s.fenceKey(s.inc)},
 		s.opts.Lease.Milliseconds(), s.recoveryGrace().Milliseconds(), flag).Int64()
 	if err != nil {
 		return false, fmt.Errorf("cluster: register node %q: %w", s.inc, err)
@@ -162,6 +165,26 @@ func (s *Store) Deregister(ctx context.Context) error {
 	if err := s.rdb.Del(ctx, s.nodeKey(s.inc)).Err(); err != nil {
 		return fmt.Errorf("cluster: deregister node %q: %w", s.inc, err)
 	}
+	return nil
+}
+
+// fenceScript: KEYS node, fence; ARGV fence ms. The node key goes (the
+// node is gone for everyone); the fence tells the node, if it lives after
+// all, on its next registration.
+var fenceScript = goredis.NewScript(`
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
+return 1
+`)
+
+// Fence implements cluster.Store.
+func (s *Store) Fence(ctx context.Context, node string) error {
+	if err := fenceScript.Run(ctx, s.rdb, []string{s.nodeKey(node), s.fenceKey(node)}, s.opts.Tombstone.Milliseconds()).Err(); err != nil {
+		return fmt.Errorf("cluster: fence node %q: %w", node, err)
+	}
+	s.mu.Lock()
+	s.alive[node] = aliveEntry{false, time.Now().Add(aliveFor)}
+	s.mu.Unlock()
 	return nil
 }
 

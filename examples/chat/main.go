@@ -10,6 +10,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"log"
 	"net/http"
@@ -40,7 +41,8 @@ func main() {
 	r, h := newServer(sockjs.Options{AllowedOrigins: allowed, SockJSURL: *sockjsURL, Cluster: cl})
 
 	log.Printf("chat on http://%s/", *addr)
-	run.Serve(*addr, r, h.Shutdown, closeCluster)
+	run.Serve(*addr, r, h.Shutdown)
+	_ = closeCluster(context.Background()) // after the server and the handlers
 }
 
 // newServer wires the chat: the page at / and one room's SockJS handler at

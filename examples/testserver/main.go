@@ -56,11 +56,13 @@ func main() {
 		log.Printf("cluster node %s on Redis %s", cl.Store.Node(), cc.Redis)
 	}
 	if *tlsSelfSigned {
-		serveTLS(*addr, mux, shutdown, closeCluster)
+		serveTLS(*addr, mux, shutdown)
+		_ = closeCluster(context.Background())
 		return
 	}
 	log.Printf("sockline test server on http://%s", *addr)
-	run.Serve(*addr, mux, shutdown, closeCluster)
+	run.Serve(*addr, mux, shutdown)
+	_ = closeCluster(context.Background()) // after the server and the handlers
 }
 
 // serveTLS is run.Serve over TLS with a self-signed certificate.

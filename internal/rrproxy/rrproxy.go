@@ -86,6 +86,10 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		refused := false
 		rr := r.Clone(context.WithValue(r.Context(), refusedKey{}, &refused))
 		rr.Body = io.NopCloser(bytes.NewReader(body))
+		// A request written to a kept-alive connection the backend had just
+		// closed (it is shutting down) is sent again on a new one, as
+		// nginx and HAProxy do: nothing of it reached the backend.
+		rr.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 		p.backends[i].ServeHTTP(w, rr)
 		if !refused {
 			return

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -29,6 +30,11 @@ func (o *Origins) Set(v string) error { *o = append(*o, v); return nil }
 // ShutdownTimeout bounds a graceful shutdown: sessions told, responses
 // ended, connections closed.
 const ShutdownTimeout = 10 * time.Second
+
+// ListenGrace is how long the server keeps taking requests while the
+// handlers shut down: a poll that arrives meanwhile still gets its close
+// frame, and a load balancer has time to see the node leave.
+const ListenGrace = time.Second
 
 // Serve serves h on addr until the process gets SIGINT or SIGTERM, then
 // shuts down gracefully (see Until) and returns, so that main can return
@@ -53,10 +59,13 @@ func Serve(addr string, h http.Handler, shutdown ...func(context.Context) error)
 // lets every SockJS client hear of it: first the shutdown functions
 // (sockjs.Handler.Shutdown, which closes every session with
 // c[1001,"Server is shutting down"], ends each streaming response, waiting
-// poll and websocket after its close frame, and waits for them), then
-// srv.Shutdown, which then finds only idle connections. The other order
-// would not work: Server.Shutdown waits for active responses, which end
-// only when their sessions close, and ignores websockets.
+// poll and websocket after its close frame, and waits for them), then,
+// once they are done or after ListenGrace, srv.Shutdown, which then finds
+// only idle connections (or the requests a cluster node still carries for
+// other nodes, which end soon after). Starting with srv.Shutdown would not
+// work: Server.Shutdown waits for active responses, which end only when
+// their sessions close, and ignores websockets. What the handlers use (a
+// cluster's Redis connection) is closed by the caller after Until returns.
 //
 // Until serves TLS (HTTP/2 included) when srv.TLSConfig has certificates.
 // It returns nil after a clean shutdown within ShutdownTimeout, else the
@@ -78,13 +87,26 @@ func Until(ctx context.Context, srv *http.Server, ln net.Listener, shutdown ...f
 	log.Print("shutting down: closing every session")
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
-	var errs []error
-	for _, f := range shutdown {
-		errs = append(errs, f(sctx))
+	errs := make([]error, len(shutdown))
+	var wg sync.WaitGroup
+	for i, f := range shutdown {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = f(sctx) }()
+	}
+	handlersDone := make(chan struct{})
+	go func() { wg.Wait(); close(handlersDone) }()
+	// The server keeps taking requests until the handlers are done, or for
+	// ListenGrace: a cluster node's handler goes on carrying requests of
+	// other nodes' sessions while requests still arrive, and finishes
+	// once the server stops taking them.
+	select {
+	case <-handlersDone:
+	case <-time.After(ListenGrace):
 	}
 	if err := srv.Shutdown(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("http server shutdown: %w", err))
 	}
+	<-handlersDone
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, fmt.Errorf("serve: %w", err))
 	}

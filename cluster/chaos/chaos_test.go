@@ -1,0 +1,408 @@
+package chaos
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sockline/sockline/client"
+	"github.com/sockline/sockline/internal/rrproxy"
+	"github.com/sockline/sockline/internal/testredis"
+)
+
+// node is one examples/testserver process, restartable on its port under
+// its name.
+type node struct {
+	t          *testing.T
+	bin, name  string
+	port       int
+	redis, key string
+	dir        string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// logPath is where the node's output goes, across its restarts.
+func (n *node) logPath() string { return filepath.Join(n.dir, n.name+".log") }
+
+func (n *node) url() string { return "http://127.0.0.1:" + strconv.Itoa(n.port) }
+
+func (n *node) start() {
+	n.t.Helper()
+	cmd := exec.Command(n.bin, "-addr", "127.0.0.1:"+strconv.Itoa(n.port), "-redis", n.redis, "-node", n.name)
+	cmd.Env = append(os.Environ(), "SOCKLINE_CLUSTER_SECRET="+n.key)
+	logf, err := os.OpenFile(n.logPath(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		n.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
+	n.mu.Lock()
+	n.cmd, n.done = cmd, done
+	n.mu.Unlock()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		res, err := http.Get(n.url() + "/echo/info")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			n.t.Fatalf("%s did not start: %v", n.name, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// kill kills the process as kill -9 does.
+func (n *node) kill() {
+	n.mu.Lock()
+	cmd, done := n.cmd, n.done
+	n.mu.Unlock()
+	_ = cmd.Process.Kill()
+	<-done
+}
+
+// drain asks the process to shut down gracefully (SIGTERM), as a rolling
+// deploy does, and waits for it to exit.
+func (n *node) drain() {
+	n.mu.Lock()
+	cmd, done := n.cmd, n.done
+	n.mu.Unlock()
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		n.t.Errorf("%s did not drain within 30s", n.name)
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func buildTestserver(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "testserver")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/sockline/sockline/examples/testserver").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build testserver: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// tally records what happened to the sessions, by phase.
+type tally struct {
+	mu       sync.Mutex
+	phase    string
+	opened   map[string]int
+	echoed   map[string]int
+	ended    map[string]map[string]int // phase -> reason -> count
+	failures []string                  // what must never happen
+}
+
+func (ta *tally) setPhase(p string) {
+	ta.mu.Lock()
+	ta.phase = p
+	ta.mu.Unlock()
+}
+
+func (ta *tally) add(m map[string]int) {
+	ta.mu.Lock()
+	m[ta.phase]++
+	ta.mu.Unlock()
+}
+
+func (ta *tally) end(reason string) {
+	ta.mu.Lock()
+	if ta.ended[ta.phase] == nil {
+		ta.ended[ta.phase] = make(map[string]int)
+	}
+	ta.ended[ta.phase][reason]++
+	ta.mu.Unlock()
+}
+
+func (ta *tally) fail(format string, args ...any) {
+	ta.mu.Lock()
+	ta.failures = append(ta.failures, ta.phase+": "+fmt.Sprintf(format, args...))
+	ta.mu.Unlock()
+}
+
+// worker runs sessions one after another until stop: each sends
+// sequence-numbered messages tagged with its own tag, one in flight, and
+// checks every echo.
+func worker(ta *tally, url, transport string, id int, stop <-chan struct{}) {
+	for s := 0; ; s++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		c, err := client.Dial(ctx, url, &client.Options{Transports: []string{transport}})
+		cancel()
+		if err != nil {
+			time.Sleep(200 * time.Millisecond) // a refused or failed open: try again
+			continue
+		}
+		ta.add(ta.opened)
+		tag := fmt.Sprintf("%s-%d-%d", transport, id, s)
+		reason := session(ta, c, tag, stop)
+		_ = c.Close(1000, "done")
+		if reason != "" {
+			// The send's error quotes the server's answer; the session ids
+			// in URLs make every one unique: keep the status and text.
+			if i := strings.Index(reason, "http://"); i >= 0 {
+				if j := strings.Index(reason[i:], " answered "); j >= 0 {
+					reason = reason[:i] + reason[i+j+1:]
+				}
+			}
+			ta.end(reason)
+		}
+	}
+}
+
+// session exchanges messages on c until stop or the session ends, and
+// returns why it ended ("" when the worker stopped it).
+func session(ta *tally, c *client.Conn, tag string, stop <-chan struct{}) string {
+	for seq := 1; ; seq++ {
+		select {
+		case <-stop:
+			return ""
+		default:
+		}
+		msg := tag + "|" + strconv.Itoa(seq)
+		if err := c.Send(msg); err != nil {
+			return endReason(err)
+		}
+		fctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := c.Flush(fctx) // answered 204: the server has it
+		cancel()
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				ta.fail("%s: a send hung for 30s", msg)
+			}
+			return endReason(err)
+		}
+		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		got, err := c.Recv(rctx)
+		cancel()
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			ta.fail("%s: accepted (204) and never echoed, while the session stayed open", msg)
+			return "hung"
+		case err != nil:
+			return endReason(err)
+		case got != msg:
+			if !strings.HasPrefix(got, tag+"|") {
+				ta.fail("%s: got another session's message %q", msg, got)
+			} else {
+				ta.fail("%s: got %q: a duplicate or out of order", msg, got)
+			}
+			return "wrong message"
+		}
+		ta.add(ta.echoed)
+	}
+}
+
+func endReason(err error) string {
+	var ce *client.CloseError
+	if errors.As(err, &ce) {
+		if ce.Err != nil && ce.Code == 1006 {
+			// Which request failed, and how: the status or the network
+			// error, without the ports and ids that make every one unique.
+			detail := ce.Err.Error()
+			if i := strings.Index(detail, "answered "); i >= 0 {
+				detail = detail[i:]
+			} else if i := strings.LastIndex(detail, ": "); i >= 0 {
+				detail = detail[i+2:]
+			}
+			return fmt.Sprintf("%d %s (%s)", ce.Code, ce.Reason, detail)
+		}
+		return fmt.Sprintf("%d %s", ce.Code, ce.Reason)
+	}
+	return err.Error()
+}
+
+// Three testserver processes on one Redis behind a round-robin proxy, with
+// sessions on every HTTP transport the Go client speaks, while a node is
+// killed and restarted under its name, Redis restarts empty, and a node
+// drains and restarts (a rolling deploy's step). No message may ever reach
+// another session, be duplicated or reordered, or be accepted and then go
+// missing while its session stays open; sessions of live nodes survive the
+// Redis restart; new sessions work at the end. The figures are printed.
+func TestChaos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the chaos test takes about a minute")
+	}
+	bin := buildTestserver(t)
+	rs := testredis.Start(t)
+	var k [32]byte
+	_, _ = rand.Read(k[:])
+	key := hex.EncodeToString(k[:])
+	var nodes []*node
+	var urls []string
+	for i := range 3 {
+		n := &node{t: t, bin: bin, name: fmt.Sprintf("node-%d", i+1), port: freePort(t), redis: rs.URL(), key: key, dir: t.TempDir()}
+		n.start()
+		t.Cleanup(n.kill)
+		nodes = append(nodes, n)
+		urls = append(urls, n.url())
+	}
+	proxy := rrproxy.Start(t, urls...)
+	ta := &tally{opened: map[string]int{}, echoed: map[string]int{}, ended: map[string]map[string]int{}}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, tr := range []string{client.XHRStreaming, client.EventSource, client.XHRPolling} {
+		for i := range 4 {
+			wg.Add(1)
+			go func() { defer wg.Done(); worker(ta, proxy.URL+"/echo", tr, i, stop) }()
+		}
+	}
+	phase := func(name string, d time.Duration) {
+		ta.setPhase(name)
+		time.Sleep(d)
+	}
+	phase("1 steady", 5*time.Second)
+	ta.setPhase("2 node-1 killed")
+	nodes[0].kill()
+	time.Sleep(3 * time.Second)
+	nodes[0].start() // same name, same port: a new incarnation
+	phase("3 node-1 restarted", 12*time.Second)
+	phase("4 settled", 3*time.Second)
+	ta.setPhase("5 redis down")
+	rs.Stop()
+	time.Sleep(2 * time.Second)
+	rs.Restart(t) // empty
+	phase("6 redis restarted empty", 12*time.Second)
+	ta.setPhase("7 node-2 draining")
+	nodes[1].drain()
+	nodes[1].start()
+	phase("8 node-2 restarted", 5*time.Second)
+	close(stop)
+	wg.Wait()
+
+	// New sessions work on every transport afterwards.
+	for _, tr := range []string{client.XHRStreaming, client.EventSource, client.XHRPolling} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		c, err := client.Dial(ctx, proxy.URL+"/echo", &client.Options{Transports: []string{tr}})
+		if err == nil {
+			if err = c.Send("after"); err == nil {
+				var got string
+				got, err = c.Recv(ctx)
+				if err == nil && got != "after" {
+					err = fmt.Errorf("echo %q", got)
+				}
+			}
+			_ = c.Close(1000, "")
+		}
+		cancel()
+		if err != nil {
+			t.Errorf("a new %s session after the chaos: %v", tr, err)
+		}
+	}
+
+	var phases []string
+	for p := range ta.ended {
+		phases = append(phases, p)
+	}
+	for p := range ta.opened {
+		phases = append(phases, p)
+	}
+	for p := range ta.echoed {
+		phases = append(phases, p)
+	}
+	sort.Strings(phases)
+	phases = compact(phases)
+	total := 0
+	for _, p := range phases {
+		total += ta.echoed[p]
+		t.Logf("%-26s opened %4d, echoed %6d, ended: %v", p, ta.opened[p], ta.echoed[p], ta.ended[p])
+	}
+	t.Logf("messages echoed in all: %d", total)
+	for _, f := range ta.failures {
+		t.Error(f)
+	}
+	// A Redis restart shorter than the lease ends no session: every node
+	// lives, and claims its sessions back.
+	for _, p := range []string{"5 redis down", "6 redis restarted empty"} {
+		if n := sum(ta.ended[p]); n > 0 {
+			t.Errorf("%s: %d sessions ended (%v), want none: their nodes all live", p, n, ta.ended[p])
+		}
+	}
+	// A drain ends only the draining node's own sessions: with 1001 when
+	// the client hears it in time, else (the node has left) with 1011, or
+	// 404 on a send.
+	for reason, n := range ta.ended["7 node-2 draining"] {
+		if !strings.HasPrefix(reason, "1001 ") && !strings.HasPrefix(reason, "1011 ") &&
+			!strings.Contains(reason, "answered 404 Not Found") {
+			t.Errorf("while node-2 drained: %d sessions ended with %q, want only node-2's own", n, reason)
+		}
+	}
+	if t.Failed() {
+		for _, n := range nodes {
+			logs, _ := os.ReadFile(n.logPath())
+			seen := map[string]bool{}
+			for _, l := range strings.Split(string(logs), "\n") {
+				if i := strings.Index(l, " WARN "); i >= 0 || strings.Contains(l, " ERROR ") {
+					key := l[min(max(i, 0), len(l)):min(len(l), max(i, 0)+90)]
+					if !seen[key] {
+						seen[key] = true
+						t.Logf("%s: %s", n.name, l)
+					}
+				}
+			}
+		}
+	}
+	if total == 0 {
+		t.Fatal("no message was echoed: the chaos test exercised nothing")
+	}
+}
+
+func compact(s []string) []string {
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
