@@ -390,3 +390,18 @@ func (s *Session) EndReceiver() {
 		r.signal()
 	}
 }
+
+// HeartbeatNow sends the attached receiver a heartbeat frame now, whatever
+// the heartbeat delay: a poll waiting for frames then ends with it, and the
+// client polls again. A node that is draining uses it to move a polling
+// client's next request to another node without waiting out the delay.
+func (s *Session) HeartbeatNow() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.recv == nil {
+		return
+	}
+	s.hbPending = true
+	s.lastSent = time.Now()
+	s.wakeLocked()
+}

@@ -153,11 +153,12 @@ type clusterNode struct {
 	// fanOuts runs broadcast and topic deliveries to local sessions on a
 	// goroutine of their own: on the bus's, a fan-out to many sessions
 	// would hold up the tunnel's messages behind it.
-	fanOuts  chan func()
-	forwards activity      // forwards in flight, finished before the node leaves
-	drain    chan struct{} // closed when the node starts draining
-	done     chan struct{} // closed when the node stops
-	wg       sync.WaitGroup
+	fanOuts     chan func()
+	forwards    activity      // forwards in flight, finished before the node leaves
+	lastForward atomic.Int64  // when the last forward started (unix ns)
+	drain       chan struct{} // closed when the node starts draining
+	done        chan struct{} // closed when the node stops
+	wg          sync.WaitGroup
 }
 
 func newClusterNode(h *Handler, cfg Cluster) (*clusterNode, error) {
@@ -412,6 +413,10 @@ func (c *clusterNode) release(id string) {
 	}()
 }
 
+// drainQuiet is how long a draining node waits for the requests it carries
+// to stop arriving before it leaves the cluster.
+const drainQuiet = 300 * time.Millisecond
+
 // beginDrain starts a graceful shutdown: carried streams are asked to end
 // at their next frame, so that clients reconnect to other nodes.
 func (c *clusterNode) beginDrain() {
@@ -429,7 +434,21 @@ func (c *clusterNode) beginDrain() {
 // its goroutines.
 func (c *clusterNode) close(ctx context.Context) {
 	c.beginDrain()
-	_ = c.forwards.Wait(ctx)
+	// Requests may still arrive while the server takes them (see
+	// run.Until): leave once none has been carried for a while.
+	for {
+		if c.forwards.Wait(ctx) != nil {
+			break
+		}
+		quiet := time.Since(time.Unix(0, c.lastForward.Load()))
+		if quiet >= drainQuiet {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(drainQuiet - quiet):
+		}
+	}
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()

@@ -20,11 +20,12 @@ import (
 // served is the owner side of an exchange: a request carried here from the
 // edge node that holds the client.
 type served struct {
-	edge    string // the incarnation that opened it: the only one heard
-	session *session.Session
-	ctx     context.Context
-	cancel  context.CancelFunc
-	acks    chan *tunnel.Msg
+	edge      string // the incarnation that opened it: the only one heard
+	session   *session.Session
+	streaming bool
+	ctx       context.Context
+	cancel    context.CancelFunc
+	acks      chan *tunnel.Msg
 	// quietSince is when the edge last heard from this exchange (unix ns):
 	// keepalive tells an edge whose response idles that the owner lives.
 	quietSince atomic.Int64
@@ -52,8 +53,13 @@ func (s *served) deliver(m *tunnel.Msg) {
 		return
 	case tunnel.KindDrain:
 		// The edge is leaving: end the response at the next frame, without
-		// closing the session; the client reconnects through another node.
-		s.endWhenFramed()
+		// closing the session; the client comes back through another node.
+		// A poll waiting for frames gets a heartbeat now.
+		if s.streaming {
+			s.endWhenFramed()
+		} else {
+			s.session.HeartbeatNow()
+		}
 		return
 	}
 	select {
@@ -68,7 +74,7 @@ func (c *clusterNode) startServed(m *tunnel.Msg) {
 	rt, known := routes[m.Transport]
 	sess, held := c.h.registry.Load(m.Session)
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &served{edge: m.From, session: sess, ctx: ctx, cancel: cancel, acks: make(chan *tunnel.Msg, exchangeBuffer)}
+	s := &served{edge: m.From, session: sess, streaming: isStreaming(m.Transport), ctx: ctx, cancel: cancel, acks: make(chan *tunnel.Msg, exchangeBuffer)}
 	s.quietSince.Store(time.Now().UnixNano())
 	c.mu.Lock()
 	_, dup := c.in[m.ID]

@@ -129,6 +129,7 @@ func (c *clusterNode) forward(rt route, w http.ResponseWriter, r *http.Request, 
 	c.out[exID] = f
 	c.mu.Unlock()
 	c.forwards.Add(1)
+	c.lastForward.Store(time.Now().UnixNano())
 	defer func() {
 		c.mu.Lock()
 		delete(c.out, exID)
@@ -161,8 +162,8 @@ func (c *clusterNode) forward(rt route, w http.ResponseWriter, r *http.Request, 
 	timer := time.NewTimer(c.cfg.ForwardTimeout)
 	defer timer.Stop()
 	drain := c.drain
-	if !isStreaming(name) {
-		drain = nil // a poll ends by itself within the heartbeat delay
+	if isSend(name) {
+		drain = nil // a send ends by itself at once
 	}
 	var next uint64 = 1
 	for {
@@ -235,6 +236,7 @@ func (c *clusterNode) forward(rt route, w http.ResponseWriter, r *http.Request, 
 			return false
 		case <-timer.C:
 			cancelRemote()
+			c.h.opts.Logger.Warn("sockline cluster: the session's node went silent on a carried request", "session", id, "node", owner, "transport", name, "chunks", next-1)
 			if next == 1 {
 				http.Error(w, "The session's node did not answer.", http.StatusGatewayTimeout)
 				return false

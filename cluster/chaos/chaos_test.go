@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -129,6 +130,37 @@ type tally struct {
 	echoed   map[string]int
 	ended    map[string]map[string]int // phase -> reason -> count
 	failures []string                  // what must never happen
+	recs     []*recorder
+}
+
+func (r *recorder) lastRequests() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.last...)
+}
+
+// recorder keeps the last requests of a session, to tell what a hang was.
+type recorder struct {
+	mu   sync.Mutex
+	last []string
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	start := time.Now()
+	res, err := http.DefaultTransport.RoundTrip(req)
+	status := "error"
+	if err != nil {
+		status = err.Error()
+	} else {
+		status = res.Status
+	}
+	r.mu.Lock()
+	r.last = append(r.last, fmt.Sprintf("%s %s %s -> %s (%v)", start.Format("15:04:05.000"), req.Method, req.URL.Path, status, time.Since(start).Round(time.Millisecond)))
+	if len(r.last) > 6 {
+		r.last = r.last[1:]
+	}
+	r.mu.Unlock()
+	return res, err
 }
 
 func (ta *tally) setPhase(p string) {
@@ -169,15 +201,19 @@ func worker(ta *tally, url, transport string, id int, stop <-chan struct{}) {
 		default:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		c, err := client.Dial(ctx, url, &client.Options{Transports: []string{transport}})
+		rec := &recorder{}
+		c, err := client.Dial(ctx, url, &client.Options{Transports: []string{transport}, HTTPClient: &http.Client{Transport: rec}})
 		cancel()
 		if err != nil {
 			time.Sleep(200 * time.Millisecond) // a refused or failed open: try again
 			continue
 		}
+		ta.mu.Lock()
+		ta.recs = append(ta.recs, rec)
+		ta.mu.Unlock()
 		ta.add(ta.opened)
 		tag := fmt.Sprintf("%s-%d-%d", transport, id, s)
-		reason := session(ta, c, tag, stop)
+		reason := session(ta, c, rec, tag, stop)
 		_ = c.Close(1000, "done")
 		if reason != "" {
 			// The send's error quotes the server's answer; the session ids
@@ -194,7 +230,7 @@ func worker(ta *tally, url, transport string, id int, stop <-chan struct{}) {
 
 // session exchanges messages on c until stop or the session ends, and
 // returns why it ended ("" when the worker stopped it).
-func session(ta *tally, c *client.Conn, tag string, stop <-chan struct{}) string {
+func session(ta *tally, c *client.Conn, rec *recorder, tag string, stop <-chan struct{}) string {
 	for seq := 1; ; seq++ {
 		select {
 		case <-stop:
@@ -209,8 +245,13 @@ func session(ta *tally, c *client.Conn, tag string, stop <-chan struct{}) string
 		err := c.Flush(fctx) // answered 204: the server has it
 		cancel()
 		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
-				ta.fail("%s: a send hung for 30s", msg)
+			if errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, client.ErrTimeout) {
+				ta.fail("%s: a send hung for 30s (until %s); last requests: %v", msg, time.Now().Format("15:04:05.000"), rec.lastRequests())
+				if os.Getenv("CHAOS_STACKS") != "" {
+					buf := make([]byte, 1<<20)
+					n := runtime.Stack(buf, true)
+					_ = os.WriteFile(os.Getenv("CHAOS_STACKS"), buf[:n], 0o644)
+				}
 			}
 			return endReason(err)
 		}
@@ -362,13 +403,24 @@ func TestChaos(t *testing.T) {
 	}
 	// A drain ends only the draining node's own sessions: with 1001 when
 	// the client hears it in time, else (the node has left) with 1011, or
-	// 404 on a send.
+	// 404 on a send. One thing is the proxy's, not the node's: a request it
+	// writes on a kept-alive connection at the moment the draining server
+	// closes that idle connection gets no response ("backend unavailable:
+	// EOF"). The request never reached a handler; a proxy without upstream
+	// keep-alive (nginx's default) or one that retries on an empty
+	// response does not have it. It is counted, not failed.
+	proxyRace := 0
 	for reason, n := range ta.ended["7 node-2 draining"] {
-		if !strings.HasPrefix(reason, "1001 ") && !strings.HasPrefix(reason, "1011 ") &&
-			!strings.Contains(reason, "answered 404 Not Found") {
+		switch {
+		case strings.HasPrefix(reason, "1001 "), strings.HasPrefix(reason, "1011 "),
+			strings.Contains(reason, "answered 404 Not Found"):
+		case strings.Contains(reason, "rrproxy: backend unavailable: EOF"):
+			proxyRace += n
+		default:
 			t.Errorf("while node-2 drained: %d sessions ended with %q, want only node-2's own", n, reason)
 		}
 	}
+	t.Logf("sessions lost to the proxy's kept-alive race while node-2 drained: %d", proxyRace)
 	if t.Failed() {
 		for _, n := range nodes {
 			logs, _ := os.ReadFile(n.logPath())
