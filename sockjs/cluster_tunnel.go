@@ -263,19 +263,22 @@ func (c *clusterNode) goDeliver(node string, m *tunnel.Msg) {
 	}()
 }
 
-// abort ends a carried response that failed: before its headers with 502,
-// after them by cutting the connection (HTTP/1.1) or the stream (HTTP/2),
-// so that the client sees a broken response rather than a complete one.
+// abort ends a carried response that failed. Before its headers it answers
+// 502. After them (a stream) it ends the response where it is, at a chunk
+// boundary: every frame the client has is whole and was acknowledged, and
+// the owner counts what was not acknowledged as a failed write, closing
+// the session. So the client reconnects, as after a response limit, and
+// learns the session's fate from its close frame (1002, or 1011 when the
+// owner is gone), which sockjs-client would not do after a cut connection.
 func (c *clusterNode) abort(w http.ResponseWriter, started bool, why string) {
-	c.h.opts.Logger.Debug("sockline cluster: carried response aborted", "why", why)
-	if !started {
-		hd := w.Header()
-		hd.Set("Content-Type", "text/plain; charset=UTF-8")
-		w.WriteHeader(http.StatusBadGateway)
-		_, _ = w.Write([]byte("The session's node failed the request."))
+	c.h.opts.Logger.Debug("sockline cluster: carried response ended early", "why", why)
+	if started {
 		return
 	}
-	panic(http.ErrAbortHandler)
+	hd := w.Header()
+	hd.Set("Content-Type", "text/plain; charset=UTF-8")
+	w.WriteHeader(http.StatusBadGateway)
+	_, _ = w.Write([]byte("The session's node failed the request."))
 }
 
 // nodeUnreachable answers a request whose session's node is registered but
