@@ -8,9 +8,12 @@
 // the node that creates a session owns it and runs its handler. A request
 // for a session owned elsewhere is carried to the owner over the bus (a
 // tunnel: the request there, its response back a flush at a time, each flush
-// acknowledged once the client has it), so the owner's transport code does
-// all the framing, heartbeats, response limits and the one-receiver rule
-// exactly as on one node. Websocket sessions stay on their node.
+// acknowledged once the client has it; messages authenticated with the
+// cluster's secret), so the owner's transport code does all the framing,
+// heartbeats, response limits and the one-receiver rule exactly as on one
+// node. Websocket sessions stay on their node. Nodes are process
+// incarnations that prove they live with one registration each; a session
+// is lost exactly when its owner is.
 package cluster
 
 import (

@@ -6,19 +6,23 @@
 // script), so nodes need no coordination besides Redis, and none of them
 // talks to another directly:
 //
-//   - Ownership ([Store.Claim], [Store.Renew], [Store.Release]): the node that
-//     creates a session owns it under a lease that it renews; creation is
-//     cluster-wide unique, and a tombstone outlives the lease so that a late
-//     request for a session whose owner died learns that it ended instead of
-//     silently creating a new one elsewhere.
-//   - The receiver slot ([Store.AcquireReceiver] and friends): the SockJS
-//     rule of one receiving request per session ("Another connection still
-//     open", 2010) held across nodes.
+//   - Liveness ([Store.Register], [Store.Alive], [Store.Fence],
+//     [Store.Deregister]): one key per node incarnation, renewed within its
+//     lease; a node cut off too long, or fenced, learns it on its next
+//     registration. A marker and a short "recovering" flag tell a Redis that
+//     restarted empty from one that never knew a session.
+//   - Ownership ([Store.Claim], [Store.Owner], [Store.Renew],
+//     [Store.Release]): the node that creates a session owns it; creation is
+//     cluster-wide unique; the record names the owner's incarnation and
+//     outlives it (Tombstone), so that a late request for a session whose
+//     owner died learns that it ended instead of creating a new one.
 //   - The bus ([Bus]): Redis PUBLISH/SUBSCRIBE behind the pubsub.Bus
 //     interface, one subscription connection per node with liveness probes
 //     and resubscription after reconnects.
 //
 // Keys are namespaced by a prefix ("sockline:" by default) so that several
-// applications can share one Redis. Keys of one session share a hash tag
-// ({id}) so that the scripts work on Redis Cluster too.
+// applications can share one Redis. Session and node keys carry a hash tag
+// ({id}, {node}); the registration script also touches the two cluster
+// keys, which Redis Cluster support will have to place (see the engines
+// issue).
 package redis
