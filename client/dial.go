@@ -13,8 +13,8 @@ import (
 
 // Dial opens a SockJS session to the endpoint url, such as
 // "https://example.com/echo". It reads /info, then tries the transports
-// allowed by opts (nil: all) in sockjs-client's order, each with a new
-// session id, and returns once one has opened (the server's "o" frame).
+// of opts.Transports in their order (nil: all, in sockjs-client's order),
+// each with a new session id, and returns once one has opened (the server's "o" frame).
 // A transport that fails to open (refused, blocked upgrade, an HTTP error,
 // the open timeout) makes it try the next.
 //
@@ -83,19 +83,18 @@ func Dial(ctx context.Context, url string, opts *Options) (*Conn, error) {
 	return nil, &CloseError{Code: codeAllFailed, Reason: reasonAllFailed, Err: errors.Join(errs...)}
 }
 
-// checkTransports returns the transports to try, in sockjs-client's order.
+// checkTransports returns the transports to try: sockjs-client's order
+// when names is nil, else names in their order, each once.
 func checkTransports(names []string) ([]string, error) {
 	if names == nil {
 		return transportOrder, nil
 	}
+	var out []string
 	for _, n := range names {
 		if !slices.Contains(transportOrder, n) {
 			return nil, fmt.Errorf("client: unknown transport %q; use %q, %q, %q or %q", n, WebSocket, XHRStreaming, EventSource, XHRPolling)
 		}
-	}
-	var out []string
-	for _, n := range transportOrder {
-		if slices.Contains(names, n) {
+		if !slices.Contains(out, n) {
 			out = append(out, n)
 		}
 	}

@@ -243,3 +243,59 @@ func TestCookieNeeded(t *testing.T) {
 		})
 	}
 }
+
+// TestTransportsOrder checks that Options.Transports are tried in the
+// order given, not in sockjs-client's.
+func TestTransportsOrder(t *testing.T) {
+	notFound := func(name string) func(http.Handler) http.Handler {
+		return func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if lastElem(r) == name {
+					http.NotFound(w, r)
+					return
+				}
+				h.ServeHTTP(w, r)
+			})
+		}
+	}
+	none := func(h http.Handler) http.Handler { return h }
+	tests := []struct {
+		name       string
+		path       string
+		mw         func(http.Handler) http.Handler
+		transports []string
+		want       string
+		notTried   []string
+	}{
+		{"polling before websocket", "/echo", none, []string{client.XHRPolling, client.WebSocket}, client.XHRPolling, []string{"websocket"}},
+		{"eventsource before streaming", "/echo", none, []string{client.EventSource, client.XHRStreaming}, client.EventSource, []string{"xhr_streaming"}},
+		{"repeated names tried once", "/echo", notFound("xhr"), []string{client.XHRPolling, client.XHRPolling, client.EventSource},
+			client.EventSource, nil},
+		{"fallback in the order given", "/echo", notFound("xhr"), []string{client.XHRPolling, client.EventSource, client.WebSocket},
+			client.EventSource, []string{"websocket"}},
+		{"websocket off, next given", "/disabled_websocket_echo", none, []string{client.WebSocket, client.XHRPolling, client.XHRStreaming},
+			client.XHRPolling, []string{"websocket", "xhr_streaming"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startWrapped(t, services.Config{}, tt.mw)
+			c, err := client.Dial(recvCtx(t), s.URL+tt.path, &client.Options{Transports: tt.transports, HTTPClient: s.Client})
+			if err != nil {
+				t.Fatalf("Dial: %v", err)
+			}
+			defer c.Close(1000, "")
+			if c.Transport() != tt.want {
+				t.Fatalf("Transports %q: Transport() = %q, want %q", tt.transports, c.Transport(), tt.want)
+			}
+			echoAll(t, c, []string{"in order"})
+			for _, p := range tt.notTried {
+				if n := s.count.get(p); n != 0 {
+					t.Errorf("%d %s requests, want none", n, p)
+				}
+			}
+			if n := s.count.get("xhr"); tt.name == "repeated names tried once" && n != 1 {
+				t.Errorf("%d xhr requests, want 1: a repeated name is tried again", n)
+			}
+		})
+	}
+}

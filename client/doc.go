@@ -46,4 +46,6 @@
 //     over xhr_send (sockjs-client sends one message per websocket
 //     message); every SockJS server accepts an array there.
 //   - Close sends its code and reason in the websocket close frame.
+//   - Options.Transports is tried in the order given; sockjs-client's
+//     transports option only filters its own fixed order.
 package client

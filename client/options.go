@@ -34,10 +34,13 @@ const (
 // Options configures Dial. The zero value (or a nil *Options) tries every
 // transport the server offers, in sockjs-client's order.
 type Options struct {
-	// Transports limits the transports tried, by sockjs-client's names
-	// (WebSocket, XHRStreaming, EventSource, XHRPolling). They are tried in
-	// sockjs-client's order whatever the order here, skipping websocket
-	// when /info says it is off. Nil means all four.
+	// Transports lists the transports to try, by sockjs-client's names
+	// (WebSocket, XHRStreaming, EventSource, XHRPolling), in the order
+	// they are tried: {XHRPolling, WebSocket} tries xhr-polling first and
+	// websocket only if it fails. A name given twice is tried once;
+	// websocket is skipped when /info says it is off. Nil means all four
+	// in sockjs-client's order: websocket, xhr-streaming, eventsource,
+	// xhr-polling.
 	Transports []string
 
 	// Header is added to every request: /info, the websocket handshake,

@@ -159,6 +159,19 @@ func TestSockJSNode(t *testing.T) {
 		echoAll(t, c, []string{"x"})
 	})
 
+	t.Run("transports in the order given", func(t *testing.T) {
+		c, err := client.Dial(recvCtx(t), base+"/echo", &client.Options{
+			Transports: []string{client.XHRPolling, client.WebSocket}, HTTPClient: peer.Client})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(1000, "")
+		if c.Transport() != client.XHRPolling {
+			t.Fatalf("Transport() = %q, want xhr-polling, the first given", c.Transport())
+		}
+		echoAll(t, c, []string{"x"})
+	})
+
 	t.Run("websocket close code", func(t *testing.T) {
 		// sockjs-node reports a client's websocket close to the app; the
 		// session must end cleanly for the client either way.
