@@ -18,6 +18,12 @@ import (
 // A transport that fails to open (refused, blocked upgrade, an HTTP error,
 // the open timeout) makes it try the next.
 //
+// A query in url ("https://example.com/echo?access_token=abc") is kept on
+// every request, after the path: /info?access_token=abc, the websocket
+// handshake, and every stream, poll and send
+// (/echo/123/abcdefgh/xhr_streaming?access_token=abc), as sockjs-client
+// keeps it. Errors leave it out, for it may hold a secret.
+//
 // ctx bounds the dialing only; the session then lives until Close, the
 // server closes it or the transport fails. A failure is a *CloseError
 // (code 2000 when every transport failed, 1002 when /info could not be
@@ -25,7 +31,7 @@ import (
 // with a close frame, ErrServerClosed; or ctx's error.
 func Dial(ctx context.Context, url string, opts *Options) (*Conn, error) {
 	o := opts.withDefaults()
-	base, err := parseBase(url)
+	base, query, err := parseBase(url)
 	if err != nil {
 		return nil, err
 	}
@@ -37,7 +43,7 @@ func Dial(ctx context.Context, url string, opts *Options) (*Conn, error) {
 	if hc == nil {
 		hc = &http.Client{}
 	}
-	in, rtt, err := fetchInfo(ctx, hc, base, o.Header)
+	in, rtt, err := fetchInfo(ctx, hc, base, query, o.Header)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -63,7 +69,7 @@ func Dial(ctx context.Context, url string, opts *Options) (*Conn, error) {
 			return nil, err
 		}
 		sessionURL := base + "/" + server + "/" + newSessionID()
-		env := &env{hc: hc, dialer: d, header: o.Header, maxFrame: o.MaxFrameBytes}
+		env := &env{hc: hc, dialer: d, header: o.Header, query: query, maxFrame: o.MaxFrameBytes}
 		tr, err := openTransport(ctx, name, sessionURL, env, openTimeout)
 		if err == nil {
 			return newConn(name, tr, o), nil
@@ -134,5 +140,6 @@ type env struct {
 	hc       *http.Client
 	dialer   *websocket.Dialer
 	header   http.Header
+	query    string // the endpoint URL's query, kept on every request
 	maxFrame int
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -298,4 +299,87 @@ func TestTransportsOrder(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestQueryKept checks that the query of the endpoint URL reaches every
+// request, as sockjs-client keeps it (urlUtils.addPath): /info, the
+// websocket handshake, streams, polls and sends, behind a server that
+// refuses requests without the token.
+func TestQueryKept(t *testing.T) {
+	tests := []struct {
+		url   string // after the server's address
+		query string // the RawQuery every request must carry
+	}{
+		{"/echo?access_token=abc", "access_token=abc"},
+		{"/echo/?access_token=a%2Fb+c&x=1&x=2", "access_token=a%2Fb+c&x=1&x=2"},
+	}
+	for _, tt := range tests {
+		for _, tr := range allTransports {
+			t.Run(tr+tt.url, func(t *testing.T) {
+				var mu sync.Mutex
+				var seen []string
+				s := startWrapped(t, services.Config{}, func(h http.Handler) http.Handler {
+					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						mu.Lock()
+						seen = append(seen, lastElem(r)+"?"+r.URL.RawQuery)
+						mu.Unlock()
+						if r.URL.RawQuery != tt.query {
+							http.Error(w, "access_token missing", http.StatusUnauthorized)
+							return
+						}
+						h.ServeHTTP(w, r)
+					})
+				})
+				c, err := client.Dial(recvCtx(t), s.URL+tt.url, &client.Options{Transports: []string{tr}, HTTPClient: s.Client})
+				if err != nil {
+					t.Fatalf("Dial: %v", err)
+				}
+				defer c.Close(1000, "")
+				echoAll(t, c, []string{"with a token"})
+				mu.Lock()
+				defer mu.Unlock()
+				want := map[string]bool{"info": false, "xhr_send": tr == client.WebSocket}
+				want[map[string]string{client.WebSocket: "websocket", client.XHRStreaming: "xhr_streaming",
+					client.EventSource: "eventsource", client.XHRPolling: "xhr"}[tr]] = false
+				for _, r := range seen {
+					last, q, _ := strings.Cut(r, "?")
+					if q != tt.query {
+						t.Errorf("%s request with query %q, want %q", last, q, tt.query)
+					}
+					if _, ok := want[last]; ok {
+						want[last] = true
+					}
+				}
+				for last, ok := range want {
+					if !ok {
+						t.Errorf("no %s request seen (requests: %q)", last, seen)
+					}
+				}
+			})
+		}
+	}
+	t.Run("not in errors", func(t *testing.T) {
+		// The query may hold a token: errors, which get logged, leave it out.
+		s := startWrapped(t, services.Config{}, func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if lastElem(r) != "info" {
+					http.Error(w, "down", http.StatusBadGateway)
+					return
+				}
+				h.ServeHTTP(w, r)
+			})
+		})
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		refused := "http://" + ln.Addr().String()
+		ln.Close()
+		for _, u := range []string{s.URL, refused} {
+			_, err := client.Dial(recvCtx(t), u+"/echo?access_token=secret", &client.Options{HTTPClient: s.Client})
+			if err == nil || strings.Contains(err.Error(), "secret") {
+				t.Errorf("Dial %s: %v, want an error without the token", u, err)
+			}
+		}
+	})
 }

@@ -159,6 +159,29 @@ func TestSockJSNode(t *testing.T) {
 		echoAll(t, c, []string{"x"})
 	})
 
+	for _, name := range allTransports {
+		t.Run(name+"/query", func(t *testing.T) {
+			qt := &queryTransport{base: tr}
+			c, err := client.Dial(recvCtx(t), base+"/echo?access_token=abc", &client.Options{
+				Transports: []string{name}, HTTPClient: &http.Client{Transport: qt}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close(1000, "")
+			echoAll(t, c, []string{"with a token"})
+			qt.mu.Lock()
+			defer qt.mu.Unlock()
+			for _, r := range qt.seen {
+				if !strings.HasSuffix(r, "?access_token=abc") {
+					t.Errorf("request to %s without the query", r)
+				}
+			}
+			if len(qt.seen) < 2 && name != client.WebSocket {
+				t.Errorf("requests %q, want /info and the transport's", qt.seen)
+			}
+		})
+	}
+
 	t.Run("transports in the order given", func(t *testing.T) {
 		c, err := client.Dial(recvCtx(t), base+"/echo", &client.Options{
 			Transports: []string{client.XHRPolling, client.WebSocket}, HTTPClient: peer.Client})
@@ -183,4 +206,18 @@ func TestSockJSNode(t *testing.T) {
 			t.Fatalf("Recv after Close = %v", err)
 		}
 	})
+}
+
+// queryTransport records the path and query of each request.
+type queryTransport struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	seen []string
+}
+
+func (q *queryTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	q.mu.Lock()
+	q.seen = append(q.seen, r.URL.Path+"?"+r.URL.RawQuery)
+	q.mu.Unlock()
+	return q.base.RoundTrip(r)
 }

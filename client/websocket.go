@@ -21,9 +21,9 @@ type wsTransport struct {
 }
 
 // dialWebSocket opens {session}/websocket, ws: or wss: after the
-// endpoint's scheme.
+// endpoint's scheme, with the endpoint's query.
 func dialWebSocket(ctx context.Context, sessionURL string, e *env) (*wsTransport, error) {
-	u := "ws" + strings.TrimPrefix(sessionURL, "http") + "/websocket"
+	u := withQuery("ws"+strings.TrimPrefix(sessionURL, "http")+"/websocket", e.query)
 	conn, resp, err := e.dialer.DialContext(ctx, u, e.header.Clone())
 	if err != nil {
 		if resp != nil {

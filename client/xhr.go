@@ -31,14 +31,14 @@ type httpTransport struct {
 }
 
 func newHTTPTransport(name, sessionURL string, e *env) *httpTransport {
-	t := &httpTransport{name: name, e: e, sendURL: sessionURL + "/xhr_send", method: http.MethodPost}
+	t := &httpTransport{name: name, e: e, sendURL: withQuery(sessionURL+"/xhr_send", e.query), method: http.MethodPost}
 	switch name {
 	case XHRStreaming:
-		t.recvURL = sessionURL + "/xhr_streaming"
+		t.recvURL = withQuery(sessionURL+"/xhr_streaming", e.query)
 	case XHRPolling:
-		t.recvURL = sessionURL + "/xhr"
+		t.recvURL = withQuery(sessionURL+"/xhr", e.query)
 	case EventSource:
-		t.recvURL = sessionURL + "/eventsource"
+		t.recvURL = withQuery(sessionURL+"/eventsource", e.query)
 		t.method = http.MethodGet
 	}
 	t.life, t.cancel = context.WithCancel(context.Background())
@@ -57,11 +57,11 @@ func (t *httpTransport) open() error {
 	}
 	resp, err := t.e.hc.Do(req)
 	if err != nil {
-		return t.failed(err)
+		return t.failed(hideURLQuery(err))
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
-		return fmt.Errorf("%s %s answered %s", t.method, t.recvURL, resp.Status)
+		return fmt.Errorf("%s %s answered %s", t.method, hideQuery(t.recvURL), resp.Status)
 	}
 	t.body, t.frames = resp.Body, 0
 	if t.name == EventSource {
@@ -102,7 +102,7 @@ func (t *httpTransport) next() (parsedFrame, error) {
 		t.body, t.lines, t.events = nil, nil, nil
 		if errors.Is(err, io.EOF) && t.life.Err() == nil {
 			if t.frames == 0 {
-				return parsedFrame{}, fmt.Errorf("%s ended without a frame", t.recvURL)
+				return parsedFrame{}, fmt.Errorf("%s ended without a frame", hideQuery(t.recvURL))
 			}
 			continue // the response limit or a poll's answer: reopen
 		}
@@ -122,7 +122,7 @@ func (t *httpTransport) send(ctx context.Context, payload []byte) error {
 	req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
 	resp, err := t.e.hc.Do(req)
 	if err != nil {
-		return t.failed(err)
+		return t.failed(hideURLQuery(err))
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 	resp.Body.Close()

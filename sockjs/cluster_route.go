@@ -181,6 +181,10 @@ func (c *clusterNode) onNodeMessage(_ string, p []byte) {
 		c.mu.Lock()
 		s := c.in[m.ID]
 		c.mu.Unlock()
+		if s == nil && m.Kind == tunnel.KindAck && m.Err != "" {
+			c.onLateNack(m) // the final chunk of an ended exchange
+			return
+		}
 		if s == nil || s.edge != m.From {
 			c.stray.Add(1)
 			return

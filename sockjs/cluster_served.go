@@ -117,6 +117,8 @@ func (c *clusterNode) startServed(m *tunnel.Msg) {
 		}
 	}
 	c.h.requests.Add(1) // Shutdown waits for the close frames it carries
+	tw := &tunnelWriter{c: c, s: s, id: m.ID, to: m.From, header: http.Header{},
+		whole: !isStreaming(m.Transport), receiving: !isSend(m.Transport)}
 	go func() {
 		defer c.wg.Done()
 		if sendDone != nil {
@@ -126,7 +128,7 @@ func (c *clusterNode) startServed(m *tunnel.Msg) {
 		defer func() {
 			c.mu.Lock()
 			delete(c.in, m.ID)
-			c.recent.add(m.ID)
+			c.recent.add(m.ID, m.From, m.Session, tw.carried)
 			c.mu.Unlock()
 			cancel()
 		}()
@@ -140,8 +142,6 @@ func (c *clusterNode) startServed(m *tunnel.Msg) {
 			req.Header.Set("Content-Type", m.ContentType)
 		}
 		req = req.WithContext(ctx)
-		tw := &tunnelWriter{c: c, s: s, id: m.ID, to: m.From, header: http.Header{},
-			whole: !isStreaming(m.Transport), receiving: !isSend(m.Transport)}
 		rt.serve(&c.h.tcfg, ownerSessions{c.h}, tw, req, m.Session)
 		tw.end()
 	}()
@@ -192,8 +192,9 @@ type tunnelWriter struct {
 	s      *served
 	id, to string
 	// whole: send everything as one final chunk at the end; receiving:
-	// the response carries frames of the session (not a send's 204).
-	whole, receiving bool
+	// the response carries frames of the session (not a send's 204);
+	// carried: the final chunk carries frames.
+	whole, receiving, carried bool
 
 	header   http.Header
 	status   int
@@ -249,9 +250,10 @@ func (t *tunnelWriter) sendChunk(final bool) error {
 	err := t.deliver(m)
 	t.buf = t.buf[:0]
 	t.s.quietSince.Store(time.Now().UnixNano())
-	if err == nil && (t.receiving || !final) {
-		// A send's answer (204, or an error) carries no frame: the edge
-		// does not acknowledge it.
+	if err == nil && !final {
+		// A final chunk is not waited for: the edge says only when it
+		// could not write it (see onLateNack), so that a poll or a send
+		// costs two crossings of the bus, not three.
 		err = t.awaitAck()
 	}
 	if err == nil && t.s.chunks.Add(1) >= 2 && t.s.draining.Load() {
@@ -313,10 +315,11 @@ func (t *tunnelWriter) SetReadDeadline(time.Time) error { return nil }
 func (t *tunnelWriter) end() {
 	if t.err == nil && (t.whole || len(t.buf) > 0 || t.seq == 0) {
 		carried := len(t.buf) > 0
+		t.carried = t.whole && t.receiving && carried
 		if t.sendChunk(true) == nil {
 			return
 		}
-		if t.whole && t.receiving && carried {
+		if t.carried {
 			// The poll's frame may not have reached the client: the session
 			// must not go on as if it had (as on one node).
 			t.s.session.CloseWith(&session.CloseError{Code: frame.CodeInterrupted, Reason: frame.ReasonInterrupted, Cause: session.ErrWriteFailed})
@@ -378,11 +381,17 @@ func (o ownerSessions) Lookup(id string) (*session.Session, bool) { return o.h.r
 // through) is not served twice: a send would deliver its messages twice.
 const recentSize = 16384
 
-// recentExchanges remembers the ids of the last finished exchanges.
+// recentExchanges remembers the last finished exchanges: their edge and
+// session, and whether their final chunk carried frames.
 type recentExchanges struct {
 	ring [recentSize]string
 	next int
-	set  map[string]struct{}
+	set  map[string]recentExchange
+}
+
+type recentExchange struct {
+	edge, session string
+	carried       bool
 }
 
 func (r *recentExchanges) has(id string) bool {
@@ -390,14 +399,38 @@ func (r *recentExchanges) has(id string) bool {
 	return ok
 }
 
-func (r *recentExchanges) add(id string) {
+func (r *recentExchanges) get(id string) (recentExchange, bool) {
+	e, ok := r.set[id]
+	return e, ok
+}
+
+func (r *recentExchanges) add(id, edge, session string, carried bool) {
 	if r.set == nil {
-		r.set = make(map[string]struct{}, recentSize)
+		r.set = make(map[string]recentExchange, recentSize)
 	}
 	if old := r.ring[r.next]; old != "" {
 		delete(r.set, old)
 	}
 	r.ring[r.next] = id
-	r.set[id] = struct{}{}
+	r.set[id] = recentExchange{edge, session, carried}
 	r.next = (r.next + 1) % recentSize
+}
+
+// onLateNack handles an edge's word that it could not write the final chunk
+// of an exchange that has ended here: a poll's frames did not reach the
+// client, so its session must not go on as if they had (as on one node).
+func (c *clusterNode) onLateNack(m *tunnel.Msg) {
+	c.mu.Lock()
+	e, ok := c.recent.get(m.ID)
+	c.mu.Unlock()
+	if !ok || e.edge != m.From {
+		c.stray.Add(1)
+		return
+	}
+	if !e.carried {
+		return
+	}
+	if s, ok := c.h.registry.Load(e.session); ok {
+		s.CloseWith(&session.CloseError{Code: frame.CodeInterrupted, Reason: frame.ReasonInterrupted, Cause: session.ErrWriteFailed})
+	}
 }

@@ -208,10 +208,10 @@ func (c *clusterNode) forward(rt route, w http.ResponseWriter, r *http.Request, 
 					ack.Err = err.Error()
 				}
 				if m.Final {
-					// The client has its response; the owner learns of it off
-					// the critical path. A send's answer carries no frame:
-					// nobody waits for its acknowledgement.
-					if !isSend(name) {
+					// The owner does not wait for a final chunk's
+					// acknowledgement: it hears only of a failure, and then
+					// closes the session (a send's answer carries no frame).
+					if err != nil && !isSend(name) {
 						c.goDeliver(owner, ack)
 					}
 					return false

@@ -10,7 +10,9 @@
 //	owner -> edge   Chunk   response bytes, Seq 1, 2, ...; the first carries
 //	                        the status and headers; Final marks the last
 //	owner -> edge   Wait    nothing to send yet, the exchange is alive
-//	edge  -> owner  Ack     Seq written and flushed to the client (Err if not)
+//	edge  -> owner  Ack     Seq written and flushed to the client (Err if not);
+//	                        for a Final chunk only Err: the owner does not
+//	                        wait, it only hears of a failure
 //	owner -> edge   End     the response is complete (Seq: the last chunk),
 //	                        or failed (Err): the edge cuts the response
 //	edge  -> owner  Cancel  the client went away
