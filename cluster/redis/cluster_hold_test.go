@@ -424,3 +424,44 @@ func TestClusterFloodOfCarriedSendsIsBounded(t *testing.T) {
 		t.Fatalf("poll: %d, %d echoes; want the %d accepted sends echoed", code, strings.Count(b, strings.Repeat("x", 32<<10)), accepted)
 	}
 }
+
+// The owner does not wait for a poll's final chunk to be acknowledged; an
+// edge that could not write it says so afterwards, and the owner closes the
+// session then (its frames may not have reached the client). The word of
+// another incarnation is not taken.
+func TestClusterLateNackClosesTheSession(t *testing.T) {
+	f := startCluster(t, 2, sockjs.Options{})
+	owner, edge := f.nodes[0], f.nodes[1]
+	open(t, owner.srv.URL+"/echo", "s")
+	if code, _ := post(t, owner.srv.URL+"/echo/000/s/xhr_send", `["m"]`); code != 204 {
+		t.Fatalf("send: %d", code)
+	}
+	if code, body := post(t, edge.srv.URL+"/echo/000/s/xhr", ""); code != 200 || body != "a[\"m\"]\n" {
+		t.Fatalf("carried poll: %d %q", code, body)
+	}
+	codec, err := tunnel.NewCodec(testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spy := goredis.NewClient(&goredis.Options{Addr: f.redis.Addr()})
+	defer spy.Close()
+	nack := func(from string) {
+		t.Helper()
+		p := codec.Encode(&tunnel.Msg{Kind: tunnel.KindAck, ID: edge.h2store.Node() + "/1", From: from, Seq: 1, Err: "write: broken pipe"})
+		if err := spy.Publish(context.Background(), "sockline:topic:sockline/default/node/"+owner.h2store.Node(), p).Err(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	nack("someone#else")
+	if code, _ := post(t, owner.srv.URL+"/echo/000/s/xhr_send", `["still open"]`); code != 204 {
+		t.Fatalf("send after a stranger's nack: %d", code)
+	}
+	if code, body := post(t, owner.srv.URL+"/echo/000/s/xhr", ""); body != "a[\"still open\"]\n" {
+		t.Fatalf("poll after a stranger's nack: %d %q, want the session going on", code, body)
+	}
+	nack(edge.h2store.Node())
+	if code, body := post(t, owner.srv.URL+"/echo/000/s/xhr", ""); code != 200 || body != "c[1002,\"Connection interrupted\"]\n" {
+		t.Fatalf("poll after the edge's nack: %d %q, want the session interrupted", code, body)
+	}
+}
