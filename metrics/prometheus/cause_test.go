@@ -3,6 +3,7 @@ package prometheus
 import (
 	"testing"
 
+	"github.com/sockline/sockline/cluster"
 	"github.com/sockline/sockline/sockjs"
 )
 
@@ -16,6 +17,8 @@ func TestCauseOf(t *testing.T) {
 		{&sockjs.CloseError{Code: 1006, Cause: sockjs.ErrTimedOut}, "timeout"},
 		{&sockjs.CloseError{Code: 1006, Cause: sockjs.ErrWriteFailed}, "write_failed"},
 		{&sockjs.CloseError{Code: 3000, Cause: sockjs.ErrServerClosed}, "server"},
+		{&sockjs.CloseError{Code: 1013, Cause: sockjs.ErrSendTimeout}, "send_timeout"},
+		{&sockjs.CloseError{Code: sockjs.CloseSessionLost, Cause: cluster.ErrSessionLost}, "session_lost"},
 		{&sockjs.CloseError{Code: 1000}, "other"},
 	} {
 		if got := causeOf(tt.err); got != tt.want {

@@ -4,31 +4,56 @@
 //
 //	m := prometheus.MustNew(reg, prometheus.Options{})
 //	h := sockjs.NewHandler(sockjs.Options{Events: m}, app)
+//	reg.MustRegister(prometheus.NewClusterCollector(h, prometheus.Options{})) // with Options.Cluster
 //
 // The metrics, all labelled by transport ("websocket", "xhr_streaming",
 // "xhr", "eventsource", "htmlfile", "jsonp", "rawwebsocket") except the
-// origin refusals, with the namespace "sockjs" unless Options say another:
+// origin refusals and the cluster's, with the namespace "sockjs" unless
+// Options say another:
 //
 //	sockjs_sessions_open                     gauge: sessions open now
 //	sockjs_sessions_opened_total             counter
 //	sockjs_sessions_closed_total             counter, also by cause: client,
 //	                                         timeout, server, write_failed,
-//	                                         slow_consumer, other
+//	                                         slow_consumer, send_timeout,
+//	                                         session_lost, other
 //	sockjs_session_duration_seconds          histogram of session lifetimes
 //	sockjs_messages_received_total           counter: messages the app read
-//	sockjs_received_bytes_total              counter: their UTF-8 bytes
+//	sockjs_received_utf8_bytes_total         counter: their text, in UTF-8 bytes
 //	sockjs_messages_sent_total               counter: messages queued to clients
-//	sockjs_sent_bytes_total                  counter: their JSON-encoded bytes
-//	sockjs_another_connection_total          counter: 2010 answers
+//	sockjs_sent_json_bytes_total             counter: their JSON-encoded bytes
+//	sockjs_receiver_conflicts_total          counter: receiving requests
+//	                                         refused with 2010 "Another
+//	                                         connection still open"
 //	sockjs_heartbeats_total                  counter
 //	sockjs_authorization_refused_total       counter
-//	sockjs_origin_refused_total              counter (no label)
+//	sockjs_origin_refused_total              counter (no transport label)
+//	sockjs_cluster_dropped_messages_total    counter by reason: forged,
+//	                                         malformed, stray (from
+//	                                         NewClusterCollector)
 //
-// Each event costs a map lookup and an atomic add; the per-transport
-// children are resolved once, at construction. Several handlers can share
-// one registry by giving each its own value of the same ConstLabels
-// (handler="chat", handler="echo"): Prometheus wants one set of label
-// names per metric name.
+// The two byte counters are in different units, and their names say so:
+// sockjs.Events reports a received message by the length of the text Recv
+// returned and a sent one by the length of its JSON encoding (what
+// Options.MaxQueuedBytes counts and the client downloads), and from a
+// length alone neither can be turned into the other. A sent message's
+// encoding is its UTF-8 text plus 2 bytes of quotes, except that each
+// character SockJS escapes counts as its escape: 2 bytes for a quote,
+// backslash, newline, carriage return or tab, 6 for \uXXXX (other control
+// characters, U+2028, U+2029 and the other invisible characters SockJS
+// escapes), 12 for a character outside the Basic Multilingual Plane (an
+// emoji: a surrogate pair). For text without such characters, ASCII or
+// not, the encoding is the text plus 2 bytes a message.
+//
+// New registers every collector in one Register call: it either succeeds
+// or leaves nothing of the adapter registered. Each event costs a map
+// lookup and an atomic add; the per-transport children are resolved once,
+// at construction. Several handlers can share one registry by giving each
+// its own value of the same ConstLabels (handler="chat", handler="echo"):
+// Prometheus wants one set of label names per metric name.
+//
+// metrics/grafana/sockjs.json is a Grafana dashboard of these metrics (the
+// default namespace).
 package prometheus
 
 import (
@@ -38,10 +63,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sockline/sockline/cluster"
 	"github.com/sockline/sockline/sockjs"
 )
 
-// Options configures New. The zero value is ready to use.
+// Options configures New and NewClusterCollector. The zero value is ready
+// to use.
 type Options struct {
 	// Namespace prefixes every metric name. Empty means "sockjs".
 	Namespace string
@@ -52,6 +79,14 @@ type Options struct {
 	// DurationBuckets are the session duration histogram's upper bounds,
 	// in seconds. Nil means DefaultDurationBuckets.
 	DurationBuckets []float64
+}
+
+// namespace returns the metric name prefix o asks for.
+func (o Options) namespace() string {
+	if o.Namespace == "" {
+		return "sockjs"
+	}
+	return o.Namespace
 }
 
 // DefaultDurationBuckets spans sessions from a tenth of a second (a
@@ -68,6 +103,8 @@ var closeCauses = []struct {
 	name string
 }{
 	{sockjs.ErrSlowConsumer, "slow_consumer"},
+	{sockjs.ErrSendTimeout, "send_timeout"},
+	{cluster.ErrSessionLost, "session_lost"},
 	{sockjs.ErrClientClosed, "client"},
 	{sockjs.ErrTimedOut, "timeout"},
 	{sockjs.ErrWriteFailed, "write_failed"},
@@ -90,7 +127,7 @@ type vecs struct {
 	openedV, closedV                   *prometheus.CounterVec
 	durationV                          *prometheus.HistogramVec
 	msgsIn, bytesIn, msgsOut, bytesOut *prometheus.CounterVec
-	another, heartbeats, authRefused   *prometheus.CounterVec
+	conflicts, heartbeats, authRefused *prometheus.CounterVec
 }
 
 // children are one transport's collectors, resolved once.
@@ -100,22 +137,40 @@ type children struct {
 	closed                             map[string]prometheus.Counter // by cause
 	duration                           prometheus.Observer
 	msgsIn, bytesIn, msgsOut, bytesOut prometheus.Counter
-	another, heartbeats, authRefused   prometheus.Counter
+	conflicts, heartbeats, authRefused prometheus.Counter
 }
 
 var _ sockjs.Events = (*Metrics)(nil)
 
-// New creates the collectors and registers them with reg. It fails, with
-// the registry's error, when they are already registered (a second
-// handler needs its own ConstLabels values).
+// collectors is several collectors registered as one, so that a
+// Registerer takes all of them or none: a registry checks every
+// descriptor of a collector before it records any.
+type collectors []prometheus.Collector
+
+// Describe implements prometheus.Collector.
+func (cs collectors) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range cs {
+		c.Describe(ch)
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (cs collectors) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range cs {
+		c.Collect(ch)
+	}
+}
+
+// New creates the collectors and registers them with reg, all in one
+// Register call: on error none of them stays registered. It fails, with
+// the registry's error wrapped, when one of the names is taken: by
+// another collector, or by another Metrics with the same ConstLabels
+// values (a second handler needs its own).
 func New(reg prometheus.Registerer, o Options) (*Metrics, error) {
 	if reg == nil {
 		return nil, errors.New("prometheus: New needs a Registerer (prometheus.DefaultRegisterer or a registry of your own)")
 	}
-	ns := o.Namespace
-	if ns == "" {
-		ns = "sockjs"
-	}
+	ns := o.namespace()
 	buckets := o.DurationBuckets
 	if buckets == nil {
 		buckets = DefaultDurationBuckets
@@ -126,25 +181,35 @@ func New(reg prometheus.Registerer, o Options) (*Metrics, error) {
 	}
 	m := &Metrics{byName: make(map[string]*children)}
 	m.openV = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "sessions_open",
-		Help: "Sessions open now.", ConstLabels: o.ConstLabels}, tr)
-	m.openedV = counter("sessions_opened_total", "Sessions opened.", tr...)
-	m.closedV = counter("sessions_closed_total", "Sessions closed, by transport and cause.", "transport", "cause")
+		Help: "SockJS sessions open now, by the transport that opened them.", ConstLabels: o.ConstLabels}, tr)
+	m.openedV = counter("sessions_opened_total", "SockJS sessions opened, by the transport that opened them.", tr...)
+	m.closedV = counter("sessions_closed_total", "SockJS sessions closed, by transport and cause: "+
+		"client (the client closed or went away), timeout (no request came within the disconnect delay, or a websocket stopped answering pings), "+
+		"server (the application or a shutdown closed it), write_failed (a write to the client failed), "+
+		"slow_consumer (the client fell more than MaxQueuedBytes behind), send_timeout (the application did not read the client's messages within SendTimeout), "+
+		"session_lost (this cluster node lost its registration), other.", "transport", "cause")
 	m.durationV = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "session_duration_seconds",
-		Help: "Session lifetimes, from creation to close.", ConstLabels: o.ConstLabels, Buckets: buckets}, tr)
-	m.msgsIn = counter("messages_received_total", "Messages the application read from clients.", tr...)
-	m.bytesIn = counter("received_bytes_total", "UTF-8 bytes of the messages the application read.", tr...)
-	m.msgsOut = counter("messages_sent_total", "Messages queued for clients.", tr...)
-	m.bytesOut = counter("sent_bytes_total", "JSON-encoded bytes of the messages queued for clients.", tr...)
-	m.another = counter("another_connection_total", `Receiving requests answered 2010 "Another connection still open".`, tr...)
-	m.heartbeats = counter("heartbeats_total", "Heartbeats due on idle connections.", tr...)
-	m.authRefused = counter("authorization_refused_total", "Sessions refused by Options.Authorize.", tr...)
+		Help: "SockJS session lifetimes, from creation to close, in seconds.", ConstLabels: o.ConstLabels, Buckets: buckets}, tr)
+	m.msgsIn = counter("messages_received_total", "Messages the application read from clients (Recv, RecvJSON).", tr...)
+	m.bytesIn = counter("received_utf8_bytes_total", "Bytes of the messages the application read from clients, "+
+		"counted as the UTF-8 text Recv returned (without JSON quotes or escapes).", tr...)
+	m.msgsOut = counter("messages_sent_total", "Messages the application queued for clients (Send, SendJSON, SendMessage; "+
+		"a Broadcast counts once per session reached).", tr...)
+	m.bytesOut = counter("sent_json_bytes_total", "Bytes of the messages the application queued for clients, "+
+		"counted JSON-encoded as they go on the wire and as MaxQueuedBytes counts them: the text plus 2 quotes, "+
+		"with escaped characters (quotes, U+2028, emoji...) counting as their escapes. Not the unit of received_utf8_bytes_total.", tr...)
+	m.conflicts = counter("receiver_conflicts_total", "Receiving requests (poll, stream or websocket) refused with close frame 2010 "+
+		`"Another connection still open" because their session already had one: `+
+		"two tabs sharing a session id, a client bug, or a proxy retrying a long poll.", tr...)
+	m.heartbeats = counter("heartbeats_total", "Heartbeats due on idle connections, one every HeartbeatDelay (h frames; pings on the raw websocket).", tr...)
+	m.authRefused = counter("authorization_refused_total", "Session opens refused by Options.Authorize (answered 401 or 403).", tr...)
 	m.origin = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "origin_refused_total",
-		Help: "Requests refused by the origin policy.", ConstLabels: o.ConstLabels})
-	for _, c := range []prometheus.Collector{m.openV, m.openedV, m.closedV, m.durationV, m.msgsIn, m.bytesIn,
-		m.msgsOut, m.bytesOut, m.another, m.heartbeats, m.authRefused, m.origin} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("prometheus: registering the sockjs metrics: %w", err)
-		}
+		Help: "Requests refused with 403 by the origin policy: a page of a site not in AllowedOrigins, or a misconfigured list.", ConstLabels: o.ConstLabels})
+	all := collectors{m.openV, m.openedV, m.closedV, m.durationV, m.msgsIn, m.bytesIn,
+		m.msgsOut, m.bytesOut, m.conflicts, m.heartbeats, m.authRefused, m.origin}
+	if err := reg.Register(all); err != nil {
+		return nil, fmt.Errorf("prometheus: registering the %s_* metrics failed and none of them is registered "+
+			"(handlers sharing a registry each need their own ConstLabels values): %w", ns, err)
 	}
 	for _, name := range transportNames {
 		m.byName[name] = m.resolve(name)
@@ -172,7 +237,7 @@ func (m *Metrics) resolve(transport string) *children {
 		bytesIn:     m.bytesIn.WithLabelValues(transport),
 		msgsOut:     m.msgsOut.WithLabelValues(transport),
 		bytesOut:    m.bytesOut.WithLabelValues(transport),
-		another:     m.another.WithLabelValues(transport),
+		conflicts:   m.conflicts.WithLabelValues(transport),
 		heartbeats:  m.heartbeats.WithLabelValues(transport),
 		authRefused: m.authRefused.WithLabelValues(transport),
 	}
@@ -231,8 +296,9 @@ func (m *Metrics) MessagesOut(transport string, n, bytes int) {
 	c.bytesOut.Add(float64(bytes))
 }
 
-// AnotherConnection implements sockjs.Events.
-func (m *Metrics) AnotherConnection(transport string) { m.of(transport).another.Inc() }
+// AnotherConnection implements sockjs.Events: it counts a receiver
+// conflict.
+func (m *Metrics) AnotherConnection(transport string) { m.of(transport).conflicts.Inc() }
 
 // Heartbeat implements sockjs.Events.
 func (m *Metrics) Heartbeat(transport string) { m.of(transport).heartbeats.Inc() }

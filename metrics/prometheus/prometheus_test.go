@@ -169,12 +169,12 @@ func TestScrapeAfterRealSessions(t *testing.T) {
 			`sockjs_session_duration_seconds_count{handler="echo",transport="xhr"}`:            1,
 			`sockjs_session_duration_seconds_bucket{handler="echo",transport="xhr",le="+Inf"}`: 1,
 			`sockjs_messages_received_total{handler="echo",transport="xhr"}`:                   3,
-			`sockjs_received_bytes_total{handler="echo",transport="xhr"}`:                      2 + 3 + 3,
+			`sockjs_received_utf8_bytes_total{handler="echo",transport="xhr"}`:                 2 + 3 + 3,
 			`sockjs_messages_sent_total{handler="echo",transport="xhr"}`:                       2,
-			`sockjs_sent_bytes_total{handler="echo",transport="xhr"}`:                          4 + 5,
+			`sockjs_sent_json_bytes_total{handler="echo",transport="xhr"}`:                     4 + 5,
 			`sockjs_authorization_refused_total{handler="echo",transport="xhr"}`:               1,
 			`sockjs_origin_refused_total{handler="echo"}`:                                      1,
-			`sockjs_another_connection_total{handler="echo",transport="xhr"}`:                  0,
+			`sockjs_receiver_conflicts_total{handler="echo",transport="xhr"}`:                  0,
 		})
 	})
 }
@@ -195,14 +195,16 @@ func expect(samples, want map[string]float64) error {
 }
 
 // A second Metrics on the same registry needs another value of the same
-// ConstLabels.
+// ConstLabels; with the same, New fails with the registry's error wrapped.
 func TestNewTwiceOnOneRegistry(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	if _, err := sockjsprom.New(reg, sockjsprom.Options{ConstLabels: prometheus.Labels{"handler": "echo"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sockjsprom.New(reg, sockjsprom.Options{ConstLabels: prometheus.Labels{"handler": "echo"}}); err == nil {
-		t.Fatal("second New with the same labels succeeded")
+	_, err := sockjsprom.New(reg, sockjsprom.Options{ConstLabels: prometheus.Labels{"handler": "echo"}})
+	var are prometheus.AlreadyRegisteredError
+	if !errors.As(err, &are) {
+		t.Fatalf("second New with the same labels: %v, want an AlreadyRegisteredError", err)
 	}
 	if _, err := sockjsprom.New(reg, sockjsprom.Options{ConstLabels: prometheus.Labels{"handler": "chat"}}); err != nil {
 		t.Fatalf("second New with its own ConstLabels: %v", err)
