@@ -154,11 +154,16 @@ type clusterNode struct {
 	// goroutine of their own: on the bus's, a fan-out to many sessions
 	// would hold up the tunnel's messages behind it.
 	fanOuts     chan func()
-	forwards    activity      // forwards in flight, finished before the node leaves
-	lastForward atomic.Int64  // when the last forward started (unix ns)
-	drain       chan struct{} // closed when the node starts draining
-	done        chan struct{} // closed when the node stops
-	wg          sync.WaitGroup
+	forwards    activity     // forwards in flight, finished before the node leaves
+	lastForward atomic.Int64 // when the last forward started (unix ns)
+	// ready is closed once the node has subscribed to its channel and
+	// registered: before that, other nodes would take its sessions for
+	// lost and its answers would reach nobody, so it routes nothing.
+	ready     chan struct{}
+	readyOnce sync.Once
+	drain     chan struct{} // closed when the node starts draining
+	done      chan struct{} // closed when the node stops
+	wg        sync.WaitGroup
 }
 
 func newClusterNode(h *Handler, cfg Cluster) (*clusterNode, error) {
@@ -178,6 +183,7 @@ func newClusterNode(h *Handler, cfg Cluster) (*clusterNode, error) {
 		sends:   make(map[string]int),
 		fanOuts: make(chan func(), fanOutBuffer),
 		drain:   make(chan struct{}),
+		ready:   make(chan struct{}),
 		done:    make(chan struct{}),
 	}
 	return c, nil
@@ -352,7 +358,11 @@ func (c *clusterNode) upkeep() {
 	c.mu.Lock()
 	before := c.registered
 	c.registered = true
+	subbed := c.subbed
 	c.mu.Unlock()
+	if subbed {
+		c.readyOnce.Do(func() { close(c.ready) })
+	}
 	if before && !known {
 		c.h.opts.Logger.Warn("sockline cluster: the store had forgotten the node (Redis restarted empty?); claiming its sessions back", "node", c.node)
 		c.renew()

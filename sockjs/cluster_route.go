@@ -35,6 +35,11 @@ func (c *clusterNode) serve(rt route, w http.ResponseWriter, r *http.Request, na
 		c.h.serveSession(rt, w, r, name, id)
 		return
 	}
+	if !c.awaitReady(r.Context()) {
+		c.h.opts.Logger.Warn("sockline cluster: the node is not registered yet (is Redis reachable?)", "node", c.node, "session", id)
+		storeUnavailable(w)
+		return
+	}
 	var body []byte
 	for attempt := 0; ; attempt++ {
 		owner, created, err := c.route(r.Context(), name, id, attempt == 0)
@@ -84,6 +89,25 @@ func (c *clusterNode) serve(rt route, w http.ResponseWriter, r *http.Request, na
 		}
 		return
 	}
+}
+
+// awaitReady waits, up to the forward timeout, until the node is subscribed
+// and registered (a node just started).
+func (c *clusterNode) awaitReady(ctx context.Context) bool {
+	select {
+	case <-c.ready:
+		return true
+	default:
+	}
+	t := time.NewTimer(c.cfg.ForwardTimeout)
+	defer t.Stop()
+	select {
+	case <-c.ready:
+		return true
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	return false
 }
 
 // route finds the owner of session id: from the cache, else the store

@@ -197,6 +197,13 @@ func TestClusterLostAckEndsTheCarriedResponse(t *testing.T) {
 	open(t, owner, "s")
 	br, stop := stream(t, f.nodes[1].srv.URL+"/echo/000/s/xhr_streaming")
 	defer stop()
+	if code, _ := post(t, owner+"/000/s/xhr_send", `["warm"]`); code != 204 {
+		t.Fatalf("send: %d", code)
+	}
+	if got := readLine(t, br); got != `a["warm"]` {
+		t.Fatalf("stream: %q", got)
+	}
+	time.Sleep(200 * time.Millisecond) // the acknowledgements so far get through
 	edgeBus.armed.Store(true)
 	if code, _ := post(t, owner+"/000/s/xhr_send", `["m"]`); code != 204 {
 		t.Fatalf("send: %d", code)
