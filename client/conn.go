@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Conn is an open SockJS session. Send, Recv, Flush and Close are safe
@@ -148,22 +149,40 @@ func (c *Conn) Recv(ctx context.Context) (string, error) {
 	}
 }
 
-// Close ends the session with code (1000, or 3000-4999 as sockjs-client
-// allows) and reason, and waits for the connection's goroutines to end.
-// Over websocket the server gets a close frame with them; the HTTP
-// transports have no way to say it, so the server sees the client go away
-// (1002 "Connection interrupted"), as with sockjs-client. Messages still
-// queued are dropped: call Flush first to deliver them. Close returns nil,
-// or the *CloseError of a session that had already ended.
+// Close ends the session with code and reason and waits for the
+// connection's goroutines to end. Over websocket the server gets a close
+// frame with them; the HTTP transports have no way to say it, so the
+// server sees the client go away (1002 "Connection interrupted"), as with
+// sockjs-client. Messages still queued are dropped: call Flush first to
+// deliver them. Close returns nil, or the *CloseError of a session that had
+// already ended.
+//
+// code must be 1000 or 3000-4999, the codes sockjs-client's close accepts
+// (1001-2999 belong to the WebSocket and SockJS protocols), and reason at
+// most 123 bytes, all a websocket close frame holds. Close never leaves
+// the session open, so that a deferred Close always releases it: with any
+// other code (1001 "going away" included) it closes with 1000 instead,
+// with a longer reason it sends the reason cut at 123 bytes (on a UTF-8
+// boundary), and it returns an error saying so.
 func (c *Conn) Close(code int, reason string) error {
+	var refused []error
 	if code != codeNormal && (code < 3000 || code > 4999) {
-		return fmt.Errorf("client: close code %d: use 1000 or 3000-4999", code)
+		refused = append(refused, fmt.Errorf("client: close code %d refused, the session was closed with 1000: use 1000 or 3000-4999 (codes 1001-2999 belong to the WebSocket and SockJS protocols)", code))
+		code = codeNormal
 	}
-	if len(reason) > 123 {
-		return fmt.Errorf("client: close reason of %d bytes: at most 123 fit a websocket close frame", len(reason))
+	if len(reason) > maxReasonBytes {
+		n := maxReasonBytes
+		for n > 0 && !utf8.RuneStart(reason[n]) {
+			n--
+		}
+		refused = append(refused, fmt.Errorf("client: close reason of %d bytes cut to its first %d: at most %d fit a websocket close frame", len(reason), n, maxReasonBytes))
+		reason = reason[:n]
 	}
 	first := c.end(&CloseError{Code: code, Reason: reason, Err: ErrClosed}, true)
 	c.wg.Wait()
+	if len(refused) > 0 {
+		return errors.Join(refused...)
+	}
 	if first {
 		return nil
 	}
@@ -171,6 +190,10 @@ func (c *Conn) Close(code int, reason string) error {
 	defer c.mu.Unlock()
 	return c.err
 }
+
+// maxReasonBytes is the longest close reason: a websocket control frame
+// carries 125 bytes, two of them the code.
+const maxReasonBytes = 123
 
 // end records why the session ended, the first time, and stops the
 // transport (telling the server with a close frame when tell is set).

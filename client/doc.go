@@ -46,6 +46,8 @@
 //     over xhr_send (sockjs-client sends one message per websocket
 //     message); every SockJS server accepts an array there.
 //   - Close sends its code and reason in the websocket close frame.
+//   - Close with a code other than 1000 or 3000-4999 closes with 1000 and
+//     returns an error; sockjs-client throws and leaves the session open.
 //   - Options.Transports is tried in the order given; sockjs-client's
 //     transports option only filters its own fixed order.
 package client
