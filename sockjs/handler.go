@@ -87,7 +87,7 @@ func NewHandler(opts Options, app HandlerFunc) *Handler {
 		panic(fmt.Errorf("%w: %w", ErrInvalidOptions, err))
 	}
 	h.policy = policy
-	h.iframe = transports.NewIframePage(o.SockJSURL, policy.FrameAncestors())
+	h.iframe = transports.NewIframePage(o.SockJSURL, o.SockJSIntegrity, policy.FrameAncestors())
 	h.tcfg = transports.Config{
 		ResponseLimit:   o.ResponseLimit,
 		WriteTimeout:    o.WriteTimeout,

@@ -2,6 +2,7 @@ package sockjs
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"github.com/sockline/sockline/internal/tunnel"
@@ -44,8 +45,14 @@ const (
 	// end. Size it to your machine: memory / 36 KiB is a ceiling.
 	DefaultMaxSessions = 100000
 	// DefaultSockJSURL is the sockjs-client build the iframe page loads when
-	// Options.SockJSURL is empty: the 1.x release from a public CDN.
+	// Options.SockJSURL is empty: the 1.x release from a public CDN, the
+	// file of the npm package sockjs-client@1.6.1 as published.
 	DefaultSockJSURL = "https://cdn.jsdelivr.net/npm/sockjs-client@1.6.1/dist/sockjs.min.js"
+	// DefaultSockJSIntegrity is the Subresource Integrity hash (SHA-384) of
+	// the file DefaultSockJSURL names. The iframe page loads the default
+	// URL with it, so that a browser refuses to run anything else the CDN
+	// might serve there. It changes with DefaultSockJSURL, never alone.
+	DefaultSockJSIntegrity = "sha384-svdnwiXBL+Js+yUneJSRFy24NgGiOfDM/vkQl/vCeVrcbYD6yW8EwPr1FnxTEZsR"
 )
 
 // Options configures a Handler. The zero value is ready to use: every field
@@ -61,8 +68,23 @@ type Options struct {
 	// SockJSURL is the sockjs-client script the iframe page loads (the
 	// iframe-based transports run sockjs-client inside that page). Serve it
 	// yourself for production and point this at it; it should be the same
-	// build your pages use. Empty means DefaultSockJSURL.
+	// build your pages use (SockJSScript gives both values for them).
+	// Empty means DefaultSockJSURL.
 	SockJSURL string
+	// SockJSIntegrity is the Subresource Integrity hash of the script
+	// SockJSURL names, such as "sha384-" and the base64 of its SHA-384
+	// digest (`openssl dgst -sha384 -binary FILE | openssl base64 -A`);
+	// several, separated by spaces, are allowed. The iframe page's script
+	// tag then carries integrity="..." and crossorigin="anonymous", and
+	// browsers refuse to run the script unless its bytes have that hash (a
+	// script on another origin must then be served with CORS headers, as
+	// public CDNs do). The default URL comes with its hash: empty, with
+	// SockJSURL empty or DefaultSockJSURL, means DefaultSockJSIntegrity;
+	// empty with another URL means no integrity attribute. Validate
+	// refuses a value that is not sha256-, sha384- or sha512- followed by
+	// the base64 of a digest of that size, and a hash given without a
+	// SockJSURL.
+	SockJSIntegrity string
 
 	// HeartbeatDelay is how long a connection may go without any frame
 	// before the server sends a heartbeat "h" (and, on websocket, a ping),
@@ -331,8 +353,59 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("%w: timeouts must not be negative (zero means the default)", ErrInvalidOptions)
 	case o.SockJSURL != "" && !validScriptURL(o.SockJSURL):
 		return fmt.Errorf("%w: SockJSURL %q must be an http or https URL or a path starting with /", ErrInvalidOptions, o.SockJSURL)
+	case o.SockJSIntegrity != "" && !validIntegrity(o.SockJSIntegrity):
+		return fmt.Errorf("%w: SockJSIntegrity %q must be a Subresource Integrity hash: sha256-, sha384- or sha512- followed by the standard base64 of the script's digest of that size (several are separated by single spaces)", ErrInvalidOptions, o.SockJSIntegrity)
+	case o.SockJSIntegrity != "" && o.SockJSURL == "":
+		return fmt.Errorf("%w: SockJSIntegrity is given without SockJSURL: set SockJSURL to the script it is the hash of (the default URL comes with its own hash, DefaultSockJSIntegrity)", ErrInvalidOptions)
 	}
 	return nil
+}
+
+// SockJSScript returns the URL and Subresource Integrity hash of the
+// sockjs-client script the iframe page loads, defaults applied: for the
+// application's own pages, which should load the same build. integrity is
+// empty when no hash is known (a SockJSURL of your own without
+// SockJSIntegrity); otherwise put it in the script tag with
+// crossorigin="anonymous".
+func (o *Options) SockJSScript() (url, integrity string) {
+	url, integrity = o.SockJSURL, o.SockJSIntegrity
+	if url == "" {
+		url = DefaultSockJSURL
+	}
+	if integrity == "" && url == DefaultSockJSURL {
+		integrity = DefaultSockJSIntegrity
+	}
+	return url, integrity
+}
+
+// validIntegrity reports whether v is Subresource Integrity metadata:
+// one or more hashes separated by single spaces, each sha256-, sha384- or
+// sha512- and the padded standard base64 of a digest of that size. Hash
+// options ("?...") are refused: the standard defines none.
+func validIntegrity(v string) bool {
+	for h := range strings.SplitSeq(v, " ") {
+		alg, b64, ok := strings.Cut(h, "-")
+		if !ok {
+			return false
+		}
+		var size int
+		switch alg {
+		case "sha256":
+			size = 32
+		case "sha384":
+			size = 48
+		case "sha512":
+			size = 64
+		default:
+			return false
+		}
+		// The decoder skips line breaks; a hash holds none.
+		d, err := base64.StdEncoding.Strict().DecodeString(b64)
+		if err != nil || len(d) != size || strings.ContainsAny(b64, "\r\n") {
+			return false
+		}
+	}
+	return true
 }
 
 // validScriptURL reports whether u is an absolute http(s) URL with a host,
@@ -390,9 +463,7 @@ func (o Options) withDefaults() Options {
 	if o.WebSocketCompressionThreshold == 0 {
 		o.WebSocketCompressionThreshold = DefaultWebSocketCompressionThreshold
 	}
-	if o.SockJSURL == "" {
-		o.SockJSURL = DefaultSockJSURL
-	}
+	o.SockJSURL, o.SockJSIntegrity = o.SockJSScript()
 	if o.Registry == nil {
 		o.Registry = session.NewMemory()
 	}

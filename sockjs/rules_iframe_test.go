@@ -30,8 +30,12 @@ var iframeRe = regexp.MustCompile(`^<!DOCTYPE html>
 </body>
 </html>$`)
 
-// expectIframe checks "iframe-ok" (R-IFRAME-1) and returns the ETag.
-func expectIframe(t *testing.T, r *response, wantURL string) string {
+// expectIframe checks "iframe-ok" (R-IFRAME-1) and returns the ETag. With
+// wantIntegrity the script tag must carry it, and crossorigin, after src:
+// the page is the suite's with those two attributes added, and nothing
+// else. Without it the page is the suite's exactly, so a SockJSURL without
+// a hash gives the page the protocol's suite checks.
+func expectIframe(t *testing.T, r *response, wantURL, wantIntegrity string) string {
 	t.Helper()
 	expectStatus(t, r, http.StatusOK)
 	expectContentType(t, r, "text/html;charset=UTF-8")
@@ -48,7 +52,16 @@ func expectIframe(t *testing.T, r *response, wantURL string) string {
 	}
 	expectNoHeader(t, r, "Last-Modified")
 	expectNoCookie(t, r)
-	m := iframeRe.FindStringSubmatch(strings.TrimSpace(r.Body()))
+	body := strings.TrimSpace(r.Body())
+	if wantIntegrity != "" {
+		attrs := ` integrity="` + wantIntegrity + `" crossorigin="anonymous"`
+		before, after, ok := strings.Cut(body, attrs+"></script>")
+		if !ok {
+			t.Fatalf("%s: no script tag ending in %s:\n%s", r.what, attrs, body)
+		}
+		body = before + "></script>" + after
+	}
+	m := iframeRe.FindStringSubmatch(body)
 	if m == nil {
 		t.Fatalf("%s: body is not the iframe page:\n%s", r.what, r.Body())
 	}
@@ -63,12 +76,12 @@ func expectIframe(t *testing.T, r *response, wantURL string) string {
 func TestIframePage(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	etag := expectIframe(t, f.get(t, "/echo/iframe.html"), sockjs.DefaultSockJSURL)
+	etag := expectIframe(t, f.get(t, "/echo/iframe.html"), sockjs.DefaultSockJSURL, sockjs.DefaultSockJSIntegrity)
 	for _, p := range []string{
 		"/iframe.html", "/iframe-a.html", "/iframe-.html", "/iframe-0.1.2.html", "/iframe-0.1.2abc-dirty.2144.html",
 		"/iframe-a.html?t=1234", "/iframe-0.1.2.html?t=123414", "/iframe-0.1.2abc-dirty.2144.html?t=qweqweq123",
 	} {
-		if got := expectIframe(t, f.get(t, "/echo"+p), sockjs.DefaultSockJSURL); got != etag {
+		if got := expectIframe(t, f.get(t, "/echo"+p), sockjs.DefaultSockJSURL, sockjs.DefaultSockJSIntegrity); got != etag {
 			t.Fatalf("%s: ETag %s; want %s as for /iframe.html", p, got, etag)
 		}
 	}
@@ -88,7 +101,7 @@ func TestIframePageNames(t *testing.T) {
 func TestIframePageNotModified(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	etag := expectIframe(t, f.get(t, "/echo/iframe.html"), sockjs.DefaultSockJSURL)
+	etag := expectIframe(t, f.get(t, "/echo/iframe.html"), sockjs.DefaultSockJSURL, sockjs.DefaultSockJSIntegrity)
 	r := f.get(t, "/echo/iframe.html", "If-None-Match: "+etag)
 	expectStatus(t, r, http.StatusNotModified)
 	expectNoHeader(t, r, "Content-Type")
@@ -96,7 +109,7 @@ func TestIframePageNotModified(t *testing.T) {
 		t.Fatalf("304 with body %q", b)
 	}
 	expectHeader(t, r, "ETag", etag)
-	expectIframe(t, f.get(t, "/echo/iframe.html", `If-None-Match: "other"`), sockjs.DefaultSockJSURL)
+	expectIframe(t, f.get(t, "/echo/iframe.html", `If-None-Match: "other"`), sockjs.DefaultSockJSURL, sockjs.DefaultSockJSIntegrity)
 }
 
 // Options.SockJSURL goes into the page, escaped for its attribute; the
@@ -107,7 +120,7 @@ func TestIframePageOptions(t *testing.T) {
 		SockJSURL:      "/static/sockjs.js?v=1&x=<y>",
 		AllowedOrigins: []string{"https://app.example.com"},
 	})
-	expectIframe(t, f.get(t, "/x/iframe.html"), "/static/sockjs.js?v=1&amp;x=&lt;y&gt;")
+	expectIframe(t, f.get(t, "/x/iframe.html"), "/static/sockjs.js?v=1&amp;x=&lt;y&gt;", "")
 	expectHeader(t, f.get(t, "/x/iframe.html"), "Content-Security-Policy", "frame-ancestors 'self' https://app.example.com")
 	expect405(t, f.post(t, "/x/iframe.html", ""))
 	for _, bad := range []string{"javascript:alert(1)", "sockjs.js", "ftp://x/s.js", "https:///s.js"} {

@@ -40,7 +40,7 @@ func FuzzIsIframePath(f *testing.F) {
 // comma-joined value means; and a list with the etag added, weak or
 // strong, always matches.
 func FuzzETagList(f *testing.F) {
-	etag := NewIframePage("/sockjs.js", "").ETag()
+	etag := NewIframePage("/sockjs.js", "", "").ETag()
 	f.Add(etag, "", "3f2a")
 	f.Add(`W/`+etag, `"x"`, "3f2a")
 	f.Add(`"a", "b"`, `*`, "a")
@@ -395,26 +395,53 @@ func FuzzWireCloseCode(f *testing.F) {
 	})
 }
 
-// FuzzIframePage checks that any sockjs-client URL stays inside the src
-// attribute of the iframe page: the page is the template with the URL,
-// HTML-escaped, in its one place, and nothing else.
+// FuzzIframePage checks that any sockjs-client URL, and any integrity
+// hash, stays inside its attribute of the iframe page: the page is the
+// template with the script tag's attributes, HTML-escaped, in their one
+// place, and nothing else. The input is tried as the URL without a hash,
+// as the hash of a plain URL, and as both.
 func FuzzIframePage(f *testing.F) {
-	for _, s := range []string{"/sockjs.js", `https://x/"><script>alert(1)</script>`, "a&b'c<d", "%s", "\x00"} {
+	for _, s := range []string{"/sockjs.js", `https://x/"><script>alert(1)</script>`, "a&b'c<d", "%s", "\x00", "sha384-abc+/=="} {
 		f.Add(s)
 	}
 	head, tail, _ := strings.Cut(iframeTemplate, "%s")
+	// attrValue cuts the value of the attribute name="..." from the front
+	// of s, checks it and returns what follows.
+	attrValue := func(t *testing.T, s, name, want string) string {
+		t.Helper()
+		rest, ok := strings.CutPrefix(s, name+`="`)
+		if !ok {
+			t.Fatalf("no %s attribute at %q", name, s)
+		}
+		v, rest, ok := strings.Cut(rest, `"`)
+		if !ok {
+			t.Fatalf("%s attribute not closed in %q", name, s)
+		}
+		if strings.ContainsAny(v, `<>'`) {
+			t.Fatalf("%s value %q holds a raw quote or bracket", name, v)
+		}
+		if got := htmlUnescape(v); got != want {
+			t.Fatalf("%s %q reads back as %q; want %q", name, v, got, want)
+		}
+		return rest
+	}
 	f.Fuzz(func(t *testing.T, u string) {
-		body := string(NewIframePage(u, "").body)
-		attr, ok := strings.CutPrefix(body, head)
-		attr, ok2 := strings.CutSuffix(attr, tail)
-		if !ok || !ok2 {
-			t.Fatalf("page for %q is not the template:\n%s", u, body)
-		}
-		if strings.ContainsAny(attr, `"<>'`) {
-			t.Fatalf("attribute value %q holds a raw quote or bracket", attr)
-		}
-		if got := htmlUnescape(attr); got != u {
-			t.Fatalf("attribute %q reads back as %q; want %q", attr, got, u)
+		for _, c := range []struct{ src, integrity string }{{u, ""}, {"/s.js", u}, {u, u}} {
+			body := string(NewIframePage(c.src, c.integrity, "").body)
+			attrs, ok := strings.CutPrefix(body, head)
+			attrs, ok2 := strings.CutSuffix(attrs, tail)
+			if !ok || !ok2 {
+				t.Fatalf("page for %q, %q is not the template:\n%s", c.src, c.integrity, body)
+			}
+			rest := attrValue(t, attrs, "src", c.src)
+			if c.integrity != "" {
+				rest = attrValue(t, strings.TrimPrefix(rest, " "), "integrity", c.integrity)
+				if rest != ` crossorigin="anonymous"` {
+					t.Fatalf("after integrity: %q", rest)
+				}
+			} else if rest != "" {
+				t.Fatalf("after src, without a hash: %q", rest)
+			}
 		}
 	})
 }

@@ -11,7 +11,9 @@ import (
 )
 
 // iframeTemplate is the iframe page of the SockJS protocol, byte for byte,
-// with %s where the sockjs-client URL goes.
+// with %s where the sockjs-client script tag's attributes go: src alone
+// gives the page of the protocol's test suite exactly; integrity and
+// crossorigin follow src when the script's hash is known.
 const iframeTemplate = `<!DOCTYPE html>
 <html>
 <head>
@@ -21,7 +23,7 @@ const iframeTemplate = `<!DOCTYPE html>
     document.domain = document.domain;
     _sockjs_onload = function(){SockJS.bootstrap_iframe();};
   </script>
-  <script src="%s"></script>
+  <script %s></script>
 </head>
 <body>
   <h2>Don't panic!</h2>
@@ -46,13 +48,19 @@ type IframePage struct {
 	frameAncestors string
 }
 
-// NewIframePage renders the page that loads sockjs-client from sockjsURL
-// (escaped for the HTML attribute it goes in). frameAncestors, unless
-// empty, is sent as a Content-Security-Policy "frame-ancestors" directive,
-// which decides which pages may embed the iframe and so use the server
-// through it.
-func NewIframePage(sockjsURL, frameAncestors string) *IframePage {
-	body := []byte(strings.Replace(iframeTemplate, "%s", html.EscapeString(sockjsURL), 1))
+// NewIframePage renders the page that loads sockjs-client from sockjsURL.
+// integrity, unless empty, is the script's Subresource Integrity metadata
+// ("sha384-<base64 digest>"): the tag then carries integrity="..." and
+// crossorigin="anonymous", and browsers run the script only if its bytes
+// have that hash (a cross-origin script must then be served with CORS
+// headers, as public CDNs do). Both values are escaped for the HTML
+// attributes they go in; the caller checks their form. frameAncestors,
+// unless empty, is sent as a Content-Security-Policy "frame-ancestors"
+// directive, which decides which pages may embed the iframe and so use
+// the server through it. The ETag is a hash of all three, so a page whose
+// URL or hash changes gets a new ETag.
+func NewIframePage(sockjsURL, integrity, frameAncestors string) *IframePage {
+	body := []byte(strings.Replace(iframeTemplate, "%s", scriptAttrs(sockjsURL, integrity), 1))
 	sum := sha256.New()
 	sum.Write(body)
 	sum.Write([]byte{0})
@@ -62,6 +70,15 @@ func NewIframePage(sockjsURL, frameAncestors string) *IframePage {
 		etag:           `"` + hex.EncodeToString(sum.Sum(nil)[:16]) + `"`,
 		frameAncestors: frameAncestors,
 	}
+}
+
+// scriptAttrs returns the attributes of the iframe page's script tag.
+func scriptAttrs(src, integrity string) string {
+	a := `src="` + html.EscapeString(src) + `"`
+	if integrity != "" {
+		a += ` integrity="` + html.EscapeString(integrity) + `" crossorigin="anonymous"`
+	}
+	return a
 }
 
 // IsIframePath reports whether p, a path below the handler's prefix, names
