@@ -50,15 +50,15 @@ func main() {
 func newServer(opts sockjs.Options) (http.Handler, *sockjs.Handler) {
 	h := newRoom(opts).h
 
-	sockjsURL := opts.SockJSURL
-	if sockjsURL == "" {
-		sockjsURL = sockjs.DefaultSockJSURL
-	}
+	// The page loads the build the iframe page loads, with its integrity
+	// hash when one is known (the default URL's is).
+	var sockjsClient script
+	sockjsClient.URL, sockjsClient.Integrity = opts.SockJSScript()
 	r := chi.NewRouter()
 	r.Mount("/chat", h)
 	r.Get("/", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = page.Execute(w, sockjsURL)
+		_ = page.Execute(w, sockjsClient)
 	})
 	return r, h
 }

@@ -2,11 +2,14 @@ package main
 
 import "html/template"
 
-// page is the chat page; it takes the sockjs-client URL. Messages are put
-// on the page with textContent, never as HTML.
+// script is a script's URL and Subresource Integrity hash ("" for none).
+type script struct{ URL, Integrity string }
+
+// page is the chat page; it takes the sockjs-client script. Messages are
+// put on the page with textContent, never as HTML.
 var page = template.Must(template.New("page").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>Sockline chat</title>
-<script src="{{.}}"></script>
+<script src="{{.URL}}"{{with .Integrity}} integrity="{{.}}" crossorigin="anonymous"{{end}}></script>
 <style>
  body{font:15px sans-serif;max-width:44em;margin:2em auto}
  #log{border:1px solid #ccc;height:22em;overflow:auto;padding:.5em}

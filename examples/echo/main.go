@@ -27,10 +27,11 @@ func main() {
 	flag.Var(&allowed, "allow-origin", "an origin besides the server's own allowed to connect, e.g. https://app.example.com (repeatable)")
 	flag.Parse()
 
-	echo := sockjs.NewHandler(sockjs.Options{
+	opts := sockjs.Options{
 		AllowedOrigins: allowed,
 		SockJSURL:      *sockjsURL,
-	}, func(ctx context.Context, s *sockjs.Session) {
+	}
+	echo := sockjs.NewHandler(opts, func(ctx context.Context, s *sockjs.Session) {
 		for {
 			msg, err := s.Recv(ctx)
 			if err != nil {
@@ -44,18 +45,26 @@ func main() {
 
 	r := chi.NewRouter()
 	r.Mount("/echo", echo)
+	// The page loads the build the iframe page loads, with its integrity
+	// hash when one is known (the default URL's is).
+	var sockjsClient script
+	sockjsClient.URL, sockjsClient.Integrity = opts.SockJSScript()
 	r.Get("/", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = page.Execute(w, *sockjsURL)
+		_ = page.Execute(w, sockjsClient)
 	})
 
 	log.Printf("echo demo on http://%s/", *addr)
 	run.Serve(*addr, r, echo.Shutdown)
 }
 
+// script is a script's URL and Subresource Integrity hash ("" for none).
+type script struct{ URL, Integrity string }
+
+// page is the echo page; it takes the sockjs-client script.
 var page = template.Must(template.New("page").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>Sockline echo</title>
-<script src="{{.}}"></script>
+<script src="{{.URL}}"{{with .Integrity}} integrity="{{.}}" crossorigin="anonymous"{{end}}></script>
 <style>body{font:16px sans-serif;max-width:40em;margin:2em auto}#log{border:1px solid #ccc;height:20em;overflow:auto;padding:.5em}</style>
 </head><body>
 <h1>Sockline echo</h1>

@@ -36,15 +36,15 @@ func newChat(opts sockjs.Options, stompjsFile string) *chat {
 	srv.Handle("/app/private/{user}", whisper)
 	c := &chat{srv: srv, h: sockjs.NewHandler(opts, srv.ServeSession)}
 
-	sockjsURL := opts.SockJSURL
-	if sockjsURL == "" {
-		sockjsURL = sockjs.DefaultSockJSURL
-	}
-	stompjsURL := stompjsCDN
+	// The page loads the sockjs-client build the iframe page loads, and
+	// the CDN's scripts with their integrity hashes.
+	var data pageData
+	data.SockJS, data.SockJSIntegrity = opts.SockJSScript()
+	data.StompJS, data.StompJSIntegrity = stompjsCDN, stompjsCDNIntegrity
 	r := chi.NewRouter()
 	if stompjsFile != "" {
-		stompjsURL = "/stomp.umd.min.js"
-		r.Get(stompjsURL, func(w http.ResponseWriter, req *http.Request) {
+		data.StompJS, data.StompJSIntegrity = "/stomp.umd.min.js", ""
+		r.Get(data.StompJS, func(w http.ResponseWriter, req *http.Request) {
 			w.Header().Set("Content-Type", "application/javascript; charset=utf-8")
 			http.ServeFile(w, req, stompjsFile)
 		})
@@ -52,7 +52,7 @@ func newChat(opts sockjs.Options, stompjsFile string) *chat {
 	r.Mount("/stomp", c.h)
 	r.Get("/", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = page.Execute(w, pageData{SockJS: sockjsURL, StompJS: stompjsURL})
+		_ = page.Execute(w, data)
 	})
 	c.router = r
 	return c

@@ -67,7 +67,7 @@ func TestPage(t *testing.T) {
 				t.Errorf("bundle %q", got)
 			}
 		}
-		if !strings.Contains(body, `<script src="`+wantJS+`">`) || !strings.Contains(body, `<script src="/sockjs.js">`) {
+		if !strings.Contains(body, `<script src="`+wantJS+`"`) || !strings.Contains(body, `<script src="/sockjs.js">`) {
 			t.Errorf("page without the scripts: %s", body[:200])
 		}
 		srv.Close()

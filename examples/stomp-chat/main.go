@@ -27,8 +27,13 @@ import (
 )
 
 // stompjsCDN is where the page loads @stomp/stompjs when no local copy is
-// served.
-const stompjsCDN = "https://cdn.jsdelivr.net/npm/@stomp/stompjs@7.5.0/bundles/stomp.umd.min.js"
+// served, and stompjsCDNIntegrity the Subresource Integrity hash of that
+// file (the npm package's as published, which the CDN serves): the two
+// change together.
+const (
+	stompjsCDN          = "https://cdn.jsdelivr.net/npm/@stomp/stompjs@7.5.0/bundles/stomp.umd.min.js"
+	stompjsCDNIntegrity = "sha384-kQjQD4X78U0SNVeFmVuyOn7JuHmYlQ/CaFvAm/Omtfa8/ev8Iu1Ur9grrK53Vp/z"
+)
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8083", "address to listen on")

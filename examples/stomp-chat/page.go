@@ -2,16 +2,17 @@ package main
 
 import "html/template"
 
-// pageData holds the script URLs.
-type pageData struct{ SockJS, StompJS string }
+// pageData holds the script URLs and their Subresource Integrity hashes
+// ("" for none).
+type pageData struct{ SockJS, SockJSIntegrity, StompJS, StompJSIntegrity string }
 
 // page is the chat page. Everything from the network is put on the page with
 // textContent, never as HTML. window.chatLog records what was shown, for
 // tests.
 var page = template.Must(template.New("page").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>Sockline STOMP chat</title>
-<script src="{{.SockJS}}"></script>
-<script src="{{.StompJS}}"></script>
+<script src="{{.SockJS}}"{{with .SockJSIntegrity}} integrity="{{.}}" crossorigin="anonymous"{{end}}></script>
+<script src="{{.StompJS}}"{{with .StompJSIntegrity}} integrity="{{.}}" crossorigin="anonymous"{{end}}></script>
 <style>
  body{font:15px sans-serif;max-width:44em;margin:2em auto}
  #log{border:1px solid #ccc;height:22em;overflow:auto;padding:.5em}
