@@ -14,9 +14,14 @@ import (
 // Dial opens a SockJS session to the endpoint url, such as
 // "https://example.com/echo". It reads /info, then tries the transports
 // of opts.Transports in their order (nil: all, in sockjs-client's order),
-// each with a new session id, and returns once one has opened (the server's "o" frame).
+// each with a new session id, and returns once one has opened (the
+// server's "o" frame).
 // A transport that fails to open (refused, blocked upgrade, an HTTP error,
-// the open timeout) makes it try the next.
+// the open timeout) makes it try the next. So does a close frame instead
+// of the open frame, unless its code is 1000, 2000 or 3000-4999: 1002,
+// 2010 "Another connection still open" and the other protocol codes tell
+// of trouble with that transport, the others are the server's answer to
+// the session and end Dial with that *CloseError.
 //
 // A query in url ("https://example.com/echo?access_token=abc") is kept on
 // every request, after the path: /info?access_token=abc, the websocket
@@ -28,7 +33,8 @@ import (
 // server closes it or the transport fails. A failure is a *CloseError
 // (code 2000 when every transport failed, 1002 when /info could not be
 // read) wrapping ErrTransport, ErrTimeout or, when the server answered
-// with a close frame, ErrServerClosed; or ctx's error.
+// with a close frame of 1000, 2000 or 3000-4999, ErrServerClosed; or
+// ctx's error.
 func Dial(ctx context.Context, url string, opts *Options) (*Conn, error) {
 	o := opts.withDefaults()
 	base, query, err := parseBase(url)
@@ -78,8 +84,8 @@ func Dial(ctx context.Context, url string, opts *Options) (*Conn, error) {
 			return nil, ctx.Err()
 		}
 		var ce *CloseError
-		if errors.As(err, &ce) && errors.Is(err, ErrServerClosed) {
-			return nil, err // a close frame instead of "o" ends it, as in sockjs-client
+		if errors.As(err, &ce) && errors.Is(err, ErrServerClosed) && endsDial(ce.Code) {
+			return nil, err
 		}
 		errs = append(errs, err)
 	}
@@ -87,6 +93,15 @@ func Dial(ctx context.Context, url string, opts *Options) (*Conn, error) {
 		errs = append(errs, fmt.Errorf("%w: websocket is off on this server (/info says websocket: false)", ErrTransport))
 	}
 	return nil, &CloseError{Code: codeAllFailed, Reason: reasonAllFailed, Err: errors.Join(errs...)}
+}
+
+// endsDial reports whether a close frame of code, received instead of the
+// open frame, is the server's answer to the session rather than trouble
+// with the transport: the codes an application closes with (1000,
+// 3000-4999) and 2000. sockjs-client's rule for a transport that closes
+// before it opened (lib/main.js, _transportClose).
+func endsDial(code int) bool {
+	return code == codeNormal || code == codeAllFailed || code >= 3000 && code <= 4999
 }
 
 // checkTransports returns the transports to try: sockjs-client's order

@@ -1,8 +1,10 @@
 package client_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -382,4 +384,153 @@ func TestQueryKept(t *testing.T) {
 			}
 		}
 	})
+}
+
+// stealSession makes the first request to the receiving URL named last
+// (such as "xhr_streaming") meet a session another client already opened:
+// before passing it on, it opens the same session URL itself on base() and
+// reads until the open frame, then holds that request open (the server
+// then answers 2010 "Another connection still open") or, with drain, reads
+// to the end (a session that closed at once, such as /close, then answers
+// with its close frame).
+func stealSession(base func() string, last string, drain bool) func(http.Handler) http.Handler {
+	var once atomic.Bool
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if lastElem(r) != last || !once.CompareAndSwap(false, true) {
+				h.ServeHTTP(w, r)
+				return
+			}
+			tr := &http.Transport{}
+			defer tr.CloseIdleConnections()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel() // after the client's request: the thief lets go
+			req, _ := http.NewRequestWithContext(ctx, r.Method, base()+r.URL.RequestURI(), nil)
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				http.Error(w, "thief: "+err.Error(), http.StatusBadGateway)
+				return
+			}
+			defer resp.Body.Close()
+			sc := bufio.NewScanner(resp.Body)
+			sc.Buffer(nil, 1<<20)
+			for sc.Scan() && sc.Text() != "o" {
+			}
+			if drain {
+				for sc.Scan() {
+				}
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+}
+
+// answerClose answers the receiving requests named last with a close frame
+// of code, in that transport's framing.
+func answerClose(last string, code int) func(http.Handler) http.Handler {
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if lastElem(r) != last {
+				h.ServeHTTP(w, r)
+				return
+			}
+			if last == "websocket" {
+				up := websocket.Upgrader{}
+				c, err := up.Upgrade(w, r, nil)
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				_ = c.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf(`c[%d,"Test close"]`, code)))
+				_, _, _ = c.ReadMessage() // until the client goes
+				return
+			}
+			frame := fmt.Sprintf(`c[%d,"Test close"]`, code)
+			switch last {
+			case "eventsource":
+				w.Header().Set("Content-Type", "text/event-stream; charset=UTF-8")
+				fmt.Fprintf(w, "\r\ndata: %s\r\n\r\n", frame)
+			case "xhr_streaming":
+				w.Header().Set("Content-Type", "application/javascript; charset=UTF-8")
+				fmt.Fprintf(w, "%s\n%s\n", strings.Repeat("h", 2048), frame)
+			default:
+				w.Header().Set("Content-Type", "application/javascript; charset=UTF-8")
+				fmt.Fprintf(w, "%s\n", frame)
+			}
+		})
+	}
+}
+
+// closeBeforeOpenCases are the servers of TestCloseBeforeOpen: each
+// answers the first transport's receiving request with a close frame
+// instead of the open frame.
+type closeBeforeOpenCase struct {
+	name       string
+	path       string
+	mw         func(base func() string) func(http.Handler) http.Handler
+	transports []string
+	want       string // transport chosen; "" when Dial must fail
+	wantCode   int    // of Dial's CloseError when it fails
+}
+
+var closeBeforeOpenCases = []closeBeforeOpenCase{
+	{"2010 another connection", "/echo", func(b func() string) func(http.Handler) http.Handler {
+		return stealSession(b, "xhr_streaming", false)
+	}, []string{client.XHRStreaming, client.EventSource}, client.EventSource, 0},
+	{"3000 session closed", "/close", func(b func() string) func(http.Handler) http.Handler {
+		return stealSession(b, "xhr_streaming", true)
+	}, []string{client.XHRStreaming, client.EventSource}, "", 3000},
+}
+
+// TestCloseBeforeOpen checks that a close frame instead of the open frame
+// makes Dial try the next transport when its code is not one an
+// application closes with (1000, 2000, 3000-4999), and ends Dial with it
+// otherwise.
+func TestCloseBeforeOpen(t *testing.T) {
+	tests := append(closeBeforeOpenCases, []closeBeforeOpenCase{
+		{"1002 xhr-streaming", "/echo", func(func() string) func(http.Handler) http.Handler { return answerClose("xhr_streaming", 1002) },
+			[]string{client.XHRStreaming, client.XHRPolling}, client.XHRPolling, 0},
+		{"1002 websocket", "/echo", func(func() string) func(http.Handler) http.Handler { return answerClose("websocket", 1002) },
+			nil, client.XHRStreaming, 0},
+		{"2010 xhr-polling", "/echo", func(func() string) func(http.Handler) http.Handler { return answerClose("xhr", 2010) },
+			[]string{client.XHRPolling, client.EventSource}, client.EventSource, 0},
+		{"1011 eventsource", "/echo", func(func() string) func(http.Handler) http.Handler { return answerClose("eventsource", 1011) },
+			[]string{client.EventSource, client.XHRPolling}, client.XHRPolling, 0},
+		{"1000", "/echo", func(func() string) func(http.Handler) http.Handler { return answerClose("xhr_streaming", 1000) },
+			[]string{client.XHRStreaming, client.EventSource}, "", 1000},
+		{"2000", "/echo", func(func() string) func(http.Handler) http.Handler { return answerClose("xhr_streaming", 2000) },
+			[]string{client.XHRStreaming, client.EventSource}, "", 2000},
+		{"4999 websocket", "/echo", func(func() string) func(http.Handler) http.Handler { return answerClose("websocket", 4999) },
+			nil, "", 4999},
+	}...)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s *server
+			s = startWrapped(t, services.Config{}, tt.mw(func() string { return s.URL }))
+			runCloseBeforeOpen(t, s, tt)
+		})
+	}
+}
+
+func runCloseBeforeOpen(t *testing.T, s *server, tt closeBeforeOpenCase) {
+	t.Helper()
+	c, err := client.Dial(recvCtx(t), s.URL+tt.path, &client.Options{Transports: tt.transports, HTTPClient: s.Client})
+	if tt.want == "" {
+		var ce *client.CloseError
+		if !errors.As(err, &ce) || ce.Code != tt.wantCode || !errors.Is(err, client.ErrServerClosed) {
+			t.Fatalf("Dial = %v, want the server's CloseError %d", err, tt.wantCode)
+		}
+		if c != nil {
+			t.Fatal("Dial returned a Conn with its error")
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("Dial: %v; want it to go on with %s", err, tt.want)
+	}
+	defer c.Close(1000, "")
+	if c.Transport() != tt.want {
+		t.Fatalf("Transport() = %q, want %q", c.Transport(), tt.want)
+	}
+	echoAll(t, c, []string{"after a close before open"})
 }

@@ -48,6 +48,10 @@
 //   - Close sends its code and reason in the websocket close frame.
 //   - Close with a code other than 1000 or 3000-4999 closes with 1000 and
 //     returns an error; sockjs-client throws and leaves the session open.
+//   - A close frame before the open frame makes Dial try the next
+//     transport unless its code is 1000, 2000 or 3000-4999, the rule
+//     sockjs-client applies to a transport that closes before it opened;
+//     sockjs-client 1.6 ends on any close frame before the open frame.
 //   - Options.Transports is tried in the order given; sockjs-client's
 //     transports option only filters its own fixed order.
 package client

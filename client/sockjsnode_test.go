@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -182,6 +185,13 @@ func TestSockJSNode(t *testing.T) {
 		})
 	}
 
+	for _, tt := range closeBeforeOpenCases {
+		t.Run("close before open/"+tt.name, func(t *testing.T) {
+			s := startProxy(t, base, tt.mw(func() string { return base }))
+			runCloseBeforeOpen(t, s, tt)
+		})
+	}
+
 	t.Run("transports in the order given", func(t *testing.T) {
 		c, err := client.Dial(recvCtx(t), base+"/echo", &client.Options{
 			Transports: []string{client.XHRPolling, client.WebSocket}, HTTPClient: peer.Client})
@@ -220,4 +230,28 @@ func (q *queryTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	q.seen = append(q.seen, r.URL.Path+"?"+r.URL.RawQuery)
 	q.mu.Unlock()
 	return q.base.RoundTrip(r)
+}
+
+// startProxy serves a reverse proxy to target behind middleware, for the
+// tests that change what a server answers.
+func startProxy(t *testing.T, target string, mw func(http.Handler) http.Handler) *server {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	ptr := &http.Transport{}
+	rp.Transport = ptr
+	rp.FlushInterval = -1
+	c := &counter{}
+	ts := httptest.NewServer(c.wrap(mw(rp)))
+	hc := &http.Client{Transport: &http.Transport{}}
+	t.Cleanup(func() {
+		ts.CloseClientConnections()
+		ts.Close()
+		hc.CloseIdleConnections()
+		ptr.CloseIdleConnections()
+	})
+	return &server{URL: ts.URL, Client: hc, count: c}
 }
