@@ -41,6 +41,7 @@ func startProc(t *testing.T, bin, redisURL string) *proc {
 	addr := freeAddr(t)
 	p := &proc{base: "http://" + addr, out: &strings.Builder{}}
 	p.cmd = exec.Command(bin, "-addr", addr, "-redis", redisURL)
+	p.cmd.Env = append(os.Environ(), "SOCKLINE_CLUSTER_SECRET=testserver cluster test secret")
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -161,5 +162,21 @@ func TestSeparateProcessesBehindRoundRobinProxy(t *testing.T) {
 	}
 	if m, err := survivor.Recv(ctx); err != nil || m != "still here" {
 		t.Fatalf("surviving session: %q, %v", m, err)
+	}
+}
+
+// Cluster mode refuses to start without the shared secret, and says how to
+// set it.
+func TestClusterModeNeedsTheSecret(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "testserver")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	rs := testredis.Start(t)
+	cmd := exec.Command(bin, "-addr", freeAddr(t), "-redis", rs.URL())
+	cmd.Env = append(os.Environ(), "SOCKLINE_CLUSTER_SECRET=")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "SOCKLINE_CLUSTER_SECRET") {
+		t.Fatalf("started without a secret: %v\n%s", err, out)
 	}
 }
