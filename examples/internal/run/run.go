@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -71,6 +72,19 @@ func Serve(addr string, h http.Handler, shutdown ...func(context.Context) error)
 // It returns nil after a clean shutdown within ShutdownTimeout, else the
 // errors met.
 func Until(ctx context.Context, srv *http.Server, ln net.Listener, shutdown ...func(context.Context) error) error {
+	// Once shutting down, every response closes its connection: a proxy
+	// in front then sends its next requests on new connections (to other
+	// nodes, once the listener closes) rather than on a kept-alive one the
+	// server is about to close under a request in flight.
+	var draining atomic.Bool
+	if h := srv.Handler; h != nil {
+		srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if draining.Load() {
+				w.Header().Set("Connection", "close")
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
 	served := make(chan error, 1)
 	go func() {
 		if srv.TLSConfig != nil && (len(srv.TLSConfig.Certificates) > 0 || srv.TLSConfig.GetCertificate != nil) {
@@ -84,6 +98,7 @@ func Until(ctx context.Context, srv *http.Server, ln net.Listener, shutdown ...f
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	draining.Store(true)
 	log.Print("shutting down: closing every session")
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
