@@ -30,9 +30,9 @@ import (
 // keeps it. Errors leave it out, for it may hold a secret.
 //
 // ctx bounds the dialing only; the session then lives until Close, the
-// server closes it or the transport fails. A failure is a *CloseError
-// (code 2000 when every transport failed, 1002 when /info could not be
-// read) wrapping ErrTransport, ErrTimeout or, when the server answered
+// server closes it or the transport fails; /info has a timeout of its own
+// (Options.InfoTimeout). A failure is a *CloseError (code 2000 when every
+// transport failed, 1002 when /info could not be read) wrapping ErrTransport, ErrTimeout or, when the server answered
 // with a close frame of 1000, 2000 or 3000-4999, ErrServerClosed; or
 // ctx's error.
 func Dial(ctx context.Context, url string, opts *Options) (*Conn, error) {
@@ -49,12 +49,22 @@ func Dial(ctx context.Context, url string, opts *Options) (*Conn, error) {
 	if hc == nil {
 		hc = &http.Client{}
 	}
-	in, rtt, err := fetchInfo(ctx, hc, base, query, o.Header)
+	ictx, cancel := ctx, context.CancelFunc(func() {})
+	if o.InfoTimeout > 0 {
+		ictx, cancel = context.WithTimeout(ctx, o.InfoTimeout)
+	}
+	in, rtt, err := fetchInfo(ictx, hc, base, query, o.Header)
+	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, &CloseError{Code: 1002, Reason: "Cannot connect to server", Err: fmt.Errorf("%w: %w", ErrTransport, err)}
+		if errors.Is(ictx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("%w: GET /info: no answer within %v (Options.InfoTimeout); check that the server is up, or raise InfoTimeout for a slow one: %w", ErrTimeout, o.InfoTimeout, err)
+		} else {
+			err = fmt.Errorf("%w: %w", ErrTransport, err)
+		}
+		return nil, &CloseError{Code: 1002, Reason: "Cannot connect to server", Err: err}
 	}
 	if in.CookieNeeded && hc.Jar == nil {
 		jar, _ := cookiejar.New(nil) // never fails without options

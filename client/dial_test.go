@@ -534,3 +534,87 @@ func runCloseBeforeOpen(t *testing.T, s *server, tt closeBeforeOpenCase) {
 	}
 	echoAll(t, c, []string{"after a close before open"})
 }
+
+// TestInfoTimeout checks that /info has a timeout of its own: Dial with a
+// context that never ends returns against a server that never answers.
+func TestInfoTimeout(t *testing.T) {
+	silentTCP := func(t *testing.T) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var conns []net.Conn
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				conns = append(conns, c) // held, never read nor written
+			}
+		}()
+		t.Cleanup(func() {
+			ln.Close()
+			<-done
+			for _, c := range conns {
+				c.Close()
+			}
+		})
+		return "http://" + ln.Addr().String()
+	}
+	silentHTTP := func(headers bool) func(t *testing.T) string {
+		return func(t *testing.T) string {
+			stop := make(chan struct{})
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if headers {
+					w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+					w.WriteHeader(http.StatusOK)
+					w.(http.Flusher).Flush()
+				}
+				select {
+				case <-r.Context().Done():
+				case <-stop:
+				}
+			}))
+			t.Cleanup(func() { close(stop); ts.CloseClientConnections(); ts.Close() })
+			return ts.URL
+		}
+	}
+	tests := []struct {
+		name  string
+		start func(t *testing.T) string
+	}{
+		{"accepts and never answers", silentTCP},
+		{"reads and never answers", silentHTTP(false)},
+		{"headers and no body", silentHTTP(true)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := tt.start(t)
+			tr := &http.Transport{}
+			defer tr.CloseIdleConnections()
+			type result struct {
+				c   *client.Conn
+				err error
+			}
+			res := make(chan result, 1)
+			go func() {
+				c, err := client.Dial(context.Background(), u+"/echo", &client.Options{
+					HTTPClient: &http.Client{Transport: tr}, InfoTimeout: 200 * time.Millisecond})
+				res <- result{c, err}
+			}()
+			var r result
+			select {
+			case r = <-res:
+			case <-time.After(30 * time.Second):
+				t.Fatal("Dial still waiting for /info after 30s: /info has no timeout")
+			}
+			var ce *client.CloseError
+			if !errors.As(r.err, &ce) || ce.Code != 1002 || !errors.Is(r.err, client.ErrTimeout) || !strings.Contains(r.err.Error(), "InfoTimeout") {
+				t.Fatalf("Dial = %v, want a CloseError 1002 ErrTimeout naming InfoTimeout", r.err)
+			}
+		})
+	}
+}

@@ -19,8 +19,9 @@ var (
 	// HTTP error status, a malformed frame). Retry, or try another
 	// transport with Options.Transports.
 	ErrTransport = errors.New("client: transport failed")
-	// ErrTimeout: a transport did not open within the open timeout, or the
-	// server sent nothing (not even a heartbeat) for Options.HeartbeatTimeout.
+	// ErrTimeout: /info did not answer within Options.InfoTimeout, a
+	// transport did not open within the open timeout, or the server sent
+	// nothing (not even a heartbeat) for Options.HeartbeatTimeout.
 	ErrTimeout = errors.New("client: timed out")
 	// ErrQueueFull: Send would queue more than Options.MaxQueuedBytes; the
 	// message was not queued and the session stays open. Wait with Flush.

@@ -23,6 +23,7 @@ var transportOrder = []string{WebSocket, XHRStreaming, EventSource, XHRPolling}
 
 // Defaults for zero-valued Options fields.
 const (
+	DefaultInfoTimeout      = 8 * time.Second
 	DefaultMinOpenTimeout   = 5 * time.Second
 	DefaultHeartbeatTimeout = 60 * time.Second
 	DefaultWriteTimeout     = 10 * time.Second
@@ -59,6 +60,13 @@ type Options struct {
 	// configuration and proxy (when its Transport is an *http.Transport)
 	// and HTTPClient's cookie jar.
 	Dialer *websocket.Dialer
+
+	// InfoTimeout bounds the GET /info that starts Dial, answer read in
+	// full, whatever Dial's context allows: a server that accepts and never
+	// answers makes Dial fail with a *CloseError 1002 wrapping ErrTimeout.
+	// Zero means DefaultInfoTimeout, 8 s as sockjs-client's; negative
+	// leaves /info bounded by Dial's context only.
+	InfoTimeout time.Duration
 
 	// OpenTimeout bounds how long one transport may take to open (to
 	// deliver the "o" frame) before the next one is tried. Zero means as
@@ -97,6 +105,9 @@ func (o *Options) withDefaults() Options {
 	var r Options
 	if o != nil {
 		r = *o
+	}
+	if r.InfoTimeout == 0 {
+		r.InfoTimeout = DefaultInfoTimeout
 	}
 	if r.HeartbeatTimeout == 0 {
 		r.HeartbeatTimeout = DefaultHeartbeatTimeout
