@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -17,11 +20,15 @@ import (
 // ended receives once per session whose handler returned, which it does
 // when the session closes.
 type echoServer struct {
-	URL   string
-	ended chan struct{}
+	URL string
+	// Client is the httptest server's: over TLS, the one that trusts its
+	// certificate.
+	Client *http.Client
+	ended  chan struct{}
 }
 
-func startEcho(t *testing.T) *echoServer {
+// startEcho starts an echoServer, over TLS when tls is set.
+func startEcho(t *testing.T, tls bool) *echoServer {
 	t.Helper()
 	ended := make(chan struct{}, 16)
 	h := sockjs.NewHandler(sockjs.Options{Prefix: "/echo"}, func(ctx context.Context, s *sockjs.Session) {
@@ -36,15 +43,24 @@ func startEcho(t *testing.T) *echoServer {
 			}
 		}
 	})
-	ts := httptest.NewServer(h)
+	ts := httptest.NewUnstartedServer(h)
+	if tls {
+		// A test of a wrong certificate makes the server log each handshake.
+		ts.Config.ErrorLog = log.New(io.Discard, "", 0)
+		ts.StartTLS()
+	} else {
+		ts.Start()
+	}
+	hc := ts.Client()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = h.Shutdown(ctx)
 		ts.CloseClientConnections()
 		ts.Close()
+		hc.CloseIdleConnections()
 	})
-	return &echoServer{URL: ts.URL, ended: ended}
+	return &echoServer{URL: ts.URL, Client: hc, ended: ended}
 }
 
 // waitEnded fails the test unless the server's session ends within a
@@ -81,8 +97,8 @@ func TestCloseRefusedCode(t *testing.T) {
 	for _, tr := range allTransports {
 		for _, tt := range tests {
 			t.Run(fmt.Sprintf("%s/%d/%dB", tr, tt.code, len(tt.reason)), func(t *testing.T) {
-				s := startEcho(t)
-				c, err := client.Dial(recvCtx(t), s.URL+"/echo", &client.Options{Transports: []string{tr}})
+				s := startEcho(t, false)
+				c, err := client.Dial(recvCtx(t), s.URL+"/echo", &client.Options{Transports: []string{tr}, HTTPClient: s.Client})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -72,7 +72,7 @@ func Dial(ctx context.Context, url string, opts *Options) (*Conn, error) {
 		c.Jar = jar
 		hc = &c
 	}
-	d := wsDialer(o.Dialer, hc)
+	d, wsHint := wsDialer(o.Dialer, hc)
 	openTimeout := o.openTimeout(rtt)
 	server := newServerID()
 
@@ -85,7 +85,7 @@ func Dial(ctx context.Context, url string, opts *Options) (*Conn, error) {
 			return nil, err
 		}
 		sessionURL := base + "/" + server + "/" + newSessionID()
-		env := &env{hc: hc, dialer: d, header: o.Header, query: query, maxFrame: o.MaxFrameBytes}
+		env := &env{hc: hc, dialer: d, wsHint: wsHint, header: o.Header, query: query, maxFrame: o.MaxFrameBytes}
 		tr, err := openTransport(ctx, name, sessionURL, env, openTimeout)
 		if err == nil {
 			return newConn(name, tr, o), nil
@@ -136,34 +136,61 @@ func checkTransports(names []string) ([]string, error) {
 }
 
 // wsDialer returns the websocket dialer to use: the caller's, or one
-// taking TLS settings and proxy from hc's transport; either way with hc's
-// cookie jar unless it has its own.
-func wsDialer(d *websocket.Dialer, hc *http.Client) *websocket.Dialer {
+// taking TLS settings, proxy and dialer from the *http.Transport under hc's
+// transport (see httpTransportOf); either way with hc's cookie jar unless
+// it has its own. hint is what to do when the websocket cannot connect
+// because no *http.Transport was found, or "".
+func wsDialer(d *websocket.Dialer, hc *http.Client) (_ *websocket.Dialer, hint string) {
 	var c websocket.Dialer
 	if d != nil {
 		c = *d
+	} else if t := httpTransportOf(hc.Transport); t != nil {
+		c.Proxy = t.Proxy
+		if t.TLSClientConfig != nil {
+			c.TLSClientConfig = t.TLSClientConfig.Clone()
+			// The websocket handshake is HTTP/1.1 only.
+			c.TLSClientConfig.NextProtos = nil
+		}
+		c.NetDialContext = t.DialContext
 	} else {
 		c.Proxy = http.ProxyFromEnvironment
-		if t, ok := hc.Transport.(*http.Transport); ok {
-			c.Proxy = t.Proxy
-			if t.TLSClientConfig != nil {
-				c.TLSClientConfig = t.TLSClientConfig.Clone()
-				// The websocket handshake is HTTP/1.1 only.
-				c.TLSClientConfig.NextProtos = nil
-			}
-			c.NetDialContext = t.DialContext
-		}
+		hint = fmt.Sprintf("the websocket dialer found no *http.Transport under Options.HTTPClient's Transport (%T) to take TLS settings and proxy from: give that RoundTripper an Unwrap() http.RoundTripper method returning the transport it wraps, or set Options.Dialer", hc.Transport)
 	}
 	if c.Jar == nil {
 		c.Jar = hc.Jar
 	}
-	return &c
+	return &c, hint
+}
+
+// httpTransportOf returns the *http.Transport that rt is or wraps, found
+// through Unwrap() http.RoundTripper methods, as the wrappers of a
+// transport (logging, authentication, metrics) may offer; nil rt means
+// http.DefaultTransport, as for http.Client. It returns nil when there is
+// none.
+func httpTransportOf(rt http.RoundTripper) *http.Transport {
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	for range 100 { // a bound, should Unwrap go round in circles
+		switch t := rt.(type) {
+		case *http.Transport:
+			return t
+		case interface{ Unwrap() http.RoundTripper }:
+			if rt = t.Unwrap(); rt == nil {
+				return nil
+			}
+		default:
+			return nil
+		}
+	}
+	return nil
 }
 
 // env is what a transport needs from Dial.
 type env struct {
 	hc       *http.Client
 	dialer   *websocket.Dialer
+	wsHint   string // what to do when the websocket cannot connect, or ""
 	header   http.Header
 	query    string // the endpoint URL's query, kept on every request
 	maxFrame int

@@ -56,9 +56,16 @@ type Options struct {
 	// /info says cookies are needed (sticky sessions).
 	HTTPClient *http.Client
 
-	// Dialer opens websockets. Nil means a dialer with HTTPClient's TLS
-	// configuration and proxy (when its Transport is an *http.Transport)
-	// and HTTPClient's cookie jar.
+	// Dialer opens websockets. Nil means a dialer with the TLS
+	// configuration, proxy and dialer of the *http.Transport under
+	// HTTPClient's Transport, and HTTPClient's cookie jar. A Transport
+	// that wraps another RoundTripper (logging, authentication) should have
+	// an Unwrap() http.RoundTripper method returning the one it wraps: the
+	// *http.Transport is looked for through it, wrapper after wrapper.
+	// Without one the websocket gets Go's defaults (no custom root CAs,
+	// the proxy from the environment); set Dialer then. The websocket
+	// handshake does not go through HTTPClient: give it headers with
+	// Header.
 	Dialer *websocket.Dialer
 
 	// InfoTimeout bounds the GET /info that starts Dial, answer read in

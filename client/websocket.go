@@ -29,6 +29,9 @@ func dialWebSocket(ctx context.Context, sessionURL string, e *env) (*wsTransport
 		if resp != nil {
 			return nil, fmt.Errorf("websocket handshake answered %s: %w", resp.Status, err)
 		}
+		if e.wsHint != "" && ctx.Err() == nil {
+			return nil, fmt.Errorf("%w; %s", err, e.wsHint)
+		}
 		return nil, err
 	}
 	conn.SetReadLimit(int64(e.maxFrame))
