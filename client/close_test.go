@@ -31,7 +31,9 @@ type echoServer struct {
 func startEcho(t *testing.T, tls bool) *echoServer {
 	t.Helper()
 	ended := make(chan struct{}, 16)
-	h := sockjs.NewHandler(sockjs.Options{Prefix: "/echo"}, func(ctx context.Context, s *sockjs.Session) {
+	// A short DisconnectDelay: a poller closed between two polls leaves no
+	// request to abort, and the server ends its session after that delay.
+	h := sockjs.NewHandler(sockjs.Options{Prefix: "/echo", DisconnectDelay: 500 * time.Millisecond}, func(ctx context.Context, s *sockjs.Session) {
 		defer func() { ended <- struct{}{} }()
 		for {
 			m, err := s.Recv(ctx)
