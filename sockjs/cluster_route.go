@@ -172,14 +172,7 @@ func (c *clusterNode) serveLost(rt route, w http.ResponseWriter, r *http.Request
 
 // storeUnavailable answers a request the node cannot route because the
 // session store does not answer.
-func storeUnavailable(w http.ResponseWriter) {
-	hd := w.Header()
-	hd.Set("Content-Type", "text/plain; charset=UTF-8")
-	hd.Set("Retry-After", "1")
-	transports.NoCache(hd)
-	w.WriteHeader(http.StatusServiceUnavailable)
-	_, _ = w.Write([]byte("Session store unavailable."))
-}
+func storeUnavailable(w http.ResponseWriter) { retryLater(w, "1", "Session store unavailable.") }
 
 // onNodeMessage dispatches a message of the node's topic. It runs on the
 // bus's delivery goroutine, so it never blocks. A message that is not

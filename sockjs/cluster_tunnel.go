@@ -87,11 +87,7 @@ func (c *clusterNode) admitSend(key string, size int64) (done func(), ok bool) {
 // sendBusy answers a carried send that finds no room: as on one node when
 // another send to the session is in progress.
 func sendBusy(w http.ResponseWriter) {
-	hd := w.Header()
-	hd.Set("Content-Type", "text/plain; charset=UTF-8")
-	hd.Set("Retry-After", "1")
-	w.WriteHeader(http.StatusServiceUnavailable)
-	_, _ = w.Write([]byte("Another send to this session is in progress."))
+	retryLater(w, "1", "Another send to this session is in progress.")
 }
 
 // readBody reads a send's body (bounded as on one node), and drains a
@@ -284,11 +280,7 @@ func (c *clusterNode) abort(w http.ResponseWriter, started bool, why string) {
 // nodeUnreachable answers a request whose session's node is registered but
 // cannot be reached.
 func nodeUnreachable(w http.ResponseWriter) {
-	hd := w.Header()
-	hd.Set("Content-Type", "text/plain; charset=UTF-8")
-	hd.Set("Retry-After", "1")
-	w.WriteHeader(http.StatusServiceUnavailable)
-	_, _ = w.Write([]byte("The session's node cannot be reached."))
+	retryLater(w, "1", "The session's node cannot be reached.")
 }
 
 // writeChunk writes and flushes p within the write timeout.

@@ -197,13 +197,16 @@ func (h *Handler) wouldCreate(transport, id string) bool {
 
 // unavailable answers a request for a new session once Shutdown has begun;
 // existing sessions still get their close frames.
-func unavailable(w http.ResponseWriter) {
+func unavailable(w http.ResponseWriter) { retryLater(w, "5", "Server is shutting down.") }
+
+// retryLater answers 503 with Retry-After (seconds) and a short text.
+func retryLater(w http.ResponseWriter, seconds, msg string) {
 	hd := w.Header()
 	hd.Set("Content-Type", "text/plain; charset=UTF-8")
-	hd.Set("Retry-After", "5")
+	hd.Set("Retry-After", seconds)
 	transports.NoCache(hd)
 	w.WriteHeader(http.StatusServiceUnavailable)
-	_, _ = w.Write([]byte("Server is shutting down."))
+	_, _ = w.Write([]byte(msg))
 }
 
 func refuse(w http.ResponseWriter, msg string) {
