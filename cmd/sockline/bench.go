@@ -86,21 +86,24 @@ const (
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	cfg := benchConfig{header: http.Header{}}
-	fs.StringVar(&cfg.transport, "t", client.WebSocket, "transport: websocket, xhr-streaming, eventsource, xhr-polling")
-	fs.StringVar(&cfg.mode, "mode", "echo", `"echo": every session sends and times its echoes; "broadcast": sessions only receive what one extra publisher session sends (e.g. to /broadcast); `+
-		`"idle": open -n sessions (50 at a time), hold them quiet for -d, report opening latencies; "churn": -n openers open and close sessions for -d, report opens/s and opening latencies`)
-	fs.IntVar(&cfg.sessions, "n", 10, "sessions")
+	fs.StringVar(&cfg.transport, "t", client.WebSocket, "`transport`: websocket, xhr-streaming, eventsource, xhr-polling")
+	fs.StringVar(&cfg.mode, "mode", "echo", "what to do, one of\n"+
+		"echo: every session sends and times its echoes;\n"+
+		"broadcast: sessions only receive what one extra publisher session sends (e.g. to /broadcast);\n"+
+		"idle: open -n sessions (50 at a time), hold them quiet for -d, report opening latencies;\n"+
+		"churn: -n openers open and close sessions for -d, report opens/s and opening latencies")
+	fs.IntVar(&cfg.sessions, "n", 10, "sessions (idle: sessions held; churn: openers)")
 	fs.IntVar(&cfg.window, "w", 1, "echo: messages in flight per session")
 	fs.IntVar(&cfg.size, "s", 64, "bytes per message (at least the 40-byte header)")
 	fs.DurationVar(&cfg.duration, "d", 10*time.Second, "how long to send")
 	fs.DurationVar(&cfg.drain, "drain", 2*time.Second, "after -d, how long to wait for messages in flight")
 	fs.IntVar(&cfg.rate, "rate", 100, "broadcast: messages per second from the publisher")
-	fs.Var(headerFlag(cfg.header), "H", `header for every request, "Name: value" (repeatable)`)
+	fs.Var(headerFlag(cfg.header), "H", "add the header `'Name: value'` to every request, the websocket handshake included (repeatable)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the load generator to this file")
-	url, ok := parse(fs, args, stderr)
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the load generator to `file`")
+	url, code, ok := parse(fs, benchCommand, args, stdout, stderr)
 	if !ok {
-		return 2
+		return code
 	}
 	cfg.url = url
 	if !slices.Contains([]string{"echo", "broadcast", "idle", "churn"}, cfg.mode) {

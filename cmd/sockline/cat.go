@@ -21,13 +21,13 @@ func catCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs := flag.NewFlagSet("cat", flag.ContinueOnError)
 	var transports transportsFlag
 	header := headerFlag(http.Header{})
-	fs.Var(&transports, "t", "transport to use: websocket, xhr-streaming, eventsource, xhr-polling (repeatable; default: any, in sockjs-client's order)")
-	fs.Var(header, "H", `header for every request, "Name: value" (repeatable)`)
+	fs.Var(&transports, "t", "`transport` to use: websocket, xhr-streaming, eventsource, xhr-polling (repeatable or comma-separated; none: every one the server offers, in sockjs-client's order)")
+	fs.Var(header, "H", "add the header `'Name: value'` to every request, the websocket handshake included (repeatable)")
 	linger := fs.Duration("linger", time.Second, "after the end of stdin, how long to wait for messages before closing")
 	quiet := fs.Bool("q", false, "print only messages, not the connection's state on stderr")
-	url, ok := parse(fs, args, stderr)
+	url, code, ok := parse(fs, catCommand, args, stdout, stderr)
 	if !ok {
-		return 2
+		return code
 	}
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	c, err := client.Dial(dctx, url, &client.Options{Transports: transports, Header: http.Header(header)})
