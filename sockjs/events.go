@@ -29,7 +29,8 @@ type Events interface {
 	// MessagesIn: the application read n messages of bytes bytes (their
 	// UTF-8 length) from a session with Recv or RecvJSON.
 	MessagesIn(transport string, n, bytes int)
-	// MessagesOut: n messages of bytes bytes (their JSON-encoded length)
+	// MessagesOut: n messages of bytes bytes (their text's UTF-8 length,
+	// as MessagesIn counts: not the JSON encoding that goes on the wire)
 	// were queued for a client by Send, SendMessage, SendJSON or
 	// Broadcast (once per session reached).
 	MessagesOut(transport string, n, bytes int)

@@ -155,7 +155,7 @@ var ErrBadJSON = errors.New("sockjs: message is not the JSON expected")
 // Send queues msg for the client and returns at once. Messages are
 // delivered in the order Send was called. It fails with a *CloseError once
 // the session is closed.
-func (s *Session) Send(msg string) error { return s.sendQuoted(frame.Quote(msg)) }
+func (s *Session) Send(msg string) error { return s.sendQuoted(frame.Quote(msg), len(msg)) }
 
 // SendJSON encodes v as JSON (as json.Marshal does) and sends the result
 // as one message. Encoding errors are returned and nothing is sent.
@@ -164,17 +164,18 @@ func (s *Session) SendJSON(v any) error {
 	if err != nil {
 		return fmt.Errorf("sockjs: SendJSON: %w", err)
 	}
-	return s.sendQuoted(frame.Quote(string(b)))
+	return s.sendQuoted(frame.Quote(string(b)), len(b))
 }
 
 // SendMessage queues a message encoded once with NewMessage; use it to send
 // the same message to many sessions.
-func (s *Session) SendMessage(m Message) error { return s.sendQuoted(m.wire()) }
+func (s *Session) SendMessage(m Message) error { return s.sendQuoted(m.wire(), m.size) }
 
-func (s *Session) sendQuoted(q []byte) error {
+// sendQuoted queues q, a message of size bytes of text, JSON-encoded.
+func (s *Session) sendQuoted(q []byte, size int) error {
 	err := s.s.SendQuoted(q)
 	if err == nil && s.ev != nil {
-		s.ev.MessagesOut(s.transport, 1, len(q))
+		s.ev.MessagesOut(s.transport, 1, size)
 	}
 	return err
 }
@@ -211,10 +212,13 @@ func (s *Session) Err() error { return s.s.Err() }
 
 // Message is a message encoded once for sending to many sessions. The zero
 // Message is the empty message, as NewMessage("") is.
-type Message struct{ quoted []byte }
+type Message struct {
+	quoted []byte
+	size   int // of the text, for Events
+}
 
 // NewMessage encodes msg for SendMessage and Handler.Broadcast.
-func NewMessage(msg string) Message { return Message{quoted: frame.Quote(msg)} }
+func NewMessage(msg string) Message { return Message{quoted: frame.Quote(msg), size: len(msg)} }
 
 // emptyQuoted is the empty message, encoded.
 var emptyQuoted = []byte(`""`)

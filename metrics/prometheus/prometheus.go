@@ -21,7 +21,7 @@
 //	sockjs_messages_received_total           counter: messages the app read
 //	sockjs_received_utf8_bytes_total         counter: their text, in UTF-8 bytes
 //	sockjs_messages_sent_total               counter: messages queued to clients
-//	sockjs_sent_json_bytes_total             counter: their JSON-encoded bytes
+//	sockjs_sent_utf8_bytes_total             counter: their text, in UTF-8 bytes
 //	sockjs_receiver_conflicts_total          counter: receiving requests
 //	                                         refused with 2010 "Another
 //	                                         connection still open"
@@ -195,9 +195,8 @@ func New(reg prometheus.Registerer, o Options) (*Metrics, error) {
 		"counted as the UTF-8 text Recv returned (without JSON quotes or escapes).", tr...)
 	m.msgsOut = counter("messages_sent_total", "Messages the application queued for clients (Send, SendJSON, SendMessage; "+
 		"a Broadcast counts once per session reached).", tr...)
-	m.bytesOut = counter("sent_json_bytes_total", "Bytes of the messages the application queued for clients, "+
-		"counted JSON-encoded as they go on the wire and as MaxQueuedBytes counts them: the text plus 2 quotes, "+
-		"with escaped characters (quotes, U+2028, emoji...) counting as their escapes. Not the unit of received_utf8_bytes_total.", tr...)
+	m.bytesOut = counter("sent_utf8_bytes_total", "Bytes of the messages the application queued for clients, "+
+		"counted as the UTF-8 text given to Send (without JSON quotes or escapes), the unit of received_utf8_bytes_total.", tr...)
 	m.conflicts = counter("receiver_conflicts_total", "Receiving requests (poll, stream or websocket) refused with close frame 2010 "+
 		`"Another connection still open" because their session already had one: `+
 		"two tabs sharing a session id, a client bug, or a proxy retrying a long poll.", tr...)

@@ -18,7 +18,7 @@ var ourFamilies = []string{
 	"sockjs_messages_received_total",
 	"sockjs_received_utf8_bytes_total",
 	"sockjs_messages_sent_total",
-	"sockjs_sent_json_bytes_total",
+	"sockjs_sent_utf8_bytes_total",
 	"sockjs_receiver_conflicts_total",
 	"sockjs_heartbeats_total",
 	"sockjs_authorization_refused_total",
