@@ -30,10 +30,10 @@ import (
 // frames it, so framing, response limits, heartbeats and the
 // one-receiver-at-a-time rule (2010) are exactly those of one node, and a
 // carried request may wait exactly as long as a local one (a poll up to the
-// heartbeat delay). Each chunk of a carried response counts as written only
-// once the edge has flushed it to the client, so a chunk lost on the way
-// ends the session with a close frame, as a failed write does on one node,
-// never silently. A send (xhr_send, jsonp_send) is answered 204 only after
+// heartbeat delay). A chunk of a carried response that the edge could not
+// write, or that is lost on the way (its acknowledgement never comes), ends
+// the session with a close frame, as a failed write does on one node, never
+// silently. A send (xhr_send, jsonp_send) is answered 204 only after
 // the owner has accepted its messages, so consecutive sends keep their
 // order.
 //
@@ -72,9 +72,10 @@ type Cluster struct {
 	// cluster/redis's default lease).
 	RenewInterval time.Duration
 	// ForwardTimeout bounds how long a carried request waits without any
-	// word from the owner (the owner says it is still there every third of
-	// it while a response idles), and each chunk for its acknowledgement
-	// when no write deadline applies. Zero means 10 s.
+	// word from the owner (the owner says it is still there at least every
+	// half of it while a response idles), and a stream's full window of
+	// chunks for an acknowledgement when no write deadline applies. Zero
+	// means 10 s.
 	ForwardTimeout time.Duration
 }
 
@@ -312,6 +313,22 @@ func (c *clusterNode) maintain() {
 	renewed := time.Now()
 	t := time.NewTicker(c.cfg.RenewInterval)
 	defer t.Stop()
+	// Keepalives on their own goroutine and clock: a slow store call must
+	// not make an edge wait a forward timeout for word from its owner.
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		k := time.NewTicker(c.cfg.ForwardTimeout / 4)
+		defer k.Stop()
+		for {
+			select {
+			case <-c.done:
+				return
+			case <-k.C:
+				c.keepalive()
+			}
+		}
+	}()
 	for {
 		select {
 		case <-c.done:
@@ -323,7 +340,6 @@ func (c *clusterNode) maintain() {
 			c.renew()
 			renewed = time.Now()
 		}
-		c.keepalive()
 	}
 }
 

@@ -148,10 +148,11 @@ func (c *clusterNode) startServed(m *tunnel.Msg) {
 }
 
 // keepalive tells the edge of every carried response that has been quiet
-// for a third of the forward timeout that the owner is still there; an edge
+// for a quarter of the forward timeout that the owner is still there (so
+// an edge hears at least every half of it); an edge
 // that no longer listens (gone) has its exchange cancelled.
 func (c *clusterNode) keepalive() {
-	quiet := time.Now().Add(-c.cfg.ForwardTimeout / 3).UnixNano()
+	quiet := time.Now().Add(-c.cfg.ForwardTimeout / 4).UnixNano()
 	type idle struct {
 		id string
 		s  *served
@@ -165,7 +166,7 @@ func (c *clusterNode) keepalive() {
 	}
 	c.mu.Unlock()
 	for _, e := range list {
-		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.RenewInterval)
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ForwardTimeout/4)
 		err := c.deliver(ctx, e.s.edge, &tunnel.Msg{Kind: tunnel.KindWait, ID: e.id})
 		cancel()
 		if errors.Is(err, errPeerGone) {
@@ -193,13 +194,14 @@ type tunnelWriter struct {
 	id, to string
 	// whole: send everything as one final chunk at the end; receiving:
 	// the response carries frames of the session (not a send's 204);
-	// carried: the final chunk carries frames.
+	// carried: frames have gone out (a late failure closes the session).
 	whole, receiving, carried bool
 
 	header   http.Header
 	status   int
 	buf      []byte
 	seq      uint64
+	acked    uint64 // chunks acknowledged, cumulatively
 	deadline time.Time
 	err      error
 }
@@ -250,11 +252,16 @@ func (t *tunnelWriter) sendChunk(final bool) error {
 	err := t.deliver(m)
 	t.buf = t.buf[:0]
 	t.s.quietSince.Store(time.Now().UnixNano())
+	if !t.whole && t.seq >= 2 {
+		t.carried = true // a stream, past its prelude
+	}
+	// A final chunk is not waited for: the edge says only when it could not
+	// write it (see onLateNack), so that a poll or a send costs two
+	// crossings of the bus, not three. A stream's chunks are acknowledged
+	// every ackEvery, and the owner waits only when ackWindow chunks are
+	// unacknowledged: a failure reported meanwhile ends the stream then.
 	if err == nil && !final {
-		// A final chunk is not waited for: the edge says only when it
-		// could not write it (see onLateNack), so that a poll or a send
-		// costs two crossings of the bus, not three.
-		err = t.awaitAck()
+		err = t.awaitAcks(t.seq - min(t.seq, ackWindow-1))
 	}
 	if err == nil && t.s.chunks.Add(1) >= 2 && t.s.draining.Load() {
 		t.s.session.EndReceiver()
@@ -276,31 +283,65 @@ func (t *tunnelWriter) deliver(m *tunnel.Msg) error {
 	return t.c.deliver(ctx, t.to, m)
 }
 
-func (t *tunnelWriter) awaitAck() error {
-	d := t.c.cfg.ForwardTimeout
-	if !t.deadline.IsZero() {
-		d = time.Until(t.deadline)
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
+// Acknowledgements of a stream's chunks: the edge acknowledges every
+// ackEvery-th chunk (and any it could not write at once); the owner has at
+// most ackWindow chunks unacknowledged, which also bounds what waits in the
+// edge's queue (exchangeBuffer).
+const (
+	ackEvery  = 4
+	ackWindow = 8
+)
+
+// awaitAcks takes the acknowledgements that have come, and waits for more
+// until every chunk up to seq is acknowledged; a negative one is an error.
+func (t *tunnelWriter) awaitAcks(seq uint64) error {
+	var timer *time.Timer
 	for {
 		select {
 		case a := <-t.s.acks:
-			switch {
-			case a.Kind != tunnel.KindAck || a.Seq < t.seq:
-				continue // nothing else is expected; ignore
-			case a.Seq > t.seq:
-				return errExchangeBroken
-			case a.Err != "":
-				return errors.New(a.Err)
+			if err := t.take(a); err != nil {
+				return err
 			}
+			continue
+		default:
+		}
+		if t.acked >= seq {
 			return nil
+		}
+		if timer == nil {
+			d := t.c.cfg.ForwardTimeout
+			if !t.deadline.IsZero() {
+				d = time.Until(t.deadline)
+			}
+			timer = time.NewTimer(d)
+			defer timer.Stop()
+		}
+		select {
+		case a := <-t.s.acks:
+			if err := t.take(a); err != nil {
+				return err
+			}
 		case <-t.s.ctx.Done():
 			return context.Canceled
 		case <-timer.C:
-			return fmt.Errorf("%w: no acknowledgement within %v", errExchangeBroken, d)
+			return fmt.Errorf("%w: chunk %d not acknowledged in time", errExchangeBroken, t.acked+1)
 		}
 	}
+}
+
+// take records an acknowledgement: cumulative, up to a.Seq.
+func (t *tunnelWriter) take(a *tunnel.Msg) error {
+	switch {
+	case a.Kind != tunnel.KindAck:
+		return nil
+	case a.Err != "":
+		return errors.New(a.Err)
+	case a.Seq > t.seq:
+		return errExchangeBroken
+	case a.Seq > t.acked:
+		t.acked = a.Seq
+	}
+	return nil
 }
 
 // SetWriteDeadline bounds the wait for the next chunk's acknowledgement.
@@ -314,8 +355,9 @@ func (t *tunnelWriter) SetReadDeadline(time.Time) error { return nil }
 // instead of waiting for it.
 func (t *tunnelWriter) end() {
 	if t.err == nil && (t.whole || len(t.buf) > 0 || t.seq == 0) {
-		carried := len(t.buf) > 0
-		t.carried = t.whole && t.receiving && carried
+		if t.whole && t.receiving && len(t.buf) > 0 {
+			t.carried = true // a poll's frames
+		}
 		if t.sendChunk(true) == nil {
 			return
 		}

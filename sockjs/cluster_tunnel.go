@@ -212,8 +212,13 @@ func (c *clusterNode) forward(rt route, w http.ResponseWriter, r *http.Request, 
 					}
 					return false
 				}
-				if derr := c.deliverWithin(owner, ack); derr != nil || err != nil {
+				switch {
+				case err != nil:
+					// The owner hears of it with its next chunk at the latest.
+					_ = c.deliverWithin(owner, ack)
 					return false
+				case m.Seq%ackEvery == 0:
+					c.goDeliver(owner, ack) // cumulative; the owner waits only on a full window
 				}
 			}
 		case <-drain:
