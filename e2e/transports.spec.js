@@ -7,6 +7,7 @@
 // /echo/iframe.html, which loads sockjs.js from the page server).
 const { test, expect, openHarness, evalWatch, pwnedFrames, RECEIVERS, SENDERS } = require('./lib/fixtures');
 const { TLS, httpGet } = require('./lib/servers');
+const { proxySetup, PROXY_TIMEOUT_S } = require('./lib/proxy');
 
 const NODE_PEER = (process.env.E2E_SERVER || 'go').toLowerCase() === 'node';
 // E2E_NO_XFAIL=1 runs the known sockjs-node faults as ordinary tests (to see their errors)
@@ -27,8 +28,38 @@ const TRANSPORTS = [
 
 const WAIT_MS = 15000;
 
+// E2E_PROXY: the suite goes through a real proxy (lib/proxy.js). What each
+// set-up must carry, per transport: a transport not listed works when forced;
+// one listed cannot pass that proxy, and the row then connects with
+// sockjs-client's default transport list instead and must end up on the
+// transport given (checked on the wire: the blocked one was tried first).
+const PROXY = proxySetup();
+const PROXY_FALLBACK = {
+  nginx: {}, // the README's configuration: everything passes
+  // nginx's defaults: HTTP/1.0 upstream without Upgrade/Connection headers, so the
+  // websocket handshake fails; buffering is on, but the Go server's
+  // X-Accel-Buffering: no keeps xhr-streaming, eventsource and htmlfile streaming
+  'nginx-default': { websocket: 'xhr-streaming' },
+  haproxy: {}, // the README's configuration: everything passes
+  // nginx's defaults with X-Accel-Buffering ignored (a proxy that buffers
+  // regardless): no streaming transport gets its open frame in time, and
+  // sockjs-client goes down its list until a polling transport opens
+  'nginx-buffered': {
+    websocket: 'xhr-polling',
+    'xhr-streaming': 'xhr-polling',
+    eventsource: 'xhr-polling',
+    'iframe-eventsource': 'xhr-polling',
+    'iframe-htmlfile': 'xhr-polling',
+    htmlfile: 'xhr-polling',
+  },
+};
+
 for (const t of TRANSPORTS) {
-  test.describe(t.name, () => {
+  // fb: the transport sockjs-client must fall back to through this proxy (or none)
+  const fb = PROXY ? PROXY_FALLBACK[PROXY][t.name] : undefined;
+  const used = fb || t.name;
+  const eff = TRANSPORTS.find((x) => x.name === used);
+  test.describe(fb ? `${t.name} (blocked by ${PROXY}: falls back to ${fb})` : t.name, () => {
     let ctx;
 
     test.beforeEach(async ({ page, pageServer, sockjsServer }) => {
@@ -38,7 +69,7 @@ for (const t of TRANSPORTS) {
 
     async function connect(service) {
       const url = `${ctx.sockjsServer.origin}${service}`;
-      return evalWatch(ctx.page, ([u, name, ms]) => window.E2E.connect(u, [name], ms), [url, t.name, WAIT_MS]);
+      return evalWatch(ctx.page, ([u, names, ms]) => window.E2E.connect(u, names, ms), [url, fb ? null : [t.name], WAIT_MS]);
     }
 
     async function roundTrip(id, make, arg, opts) {
@@ -60,27 +91,36 @@ for (const t of TRANSPORTS) {
       const receivers = [...new Set(seen.filter((e) => RECEIVERS.includes(e.endpoint)).map((e) => e.endpoint))];
       const senders = [...new Set(seen.filter((e) => SENDERS.includes(e.endpoint)).map((e) => e.endpoint))];
       const summary = seen.map((e) => `${e.kind} ${e.method} ${e.path} (frame ${e.frameUrl || '-'})`).join('\n');
-      expect(receivers, `receiving endpoints on the wire:\n${summary}`).toEqual([t.receive]);
-      for (const s of senders) expect([t.send], `sending endpoint ${s} on the wire:\n${summary}`).toContain(s);
+      if (fb) {
+        // the blocked transport was tried, then only the fallback received
+        // the blocked transport was tried, and the fallback is the last one used
+        expect(receivers, `${t.name} tried first through ${PROXY}:\n${summary}`).toContain(t.receive);
+        expect(receivers[receivers.length - 1], `receiving endpoint after the fallback:\n${summary}`).toBe(eff.receive);
+      } else {
+        expect(receivers, `receiving endpoints on the wire:\n${summary}`).toEqual([t.receive]);
+      }
+      for (const s of senders) expect([eff.send], `sending endpoint ${s} on the wire:\n${summary}`).toContain(s);
       const iframes = seen.filter((e) => e.endpoint === 'iframe');
-      if (t.iframe) {
+      if (fb) {
+        // sockjs-client's list may pass iframe transports on the way
+      } else if (eff.iframe) {
         expect(iframes.length, `iframe.html loaded from the SockJS server:\n${summary}`).toBeGreaterThan(0);
         // the inner transport runs inside that iframe (htmlfile: in a child of it)
-        const inner = seen.filter((e) => e.endpoint === t.receive);
+        const inner = seen.filter((e) => e.endpoint === eff.receive);
         for (const e of inner) {
           expect(`${e.frameUrl} ${e.parentFrameUrl}`, `${e.path} requested from inside iframe.html`).toMatch(/\/iframe[0-9a-z_.-]*\.html/);
         }
       } else {
         expect(iframes.map((e) => e.path), 'no iframe.html for a non-iframe transport').toEqual([]);
       }
-      if (t.receive !== 'websocket') {
+      if (t.receive !== 'websocket' && !fb) {
         expect(seen.filter((e) => e.endpoint === 'websocket').map((e) => e.url), 'no websocket attempted').toEqual([]);
       }
     }
 
     test('open', async ({ page, net }) => {
       const c = await connect('/echo');
-      expect(c.transport).toBe(t.name);
+      expect(c.transport).toBe(used);
       expectTransportOnWire(net);
       const state = await evalWatch(page, (id) => window.E2E.state(id), c.id);
       expect(state.readyState).toBe(1);
@@ -146,7 +186,7 @@ for (const t of TRANSPORTS) {
 
     test('server-initiated close: 3000 "Go away!"', async ({ page, net }) => {
       const c = await connect('/close');
-      expect(c.transport).toBe(t.name);
+      expect(c.transport).toBe(used);
       const closed = await evalWatch(page, ([id, ms]) => window.E2E.waitClose(id, ms), [c.id, WAIT_MS]);
       expect(closed).toMatchObject({ code: 3000, reason: 'Go away!', afterOpen: true });
       expectTransportOnWire(net);
@@ -179,6 +219,36 @@ for (const t of TRANSPORTS) {
       }
     });
 
+    // Time from new SockJS to open and to the echo of a first message, and the
+    // transport sockjs-client ended up using; one E2E-TIMING line per transport
+    // (scripts/test-all.sh collects them; table in e2e/README.md).
+    test('time to first message', async ({ page }, testInfo) => {
+      const url = `${ctx.sockjsServer.origin}/echo`;
+      const r = await evalWatch(page, ([u, names, ms]) => window.E2E.firstMessage(u, names, ms), [url, fb ? null : [t.name], WAIT_MS]);
+      expect(r.transport).toBe(used);
+      const line = `E2E-TIMING setup=${PROXY || (TLS ? 'direct-tls' : 'direct')} transport=${t.name} used=${r.transport} ` +
+        `open_ms=${r.openMs} first_message_ms=${r.firstMessageMs}`;
+      console.log(line);
+      testInfo.annotations.push({ type: 'timing', description: line });
+    });
+
+    // Through a proxy: a session idle for longer than the proxy's read timeout
+    // (PROXY_TIMEOUT_S, set low) survives, because the server's heartbeats
+    // (every 2 s here) keep the connection busy.
+    test('idle longer than the proxy read timeout survives (heartbeats)', async ({ page, net }) => {
+      test.skip(!PROXY, 'E2E_PROXY only (no proxy in front)');
+      const c = await connect('/echo');
+      expectExact(await roundTrip(c.id, ['before idle']), 1);
+      await evalWatch(page, (id) => window.E2E.countHeartbeats(id), c.id);
+      await page.waitForTimeout(PROXY_TIMEOUT_S * 1000 + 3000);
+      const state = await evalWatch(page, (id) => window.E2E.state(id), c.id);
+      expect(state.closed, 'closed while idle').toBeNull();
+      expect(state.readyState).toBe(1);
+      expect(await evalWatch(page, (id) => window.E2E.heartbeats(id), c.id), 'heartbeats while idle').toBeGreaterThan(0);
+      expectExact(await roundTrip(c.id, ['after idle']), 1);
+      expectTransportOnWire(net);
+    });
+
     test('reconnect after the server restarts on the same port', async ({ page, sockjsServer, net }, testInfo) => {
       const a = await connect('/echo');
       expectExact(await roundTrip(a.id, ['before restart']), 1);
@@ -189,7 +259,7 @@ for (const t of TRANSPORTS) {
       await sockjsServer.start();
       expect(sockjsServer.port).toBe(port);
       const b = await connect('/echo');
-      expect(b.transport).toBe(t.name);
+      expect(b.transport).toBe(used);
       expectExact(await roundTrip(b.id, ['after restart']), 1);
       // The old connection should notice that its session is gone. sockjs-client's
       // htmlfile receiver cannot see the server die (the iframe just stops loading),

@@ -294,6 +294,23 @@ async function createTestServer(pageServer) {
       }),
     });
   }
+  const { proxySetup, ProxyServer, HEARTBEAT_S } = require('./proxy');
+  const setup = proxySetup();
+  if (setup) {
+    if (kind !== 'go' || TLS || clusterNodes > 0) throw new Error('E2E_PROXY needs E2E_SERVER=go, without E2E_TLS or E2E_CLUSTER');
+    return new ProxyServer({
+      setup,
+      port: await freePort(),
+      backend: new ServerProcess({
+        name: 'go-testserver',
+        command,
+        args: [...args, '-heartbeat', `${HEARTBEAT_S}s`],
+        port: await freePort(),
+        sockjsUrl: pageServer.sockjsUrl,
+        readyPath: '/echo/info',
+      }),
+    });
+  }
   const port = await freePort();
   return new ServerProcess({
     name: `${kind}-testserver`,

@@ -185,6 +185,37 @@
     return waitFor(rec, function () { return rec.closed; }, ms || DEFAULT_MS, 'close', false);
   };
 
+  /** Counts the heartbeat frames the socket gets from now on; read them with E2E.heartbeats(id). */
+  E2E.countHeartbeats = function (id) {
+    var rec = get(id);
+    rec.heartbeats = 0;
+    rec.sock.addEventListener('heartbeat', function () { rec.heartbeats++; });
+  };
+  E2E.heartbeats = function (id) { return get(id).heartbeats || 0; };
+
+  /**
+   * Time to first message: from new SockJS to onopen, and to the echo of a
+   * message sent on open (ms, performance.now()); and the transport used.
+   */
+  E2E.firstMessage = function (url, transports, ms) {
+    return new Promise(function (resolve, reject) {
+      var t0 = performance.now();
+      var tOpen = null;
+      var sock = new SockJS(url, null, transports ? { transports: transports } : {});
+      var timer = setTimeout(function () { reject(new Error('no first message within ' + ms + ' ms')); }, ms);
+      sock.onopen = function () { tOpen = performance.now(); sock.send('first'); };
+      sock.onmessage = function () {
+        clearTimeout(timer);
+        var r = { transport: sock.transport, openMs: Math.round(tOpen - t0), firstMessageMs: Math.round(performance.now() - t0) };
+        sock.close();
+        resolve(r);
+      };
+      sock.onclose = function (e) {
+        if (tOpen === null) { clearTimeout(timer); reject(new Error('closed before open: ' + e.code + ' ' + e.reason)); }
+      };
+    });
+  };
+
   /** Origins of frames whose markup payload ran (posted "E2E-PWNED"). */
   E2E.pwnSignals = function () { return pwnSignals.slice(); };
 

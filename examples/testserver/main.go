@@ -18,7 +18,7 @@
 // It is a test fixture: every origin is allowed (AllowAnyOrigin), which a
 // real application should not do. Start it with
 //
-//	go run ./examples/testserver -addr 127.0.0.1:8081 -sockjs-url URL [-max-sessions N]
+//	go run ./examples/testserver -addr 127.0.0.1:8081 -sockjs-url URL [-max-sessions N] [-heartbeat D]
 package main
 
 import (
@@ -45,13 +45,14 @@ func main() {
 	flag.StringVar(&cc.Node, "node", "", run.NodeUsage)
 	maxSessions := flag.Int("max-sessions", 0, "sessions each service holds at most (0: the default, 100000; negative: no bound)")
 	tlsSelfSigned := flag.Bool("tls-self-signed", false, "serve HTTPS (HTTP/2 and HTTP/1.1) with a throw-away self-signed certificate made at start, and the requests per HTTP version at /protocols")
+	heartbeat := flag.Duration("heartbeat", 0, "heartbeat delay of every service (0: the default, 25s); the proxy tests lower it below their proxies' read timeouts")
 	flag.Parse()
 
 	cl, closeCluster, err := run.Cluster(cc)
 	if err != nil {
 		log.Fatal(err)
 	}
-	mux, shutdown := services.New(services.Config{SockJSURL: *sockjsURL, Cluster: cl, MaxSessions: *maxSessions})
+	mux, shutdown := services.New(services.Config{SockJSURL: *sockjsURL, Cluster: cl, MaxSessions: *maxSessions, HeartbeatDelay: *heartbeat})
 	if cl != nil {
 		log.Printf("cluster node %s on Redis %s", cl.Store.Node(), cc.Redis)
 	}
