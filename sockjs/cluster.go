@@ -139,15 +139,16 @@ type clusterNode struct {
 	forged, malformed, stray atomic.Uint64
 
 	mu         sync.Mutex
-	out        map[string]*forward // exchanges this node carries for its clients
-	in         map[string]*served  // exchanges it serves for other nodes
-	recent     recentExchanges     // exchanges it served lately
-	owners     map[string]string   // session id -> owner, for carrying
-	sends      map[string]int      // carried sends in flight, by side and session
-	sendBytes  int64               // bytes of carried sends in flight
-	subs       []func()            // bus subscriptions, cancelled on close
-	subbed     bool                // the node's own topics are subscribed
-	registered bool                // the store knows the node
+	out        map[string]*forward      // exchanges this node carries for its clients
+	in         map[string]*served       // exchanges it serves for other nodes
+	recent     recentExchanges          // exchanges it served lately
+	owners     map[string]string        // session id -> owner, for carrying
+	sends      map[string]int           // carried sends in flight, by side and session
+	releasing  map[string]chan struct{} // releases under way, closed when done
+	sendBytes  int64                    // bytes of carried sends in flight
+	subs       []func()                 // bus subscriptions, cancelled on close
+	subbed     bool                     // the node's own topics are subscribed
+	registered bool                     // the store knows the node
 	draining   bool
 	closing    bool
 
@@ -174,18 +175,19 @@ func newClusterNode(h *Handler, cfg Cluster) (*clusterNode, error) {
 	}
 	storeUsers.join(cfg.Store)
 	c := &clusterNode{
-		h:       h,
-		cfg:     cfg.withDefaults(),
-		node:    cfg.Store.Node(),
-		codec:   codec,
-		out:     make(map[string]*forward),
-		in:      make(map[string]*served),
-		owners:  make(map[string]string),
-		sends:   make(map[string]int),
-		fanOuts: make(chan func(), fanOutBuffer),
-		drain:   make(chan struct{}),
-		ready:   make(chan struct{}),
-		done:    make(chan struct{}),
+		h:         h,
+		cfg:       cfg.withDefaults(),
+		node:      cfg.Store.Node(),
+		codec:     codec,
+		out:       make(map[string]*forward),
+		in:        make(map[string]*served),
+		owners:    make(map[string]string),
+		sends:     make(map[string]int),
+		releasing: make(map[string]chan struct{}),
+		fanOuts:   make(chan func(), fanOutBuffer),
+		drain:     make(chan struct{}),
+		ready:     make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 	return c, nil
 }
@@ -427,16 +429,46 @@ func (c *clusterNode) release(id string) {
 		c.mu.Unlock()
 		return
 	}
+	if _, pending := c.releasing[id]; pending {
+		c.mu.Unlock()
+		return
+	}
+	released := make(chan struct{})
+	c.releasing[id] = released
 	c.wg.Add(1)
 	c.mu.Unlock()
 	go func() {
 		defer c.wg.Done()
+		defer func() {
+			c.mu.Lock()
+			delete(c.releasing, id)
+			c.mu.Unlock()
+			close(released)
+		}()
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ForwardTimeout)
 		defer cancel()
 		if err := c.cfg.Store.Release(ctx, c.key(id)); err != nil && !errors.Is(err, cluster.ErrNotOwner) {
 			c.h.opts.Logger.Debug("sockline cluster: releasing a session failed; its record expires", "session", id, "err", err)
 		}
 	}()
+}
+
+// awaitRelease waits, within ctx, for a release of session id that is
+// under way; it reports whether there was one. A request for a session
+// this node has just forgotten must not create a new one under the record
+// the release is about to delete (the new session would lose it).
+func (c *clusterNode) awaitRelease(ctx context.Context, id string) bool {
+	c.mu.Lock()
+	released, pending := c.releasing[id]
+	c.mu.Unlock()
+	if !pending {
+		return false
+	}
+	select {
+	case <-released:
+	case <-ctx.Done():
+	}
+	return true
 }
 
 // drainQuiet is how long a draining node waits for the requests it carries

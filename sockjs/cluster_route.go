@@ -1,9 +1,11 @@
 package sockjs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -41,6 +43,7 @@ func (c *clusterNode) serve(rt route, w http.ResponseWriter, r *http.Request, na
 		return
 	}
 	var body []byte
+	bodyRead := false
 	for attempt := 0; ; attempt++ {
 		owner, created, err := c.route(r.Context(), name, id, attempt == 0)
 		switch {
@@ -49,6 +52,8 @@ func (c *clusterNode) serve(rt route, w http.ResponseWriter, r *http.Request, na
 		case err != nil:
 			c.h.opts.Logger.Warn("sockline cluster: session store unavailable", "session", id, "err", err)
 			storeUnavailable(w)
+		case owner == c.node && !created && attempt < 2 && c.awaitRelease(r.Context(), id):
+			continue // it was forgotten here a moment ago: ask again
 		case owner == "" || owner == c.node:
 			// Created by this request, or by another one on this node that is
 			// still opening it, or unknown (a send: 404).
@@ -66,7 +71,8 @@ func (c *clusterNode) serve(rt route, w http.ResponseWriter, r *http.Request, na
 				}
 			}
 		default:
-			if attempt == 0 {
+			if !bodyRead {
+				bodyRead = true
 				if isSend(name) {
 					done, ok := c.admitSend("edge/"+id, c.sendSize(r))
 					if !ok {
@@ -79,9 +85,12 @@ func (c *clusterNode) serve(rt route, w http.ResponseWriter, r *http.Request, na
 				if body, ok = c.readBody(w, r, name); !ok {
 					return
 				}
+				// Should the session turn out to be this node's after all
+				// (asked again below), its transport reads the body again.
+				r.Body = io.NopCloser(bytes.NewReader(body))
 			}
 			if c.forward(rt, w, r, name, id, owner, body) {
-				if attempt == 0 {
+				if attempt < 2 {
 					continue // the owner no longer has it: ask the store again
 				}
 				c.serveLost(rt, w, r, name, id)
