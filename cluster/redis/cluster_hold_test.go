@@ -14,6 +14,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/sockline/sockline/client"
+	"github.com/sockline/sockline/cluster"
 	"github.com/sockline/sockline/cluster/redis"
 	"github.com/sockline/sockline/internal/testredis"
 	"github.com/sockline/sockline/internal/tunnel"
@@ -494,5 +495,49 @@ func TestClusterLateNackClosesTheSession(t *testing.T) {
 	nack(edge.h2store.Node())
 	if code, body := post(t, owner.srv.URL+"/echo/000/s/xhr", ""); code != 200 || body != "c[1002,\"Connection interrupted\"]\n" {
 		t.Fatalf("poll after the edge's nack: %d %q, want the session interrupted", code, body)
+	}
+}
+
+// slowRelease is a node's store whose Release takes a while, as over a slow
+// network.
+type slowRelease struct{ cluster.Store }
+
+func (s slowRelease) Release(ctx context.Context, id string) error {
+	time.Sleep(time.Second)
+	return s.Store.Release(ctx, id)
+}
+
+// A request for a session its node forgot a moment ago (expired, its record
+// being released) gets a new session as on one node, and that session keeps
+// its record: other nodes carry its requests to it (before: the release
+// deleted the new session's record, and the next request through another
+// node created a third session under the id, a second open frame).
+func TestClusterSessionReopenedWhileItsReleaseIsUnderWay(t *testing.T) {
+	f := &clusterFixture{redis: startRedis(t)}
+	f.wrapStore = func(name string, s *redis.Store) cluster.Store {
+		if name == "n1" {
+			return slowRelease{s}
+		}
+		return s
+	}
+	f.start(t, 2, sockjs.Options{DisconnectDelay: 200 * time.Millisecond})
+	n1, n2 := f.nodes[0].srv.URL+"/echo", f.nodes[1].srv.URL+"/echo"
+	open(t, n1, "s")
+	if code, _ := post(t, n1+"/000/s/xhr_send", `["close bye"]`); code != 204 {
+		t.Fatalf("close: %d", code)
+	}
+	if code, body := post(t, n1+"/000/s/xhr", ""); body != "c[3001,\"bye\"]\n" {
+		t.Fatalf("close frame: %d %q", code, body)
+	}
+	time.Sleep(500 * time.Millisecond)  // expired: the slow release is under way
+	open(t, n1, "s") // a new session under the id, as on one node
+	// Keep it alive with a waiting poll while the old release runs out.
+	poll := request("POST", n1+"/000/s/xhr", "", nil)
+	time.Sleep(1500 * time.Millisecond)
+	if code, _ := post(t, n2+"/000/s/xhr_send", `["still here"]`); code != 204 {
+		t.Fatalf("send through n2: %d, want the new session found through its record", code)
+	}
+	if r := await(t, "the new session's poll", poll, 10*time.Second); r[1] != "a[\"still here\"]\n" {
+		t.Fatalf("poll: %s %q", r[0], r[1])
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sockline/sockline/client"
+	"github.com/sockline/sockline/cluster"
 	"github.com/sockline/sockline/cluster/redis"
 	"github.com/sockline/sockline/internal/rrproxy"
 	"github.com/sockline/sockline/internal/testredis"
@@ -40,6 +41,8 @@ type clusterFixture struct {
 	forwardTimeout time.Duration
 	// wrapBus, when set, wraps a node's bus (to drop or hold messages).
 	wrapBus func(name string, b *redis.Bus) pubsub.Bus
+	// wrapStore, when set, wraps a node's store (to slow it down).
+	wrapStore func(name string, s *redis.Store) cluster.Store
 }
 
 // echoApp echoes, answers "where?" with the node that runs the handler, and
@@ -113,7 +116,11 @@ func (f *clusterFixture) startNode(t *testing.T, name string, opts sockjs.Option
 	if f.wrapBus != nil {
 		b = f.wrapBus(name, bus)
 	}
-	opts.Cluster = &sockjs.Cluster{Store: store, Bus: b, Secret: testSecret, RenewInterval: 250 * time.Millisecond, ForwardTimeout: fwd}
+	var st cluster.Store = store
+	if f.wrapStore != nil {
+		st = f.wrapStore(name, store)
+	}
+	opts.Cluster = &sockjs.Cluster{Store: st, Bus: b, Secret: testSecret, RenewInterval: 250 * time.Millisecond, ForwardTimeout: fwd}
 	nd.h = sockjs.NewHandler(opts, echoApp(name, nd.opened, func() *sockjs.Handler { return nd.h }))
 	mux := http.NewServeMux()
 	mux.Handle("/echo/", http.StripPrefix("/echo", nd.h))
