@@ -529,8 +529,8 @@ func TestClusterSessionReopenedWhileItsReleaseIsUnderWay(t *testing.T) {
 	if code, body := post(t, n1+"/000/s/xhr", ""); body != "c[3001,\"bye\"]\n" {
 		t.Fatalf("close frame: %d %q", code, body)
 	}
-	time.Sleep(500 * time.Millisecond)  // expired: the slow release is under way
-	open(t, n1, "s") // a new session under the id, as on one node
+	time.Sleep(500 * time.Millisecond) // expired: the slow release is under way
+	open(t, n1, "s")                   // a new session under the id, as on one node
 	// Keep it alive with a waiting poll while the old release runs out.
 	poll := request("POST", n1+"/000/s/xhr", "", nil)
 	time.Sleep(1500 * time.Millisecond)
