@@ -324,18 +324,23 @@ func (p *prober) one(ctx context.Context, tr string, in infoResult) probeResult 
 	s := startReading(c)
 	defer s.stop()
 
-	rtt, err := s.echo(ctx, p.msg, p.timeout)
-	if err != nil {
-		r.OK, r.Note = false, shortErr(err)
+	// failedAt records a failure of the open session at stage, with its
+	// diagnosis (unless the probe itself was stopped).
+	failedAt := func(stage, note string, err error) probeResult {
+		r.OK, r.Note = false, note
 		if ctx.Err() != nil {
 			return r
 		}
-		f.Stage, f.Err = "echo", r.Note
+		f.Stage, f.Err = stage, note
 		serverClose(&f, err)
 		p.fromEvents(&f, mark)
 		d := diagnose(f)
 		r.Diagnosis = &d
 		return r
+	}
+	rtt, err := s.echo(ctx, p.msg, p.timeout)
+	if err != nil {
+		return failedAt("echo", shortErr(err), err)
 	}
 	r.RoundTrip = rtt
 	if p.idle <= 0 {
@@ -369,16 +374,7 @@ func (p *prober) one(ctx context.Context, tr string, in infoResult) probeResult 
 	}
 	r.IdleCut = f.IdleCut
 	if _, err := s.echo(ctx, p.msg, p.timeout); err != nil {
-		r.OK, r.Note = false, "after -idle: "+shortErr(err)
-		if ctx.Err() != nil {
-			return r
-		}
-		f.Stage, f.Err = "idle", r.Note
-		serverClose(&f, err)
-		p.fromEvents(&f, mark)
-		d := diagnose(f)
-		r.Diagnosis = &d
-		return r
+		return failedAt("idle", "after -idle: "+shortErr(err), err)
 	}
 	r.IdleOK = true
 	if cut { // the stream was cut but the client reopened it
