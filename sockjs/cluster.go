@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -203,13 +204,21 @@ type users struct {
 }
 
 func (u *users) join(s cluster.Store) {
+	if !keyable(s) {
+		return
+	}
 	u.mu.Lock()
 	u.n[s]++
 	u.mu.Unlock()
 }
 
-// leave reports whether s has no user left.
+// leave reports whether s has no user left. A Store whose value cannot be
+// compared (a struct holding a map, say) cannot be a map key, nor be known
+// to be shared: each handler is its only user.
 func (u *users) leave(s cluster.Store) bool {
+	if !keyable(s) {
+		return true
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.n[s]--
@@ -219,6 +228,10 @@ func (u *users) leave(s cluster.Store) bool {
 	delete(u.n, s)
 	return true
 }
+
+// keyable reports whether s can be a map key: using one that cannot
+// panics.
+func keyable(s cluster.Store) bool { return reflect.TypeOf(s).Comparable() }
 
 // start starts the node's upkeep, once the handler is ready for it.
 func (c *clusterNode) start() {
