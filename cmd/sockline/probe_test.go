@@ -254,6 +254,7 @@ func (h *headersHeld) Write(p []byte) (int, error) {
 	}
 	return h.w.Write(p)
 }
+
 // finish sends the headers of a response without a body.
 func (h *headersHeld) finish() {
 	if !h.started && h.code != 0 {
