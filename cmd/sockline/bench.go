@@ -50,15 +50,15 @@ type benchSummary struct {
 	// OpenLoopRate is echo's -rate when given: messages a second sent on
 	// schedule over all sessions; MsgsPerSec below it means the clients
 	// or the server could not keep up.
-	OpenLoopRate int `json:"open_loop_rate,omitempty"`
-	P50ms      float64 `json:"p50_ms"`
-	P99ms      float64 `json:"p99_ms"`
-	P999ms     float64 `json:"p999_ms"`
-	MaxMs      float64 `json:"max_ms"`
-	Errors     uint64  `json:"errors"`
-	Lost       uint64  `json:"lost"`
-	Duplicated uint64  `json:"duplicated"`
-	FirstError string  `json:"first_error,omitempty"`
+	OpenLoopRate int     `json:"open_loop_rate,omitempty"`
+	P50ms        float64 `json:"p50_ms"`
+	P99ms        float64 `json:"p99_ms"`
+	P999ms       float64 `json:"p999_ms"`
+	MaxMs        float64 `json:"max_ms"`
+	Errors       uint64  `json:"errors"`
+	Lost         uint64  `json:"lost"`
+	Duplicated   uint64  `json:"duplicated"`
+	FirstError   string  `json:"first_error,omitempty"`
 
 	// Idle and churn modes: sessions opened (churn: opened and closed),
 	// and the time from starting a Dial (/info included) to its "o" frame.
