@@ -135,6 +135,9 @@ func (c *clusterNode) forward(rt route, w http.ResponseWriter, r *http.Request, 
 	c.mu.Unlock()
 	c.forwards.Add(1)
 	c.lastForward.Store(time.Now().UnixNano())
+	if c.direct != nil && c.direct.pin(exID, owner) {
+		defer c.direct.unpin(exID)
+	}
 	defer func() {
 		c.mu.Lock()
 		delete(c.out, exID)

@@ -4,59 +4,14 @@ import (
 	"context"
 	"log/slog"
 	"net/http/httptest"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sockline/sockline/internal/clusterfake"
 	sockjsprom "github.com/sockline/sockline/metrics/prometheus"
 	"github.com/sockline/sockline/pubsub"
 	"github.com/sockline/sockline/sockjs"
 )
-
-// sharedStore is a cluster.Store shared in memory by the nodes of a test:
-// the first node to claim a session owns it, and every node lives.
-type sharedStore struct {
-	mu     *sync.Mutex
-	owners map[string]string
-	node   string
-}
-
-func (s sharedStore) Node() string                                    { return s.node }
-func (sharedStore) Register(context.Context) (bool, error)            { return true, nil }
-func (sharedStore) Deregister(context.Context) error                  { return nil }
-func (sharedStore) Fence(context.Context, string) error               { return nil }
-func (sharedStore) RenewEvery() time.Duration                         { return time.Hour }
-func (sharedStore) Renew(context.Context, []string) ([]string, error) { return nil, nil }
-func (s sharedStore) Alive(_ context.Context, nodes []string) ([]bool, error) {
-	alive := make([]bool, len(nodes))
-	for i := range alive {
-		alive[i] = true
-	}
-	return alive, nil
-}
-func (s sharedStore) Claim(_ context.Context, id string) (string, bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if o, ok := s.owners[id]; ok {
-		return o, false, nil
-	}
-	s.owners[id] = s.node
-	return s.node, true, nil
-}
-func (s sharedStore) Owner(_ context.Context, id string) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.owners[id], nil
-}
-func (s sharedStore) Release(_ context.Context, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.owners[id] == s.node {
-		delete(s.owners, id)
-	}
-	return nil
-}
 
 // histogramCount returns the sample count of histogram name with labels.
 func histogramCount(t *testing.T, g prometheus.Gatherer, name string, labels map[string]string) uint64 {
@@ -89,7 +44,7 @@ func TestCarriedRequestsCounted(t *testing.T) {
 	const secret = "the cluster secret, 32 bytes...."
 	bus := pubsub.NewMemory(1 << 20)
 	defer bus.Close()
-	mu, owners := new(sync.Mutex), make(map[string]string)
+	shared := clusterfake.NewShared()
 	var urls []string
 	var regs []*prometheus.Registry
 	for _, node := range []string{"a#1", "b#1"} {
@@ -97,7 +52,7 @@ func TestCarriedRequestsCounted(t *testing.T) {
 		m := sockjsprom.MustNew(reg, sockjsprom.Options{})
 		h := sockjs.NewHandler(sockjs.Options{
 			Events:  m,
-			Cluster: &sockjs.Cluster{Store: sharedStore{mu: mu, owners: owners, node: node}, Bus: bus, Secret: []byte(secret)},
+			Cluster: &sockjs.Cluster{Store: shared.Store(node), Bus: bus, Secret: []byte(secret)},
 			Logger:  slog.New(slog.DiscardHandler),
 		}, echo)
 		srv := httptest.NewServer(h)
