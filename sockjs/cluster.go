@@ -87,7 +87,8 @@ type Cluster struct {
 	// other's address. Listen on an address only the nodes reach (a
 	// private network): what crosses is authenticated with Secret, as on
 	// the Bus, but not encrypted. Every node of the cluster should have
-	// one; the handler closes it on Shutdown. Nil: everything goes over
+	// one, and each handler its own (two services of a process: two
+	// ports); the handler closes it on Shutdown. Nil: everything goes over
 	// the Bus.
 	DirectListener net.Listener
 	// DirectAddr is the host:port at which other nodes reach

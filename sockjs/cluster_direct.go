@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,9 @@ const (
 	directQueue = 4096
 	// helloTimeout bounds the dial and the Hellos.
 	helloTimeout = 5 * time.Second
+	// maxPendingHellos bounds the accepted connections waiting for their
+	// Hello.
+	maxPendingHellos = 64
 	// redialAfter is how long a node waits before it dials a peer again
 	// after a failed dial.
 	redialAfter = 5 * time.Second
@@ -72,17 +76,29 @@ type direct struct {
 	wg       sync.WaitGroup
 }
 
+// listenersInUse are the DirectListeners of the handlers of this process:
+// two handlers on one listener would take each other's connections.
+var listenersInUse sync.Map // net.Listener -> struct{}
+
 // newDirect takes direct connections on ln; advertise is the address to
 // give other nodes ("" means ln's own, which must then name a host).
 func newDirect(c *clusterNode, ln net.Listener, advertise string) (*direct, error) {
+	if !keyableListener(ln) {
+		return nil, fmt.Errorf("%w: Cluster.DirectListener of type %T cannot be compared; wrap it in a pointer", ErrInvalidOptions, ln)
+	}
+	if _, used := listenersInUse.LoadOrStore(ln, struct{}{}); used {
+		return nil, fmt.Errorf("%w: Cluster.DirectListener %s is another handler's: give each handler its own (net.Listen on another port)", ErrInvalidOptions, ln.Addr())
+	}
 	if advertise == "" {
 		tcp, ok := ln.Addr().(*net.TCPAddr)
 		if !ok || tcp.IP == nil || tcp.IP.IsUnspecified() {
+			listenersInUse.Delete(ln)
 			return nil, fmt.Errorf("%w: Cluster.DirectListener listens on %s, which other nodes cannot dial: give Cluster.DirectAddr, the host:port at which they reach this node", ErrInvalidOptions, ln.Addr())
 		}
 		advertise = tcp.String()
 	}
 	if _, _, err := net.SplitHostPort(advertise); err != nil || len(advertise) > tunnel.MaxIDBytes {
+		listenersInUse.Delete(ln)
 		return nil, fmt.Errorf("%w: Cluster.DirectAddr %q: want host:port", ErrInvalidOptions, advertise)
 	}
 	return &direct{
@@ -116,7 +132,11 @@ func (d *direct) close() {
 		pc.close()
 	}
 	d.wg.Wait()
+	listenersInUse.Delete(d.ln)
 }
+
+// keyableListener reports whether ln can be a map key.
+func keyableListener(ln net.Listener) bool { return reflect.TypeOf(ln).Comparable() }
 
 func (d *direct) acceptLoop() {
 	defer d.wg.Done()
@@ -143,6 +163,13 @@ func (d *direct) acceptLoop() {
 			_ = conn.Close()
 			return
 		}
+		if len(d.pending) >= maxPendingHellos {
+			// Connections that do not say Hello hold a goroutine each for
+			// up to helloTimeout: a flood of them is refused, not served.
+			d.mu.Unlock()
+			_ = conn.Close()
+			continue
+		}
 		d.pending[conn] = struct{}{}
 		d.wg.Add(1)
 		d.mu.Unlock()
@@ -161,8 +188,12 @@ func (d *direct) accept(conn net.Conn) {
 	_ = conn.SetDeadline(time.Now().Add(helloTimeout))
 	br := bufio.NewReader(conn)
 	m, err := d.readHello(br)
-	if err == nil && string(m.Body) != d.c.node {
+	switch {
+	case err != nil:
+	case string(m.Body) != d.c.node:
 		err = fmt.Errorf("it wants %q, this node is %q (a restarted node at the same address)", m.Body, d.c.node)
+	case m.Session != d.c.cfg.Service:
+		err = fmt.Errorf("it wants service %q, this listener is service %q's (give each handler its own DirectListener)", m.Session, d.c.cfg.Service)
 	}
 	if err == nil {
 		err = writeFrame(conn, d.c.codec.Encode(&tunnel.Msg{Kind: tunnel.KindHello, ID: tunnel.HelloID, From: d.c.node, Addr: d.addr}))
@@ -243,7 +274,7 @@ func (d *direct) handshake(node, addr string) (net.Conn, *bufio.Reader, error) {
 		return nil, nil, err
 	}
 	_ = conn.SetDeadline(time.Now().Add(helloTimeout))
-	err = writeFrame(conn, d.c.codec.Encode(&tunnel.Msg{Kind: tunnel.KindHello, ID: tunnel.HelloID, From: d.c.node, Body: []byte(node), Addr: d.addr}))
+	err = writeFrame(conn, d.c.codec.Encode(&tunnel.Msg{Kind: tunnel.KindHello, ID: tunnel.HelloID, From: d.c.node, Body: []byte(node), Session: d.c.cfg.Service, Addr: d.addr}))
 	br := bufio.NewReader(conn)
 	var m *tunnel.Msg
 	if err == nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -349,4 +350,37 @@ func TestClusterStoreOfAnUncomparableType(t *testing.T) {
 	if err := h.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Two handlers cannot share a DirectListener: each would take the other's
+// connections. The second is refused with ErrInvalidOptions.
+func TestClusterDirectListenerOfOneHandlerOnly(t *testing.T) {
+	bus := pubsub.NewMemory(1 << 10)
+	defer bus.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := clusterfake.NewShared().Store(cluster.Incarnation("one"))
+	first := sockjs.NewHandler(sockjs.Options{
+		Cluster: &sockjs.Cluster{Store: store, Bus: bus, Secret: []byte(directSecret), Service: "a", DirectListener: ln},
+		Logger:  slog.New(slog.DiscardHandler),
+	}, func(context.Context, *sockjs.Session) {})
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = first.Shutdown(ctx)
+	}()
+	func() {
+		defer func() {
+			err, _ := recover().(error)
+			if !errors.Is(err, sockjs.ErrInvalidOptions) || !strings.Contains(err.Error(), "its own") {
+				t.Fatalf("second handler on the same listener: %v, want ErrInvalidOptions naming the fix", err)
+			}
+		}()
+		sockjs.NewHandler(sockjs.Options{
+			Cluster: &sockjs.Cluster{Store: store, Bus: bus, Secret: []byte(directSecret), Service: "b", DirectListener: ln},
+			Logger:  slog.New(slog.DiscardHandler),
+		}, func(context.Context, *sockjs.Session) {})
+	}()
 }

@@ -3,6 +3,7 @@ package run
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"time"
 
@@ -29,6 +30,26 @@ type ClusterConfig struct {
 	// Node is the -node flag: this node's name; empty means the host name
 	// and process id.
 	Node string
+	// Direct is the -direct flag: the host (a private address) on which
+	// each handler takes direct connections from the other nodes, on a
+	// port of its own (see sockjs.Cluster.DirectListener); empty: none.
+	Direct string
+}
+
+// DirectUsage is the help text of the examples' -direct flag.
+const DirectUsage = "cluster: carry requests between nodes over direct connections on this host (a private address the other nodes reach; one free port per service) instead of through Redis; empty: through Redis"
+
+// DirectListener returns a listener for one handler's direct connections
+// on host (a free port), or nil when host is empty.
+func DirectListener(host string) (net.Listener, error) {
+	if host == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return nil, fmt.Errorf("-direct %s: %w", host, err)
+	}
+	return ln, nil
 }
 
 // Usage texts of the examples' cluster flags.
