@@ -29,6 +29,7 @@ func main() {
 	flag.StringVar(&cc.Redis, "redis", "", run.RedisUsage)
 	flag.StringVar(&cc.RedisCA, "redis-ca", "", run.RedisCAUsage)
 	flag.StringVar(&cc.Node, "node", "", run.NodeUsage)
+	flag.StringVar(&cc.NATS, "nats", "", run.NATSUsage)
 	flag.Parse()
 
 	cl, closeCluster, err := run.Cluster(cc)

@@ -29,6 +29,8 @@ type ClusterConfig struct {
 	// Node is the -node flag: this node's name; empty means the host name
 	// and process id.
 	Node string
+	// NATS is the -nats flag: the cluster runs on NATS instead of Redis.
+	NATS string
 }
 
 // Usage texts of the examples' cluster flags.
@@ -37,12 +39,15 @@ const (
 	RedisCAUsage = "PEM file of the CA(s) that signed the rediss:// server's certificate (default: the system's roots)"
 )
 
-// Cluster connects to Redis as cfg says and returns the cluster template
+// Cluster connects to Redis (or NATS, with cfg.NATS) as cfg says and returns the cluster template
 // for the example's handlers (each sets its own Service) and a function
 // that closes the connection after the handlers shut down. An empty
 // cfg.Redis returns nil: one process. The store adds a random epoch to the
 // node's name, so a restart under the same name is a new incarnation.
 func Cluster(cfg ClusterConfig) (*sockjs.Cluster, func(context.Context) error, error) {
+	if cfg.NATS != "" {
+		return natsCluster(cfg)
+	}
 	addr := cfg.Redis
 	if addr == "" {
 		return nil, func(context.Context) error { return nil }, nil
