@@ -30,7 +30,9 @@ func Connect(url string, opts ...natsgo.Option) (*natsgo.Conn, error) {
 		natsgo.PingInterval(3 * time.Second),
 		natsgo.MaxPingsOutstanding(2),
 		natsgo.DisconnectErrHandler(func(_ *natsgo.Conn, err error) {
-			slog.Warn("sockline cluster: NATS connection lost; reconnecting", "err", err)
+			if err != nil { // nil: closed on purpose
+				slog.Warn("sockline cluster: NATS connection lost; reconnecting", "err", err)
+			}
 		}),
 		natsgo.ReconnectHandler(func(nc *natsgo.Conn) {
 			slog.Info("sockline cluster: NATS connection back", "server", nc.ConnectedUrlRedacted())

@@ -20,6 +20,7 @@ import (
 type Server struct {
 	port int
 	dir  string // JetStream's store directory
+	url  string // an External server's
 
 	mu  sync.Mutex
 	srv *natsserver.Server
@@ -40,8 +41,18 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
+// External returns a Server for a nats-server started elsewhere, at url
+// (nats://host:port), for benchmarks against a server in a process of its
+// own. It cannot be stopped or restarted.
+func External(url string) *Server { return &Server{url: url} }
+
 // URL returns the server's address as clients take it: nats://127.0.0.1:PORT.
-func (s *Server) URL() string { return "nats://" + s.Addr() }
+func (s *Server) URL() string {
+	if s.url != "" {
+		return s.url
+	}
+	return "nats://" + s.Addr()
+}
 
 // Addr returns the server's host:port.
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
