@@ -30,6 +30,7 @@ func main() {
 	flag.StringVar(&cc.RedisCA, "redis-ca", "", run.RedisCAUsage)
 	flag.StringVar(&cc.Node, "node", "", run.NodeUsage)
 	flag.StringVar(&cc.Direct, "direct", "", run.DirectUsage)
+	flag.StringVar(&cc.NATS, "nats", "", run.NATSUsage)
 	flag.Parse()
 
 	cl, closeCluster, err := run.Cluster(cc)

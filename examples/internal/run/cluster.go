@@ -34,6 +34,8 @@ type ClusterConfig struct {
 	// each handler takes direct connections from the other nodes, on a
 	// port of its own (see sockjs.Cluster.DirectListener); empty: none.
 	Direct string
+	// NATS is the -nats flag: the cluster runs on NATS instead of Redis.
+	NATS string
 }
 
 // DirectUsage is the help text of the examples' -direct flag.
@@ -58,12 +60,15 @@ const (
 	RedisCAUsage = "PEM file of the CA(s) that signed the rediss:// server's certificate (default: the system's roots)"
 )
 
-// Cluster connects to Redis as cfg says and returns the cluster template
+// Cluster connects to Redis (or NATS, with cfg.NATS) as cfg says and returns the cluster template
 // for the example's handlers (each sets its own Service) and a function
 // that closes the connection after the handlers shut down. An empty
 // cfg.Redis returns nil: one process. The store adds a random epoch to the
 // node's name, so a restart under the same name is a new incarnation.
 func Cluster(cfg ClusterConfig) (*sockjs.Cluster, func(context.Context) error, error) {
+	if cfg.NATS != "" {
+		return natsCluster(cfg)
+	}
 	addr := cfg.Redis
 	if addr == "" {
 		return nil, func(context.Context) error { return nil }, nil
