@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 	"github.com/sockline/sockline/internal/rrproxy"
 	"github.com/sockline/sockline/internal/testredis"
 	"github.com/sockline/sockline/presence"
+	"github.com/sockline/sockline/pubsub"
 	"github.com/sockline/sockline/sockjs"
 )
 
@@ -88,6 +90,12 @@ func histApp(name string, h func() *sockjs.Handler) sockjs.HandlerFunc {
 
 func startHistNode(t *testing.T, srv *testredis.Server, name string, presenceTTL time.Duration) *histNode {
 	t.Helper()
+	return startHistNodeWith(t, srv, name, presenceTTL, nil)
+}
+
+// startHistNodeWith starts a node whose bus is wrapped by wrap, when not nil.
+func startHistNodeWith(t *testing.T, srv *testredis.Server, name string, presenceTTL time.Duration, wrap func(pubsub.Bus) pubsub.Bus) *histNode {
+	t.Helper()
 	rdb, err := redis.NewClient(srv.URL())
 	if err != nil {
 		t.Fatal(err)
@@ -98,8 +106,12 @@ func startHistNode(t *testing.T, srv *testredis.Server, name string, presenceTTL
 	}
 	bus := redis.NewBus(rdb, redis.BusOptions{HealthCheck: 300 * time.Millisecond})
 	nd := &histNode{name: name, bus: bus, rdb: rdb}
+	var b pubsub.Bus = bus
+	if wrap != nil {
+		b = wrap(bus)
+	}
 	nd.h = sockjs.NewHandler(sockjs.Options{
-		Cluster: &sockjs.Cluster{Store: store, Bus: bus, Secret: testSecret, RenewInterval: 250 * time.Millisecond},
+		Cluster: &sockjs.Cluster{Store: store, Bus: b, Secret: testSecret, RenewInterval: 250 * time.Millisecond},
 		History: sockjs.HistoryOptions{
 			Rules:  []history.Rule{{Pattern: "news"}},
 			Store:  redis.NewHistory(rdb, redis.HistoryOptions{}),
@@ -370,5 +382,67 @@ func TestClusterPresenceWithANodeKilled(t *testing.T) {
 	t.Logf("the member of a killed node left after %v (TTL %v)", time.Since(start).Round(10*time.Millisecond), ttl)
 	if got, _ := ask(t, bob, "members room", "members "); got != "members bob" {
 		t.Fatalf("members after ann's node died: %q", got)
+	}
+}
+
+// dropThird is a bus that loses the third message of each subscription to
+// a topic with history, as a node does when its subscription connection
+// breaks.
+type dropThird struct{ pubsub.Bus }
+
+func (d dropThird) Subscribe(ctx context.Context, topic string, h pubsub.Handler) (func(), error) {
+	if !strings.HasSuffix(topic, "/topic/news") {
+		return d.Bus.Subscribe(ctx, topic, h)
+	}
+	var mu sync.Mutex
+	n := 0
+	return d.Bus.Subscribe(ctx, topic, func(topic string, p []byte) {
+		mu.Lock()
+		n++
+		drop := n == 3
+		mu.Unlock()
+		if !drop {
+			h(topic, p)
+		}
+	})
+}
+
+// A node that misses a live message closes the sessions that would have a
+// gap (3010); the client comes back from its last position and gets the
+// rest, the lost one first.
+func TestClusterHistoryGapClosesAndRecovers(t *testing.T) {
+	srv := testredis.Start(t)
+	n1 := startHistNodeWith(t, srv, "n1", 0, func(b pubsub.Bus) pubsub.Bus { return dropThird{b} })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := dial(t, n1.srv.URL+"/h", client.WebSocket)
+	ask(t, c, "sub news -", "subscribed")
+	for i := 1; i <= 5; i++ {
+		if err := n1.h.Publish(ctx, "news", fmt.Sprintf("m%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var last sockjs.Position
+	for i := 1; i <= 2; i++ {
+		pos, msg := positioned(t, recv(t, c))
+		if msg != fmt.Sprintf("m%d", i) {
+			t.Fatalf("message %d = %q", i, msg)
+		}
+		last = pos
+	}
+	_, err := c.Recv(ctx)
+	var ce *client.CloseError
+	if !errors.As(err, &ce) || ce.Code != sockjs.CloseHistoryGap {
+		t.Fatalf("after the lost message: %v, want a close with %d", err, sockjs.CloseHistoryGap)
+	}
+	c2 := dial(t, n1.srv.URL+"/h", client.WebSocket)
+	ans, replay := ask(t, c2, "sub news "+last.String(), "subscribed")
+	if !strings.HasPrefix(ans, "subscribed true ") || len(replay) != 3 {
+		t.Fatalf("recovery after the gap: %q with %q", ans, replay)
+	}
+	for i, m := range replay {
+		if _, msg := positioned(t, m); msg != fmt.Sprintf("m%d", i+3) {
+			t.Fatalf("replayed %q, want m%d", msg, i+3)
+		}
 	}
 }
