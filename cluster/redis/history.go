@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -173,4 +174,10 @@ func parseStreamEntry(r any, epoch string) (history.Entry, error) {
 		return history.Entry{}, bad
 	}
 	return history.Entry{Position: history.Position{Offset: o, Epoch: epoch}, Payload: []byte(p)}, nil
+}
+
+// History returns a History on the bus's Redis client and prefix, so that it
+// publishes on the channels the bus subscribes to.
+func (b *Bus) History() *History {
+	return NewHistory(b.rdb, HistoryOptions{Prefix: strings.TrimSuffix(b.prefix, "topic:")})
 }

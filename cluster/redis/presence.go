@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -122,4 +123,9 @@ func pairs(v any) []presence.Member {
 		out = append(out, presence.Member{ID: id, Info: info})
 	}
 	return out
+}
+
+// Presence returns a Presence on the bus's Redis client and prefix.
+func (b *Bus) Presence() *Presence {
+	return NewPresence(b.rdb, strings.TrimSuffix(b.prefix, "topic:"))
 }
