@@ -1,11 +1,13 @@
 package stomp
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sockline/sockline/pubsub"
 )
@@ -16,6 +18,39 @@ import (
 // delivery prefixes the per-delivery lines. On the bus the payload is tail.
 type message struct {
 	tail []byte
+	alt  atomic.Pointer[altTails] // made on first need by a 1.0 or 1.1 client
+}
+
+// altTails are a message's tail written for STOMP 1.0 and 1.1 clients,
+// whose header escaping differs.
+type altTails struct{ v10, v11 []byte }
+
+// tailFor returns the tail written for a client of version.
+func (m *message) tailFor(version string) []byte {
+	if version != "1.0" && version != "1.1" {
+		return m.tail
+	}
+	a := m.alt.Load()
+	if a == nil {
+		a = &altTails{v10: m.tail, v11: m.tail}
+		if hdr, _, ok := bytes.Cut(m.tail, []byte("\n\n")); ok && bytes.IndexByte(hdr, '\\') >= 0 {
+			var d Decoder
+			d.Feed(append([]byte(CmdMessage+"\n"), m.tail...))
+			if f, err := d.Next(); err == nil && f != nil {
+				if b, err := AppendVersion(nil, f, "1.0"); err == nil {
+					a.v10 = b[len(CmdMessage)+1:]
+				}
+				if b, err := AppendVersion(nil, f, "1.1"); err == nil {
+					a.v11 = b[len(CmdMessage)+1:]
+				}
+			}
+		}
+		m.alt.Store(a)
+	}
+	if version == "1.0" {
+		return a.v10
+	}
+	return a.v11
 }
 
 // perDelivery are the SEND headers a MESSAGE does not copy: the server sets
@@ -69,6 +104,8 @@ type subscription struct {
 	key  string // broker key: the topic, queue or /user/{name}/... ; "" for a local-only one
 	ack  ackMode
 
+	relayed bool // carried by the broker relay: its messages come from there
+
 	// guarded by c.mu
 	unacked []delivery
 	dead    bool // unsubscribed, or its connection failed
@@ -91,6 +128,7 @@ type broker struct {
 	maxBacklog int // messages per queue
 	maxBytes   int // bytes waiting in all queues together
 	queued     atomic.Int64
+	isQueue    func(key string) bool // a point-to-point destination
 
 	mu      sync.Mutex
 	fanouts map[string]*fanout
@@ -105,8 +143,9 @@ type fanout struct {
 	cancel func()
 }
 
-func newBroker(bus pubsub.Bus, maxUnacked, maxBacklog, maxBytes int) *broker {
+func newBroker(bus pubsub.Bus, isQueue func(string) bool, maxUnacked, maxBacklog, maxBytes int) *broker {
 	return &broker{
+		isQueue:    isQueue,
 		bus:        bus,
 		maxUnacked: maxUnacked,
 		maxBacklog: maxBacklog,
@@ -116,13 +155,21 @@ func newBroker(bus pubsub.Bus, maxUnacked, maxBacklog, maxBytes int) *broker {
 	}
 }
 
+// busSubscribeTimeout bounds the bus subscription a fan-out makes for its
+// subscribers.
+const busSubscribeTimeout = 30 * time.Second
+
+// errBus wraps what the bus returns, for the AppError a client's frame
+// then gets.
+var errBus = errors.New("stomp: the message bus failed")
+
 // send routes a message to a broker key.
 func (b *broker) send(ctx context.Context, key string, m *message) error {
-	if strings.HasPrefix(key, QueuePrefix) {
+	if b.isQueue(key) {
 		return b.put(key, m)
 	}
 	if err := b.bus.Publish(ctx, key, m.tail); err != nil {
-		return fmt.Errorf("stomp: publish to %s: %w", key, err)
+		return fmt.Errorf("%w: publish to %s: %w", errBus, key, err)
 	}
 	return nil
 }
@@ -133,7 +180,7 @@ func (b *broker) subscribe(ctx context.Context, sub *subscription) error {
 	if sub.key == "" {
 		return nil
 	}
-	if strings.HasPrefix(sub.key, QueuePrefix) {
+	if b.isQueue(sub.key) {
 		b.addConsumer(sub)
 		return nil
 	}
@@ -150,9 +197,20 @@ func (b *broker) subscribe(ctx context.Context, sub *subscription) error {
 	sub.c.mu.Unlock()
 	if !ok {
 		// The first local subscriber makes the bus subscription, outside
-		// the lock: for a networked bus it is a round trip.
-		cancel, err := b.bus.Subscribe(ctx, f.key, func(_ string, payload []byte) { b.fanOut(f, payload) })
-		f.cancel, f.err = cancel, err
+		// the lock: for a networked bus it is a round trip. Not with that
+		// subscriber's context: others wait for the result, and its
+		// connection leaving must not fail theirs.
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), busSubscribeTimeout)
+		stop, err := b.bus.Subscribe(bctx, f.key, func(_ string, payload []byte) { b.fanOut(f, payload) })
+		cancel()
+		f.cancel, f.err = stop, err
+		if err != nil { // the next subscriber tries again
+			b.mu.Lock()
+			if b.fanouts[f.key] == f {
+				delete(b.fanouts, f.key)
+			}
+			b.mu.Unlock()
+		}
 		close(f.ready)
 	}
 	select {
@@ -163,7 +221,7 @@ func (b *broker) subscribe(ctx context.Context, sub *subscription) error {
 	}
 	if f.err != nil {
 		b.unsubscribe(sub)
-		return fmt.Errorf("stomp: subscribe to %s: %w", f.key, f.err)
+		return fmt.Errorf("%w: subscribe to %s: %w", errBus, f.key, f.err)
 	}
 	return nil
 }
@@ -176,7 +234,7 @@ func (b *broker) fanOut(f *fanout, payload []byte) {
 	b.mu.Unlock()
 	m := &message{tail: payload}
 	for _, s := range subs {
-		s.c.deliver(s, m)
+		s.c.deliver(s, m, false)
 	}
 }
 
