@@ -196,22 +196,12 @@ func (b *broker) subscribe(ctx context.Context, sub *subscription) error {
 	sub.f = f
 	sub.c.mu.Unlock()
 	if !ok {
-		// The first local subscriber makes the bus subscription, outside
-		// the lock: for a networked bus it is a round trip. Not with that
-		// subscriber's context: others wait for the result, and its
-		// connection leaving must not fail theirs.
-		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), busSubscribeTimeout)
-		stop, err := b.bus.Subscribe(bctx, f.key, func(_ string, payload []byte) { b.fanOut(f, payload) })
-		cancel()
-		f.cancel, f.err = stop, err
-		if err != nil { // the next subscriber tries again
-			b.mu.Lock()
-			if b.fanouts[f.key] == f {
-				delete(b.fanouts, f.key)
-			}
-			b.mu.Unlock()
-		}
-		close(f.ready)
+		// The first local subscriber starts the bus subscription; for a
+		// networked bus it is a round trip. It runs on its own, not with
+		// that subscriber's context or goroutine: every subscriber waits
+		// for it with its own context, and one leaving must not fail or
+		// hold up the others.
+		go b.subscribeBus(context.WithoutCancel(ctx), f)
 	}
 	select {
 	case <-f.ready:
@@ -224,6 +214,22 @@ func (b *broker) subscribe(ctx context.Context, sub *subscription) error {
 		return fmt.Errorf("%w: subscribe to %s: %w", errBus, f.key, f.err)
 	}
 	return nil
+}
+
+// subscribeBus makes f's bus subscription and closes f.ready.
+func (b *broker) subscribeBus(ctx context.Context, f *fanout) {
+	ctx, cancel := context.WithTimeout(ctx, busSubscribeTimeout)
+	stop, err := b.bus.Subscribe(ctx, f.key, func(_ string, payload []byte) { b.fanOut(f, payload) })
+	cancel()
+	f.cancel, f.err = stop, err
+	if err != nil { // the next subscriber tries again
+		b.mu.Lock()
+		if b.fanouts[f.key] == f {
+			delete(b.fanouts, f.key)
+		}
+		b.mu.Unlock()
+	}
+	close(f.ready)
 }
 
 // fanOut runs on the bus's delivery goroutine: one message to every local
@@ -269,7 +275,16 @@ func (b *broker) unsubscribe(sub *subscription) {
 		}
 	}
 	b.mu.Unlock()
-	if cancel != nil {
+	if cancel == nil {
+		return
+	}
+	select {
+	case <-f.ready:
 		cancel()
+	default:
+		// The bus subscription is under way (bounded by
+		// busSubscribeTimeout): cancel it once made, without holding up
+		// this connection's goroutine.
+		go cancel()
 	}
 }

@@ -224,6 +224,9 @@ func (c *conn) handle(ctx context.Context, f *Frame) bool {
 	default:
 		err = fmt.Errorf("%s is a server frame", f.Command)
 	}
+	if ctx.Err() != nil {
+		return false // the connection is going: nobody to answer
+	}
 	var ae *AppError
 	switch {
 	case err == nil:

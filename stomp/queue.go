@@ -15,8 +15,8 @@ var ErrQueueFull = errors.New("stomp: queue full (no consumer is taking its mess
 // backlog slot; a queue's struct, name and map entry. TestQueueBoundCountsRealCost
 // measures them.
 const (
-	heldMessageOverhead = 96
-	queueOverhead       = 320
+	heldMessageOverhead = 64
+	queueOverhead       = 160
 )
 
 // heldCost is what holding m costs.

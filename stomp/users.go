@@ -46,7 +46,8 @@ type nodeSnapshot struct {
 	TTL     int64      `json:"ttl_ms"`
 }
 
-// userRegistry knows the named users of this node's connections, and,
+// userRegistry knows this node's connections (Users lists the named
+// ones), and,
 // through the bus, of the other nodes': each node broadcasts its users on
 // changes (coalesced) and every Config.UserRegistryInterval, as Spring's
 // MultiServerUserRegistry does; a node not heard from for three intervals
@@ -75,9 +76,6 @@ func randomNodeID() string {
 }
 
 func (r *userRegistry) add(c *conn) {
-	if c.principal.Name == "" {
-		return
-	}
 	r.mu.Lock()
 	r.local[c] = struct{}{}
 	r.mu.Unlock()
@@ -123,6 +121,9 @@ func (r *userRegistry) localUsers() []UserInfo {
 	r.mu.Unlock()
 	byName := map[string]*UserInfo{}
 	for _, c := range conns {
+		if c.principal.Name == "" {
+			continue
+		}
 		si := SessionInfo{ID: c.id, Node: r.srv.cfg.NodeID}
 		c.mu.Lock()
 		for _, s := range c.subs {
@@ -275,3 +276,15 @@ func (r *userRegistry) close() {
 // (as last broadcast, so a change elsewhere shows within moments), sorted
 // by name. Anonymous sessions are not listed.
 func (s *Server) Users() []UserInfo { return s.users.all() }
+
+// conn returns a connection of this node by session id (for tests).
+func (r *userRegistry) conn(id string) *conn {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for c := range r.local {
+		if c.id == id {
+			return c
+		}
+	}
+	return nil
+}
