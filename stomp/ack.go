@@ -78,8 +78,18 @@ func (c *conn) ack(id uint64, nack bool) bool {
 	for _, d := range taken {
 		delete(c.acks, d.id)
 	}
-	q := s.q
+	q, sq := s.q, s.sq
 	c.mu.Unlock()
+	if sq != nil {
+		var settled []*message
+		for _, d := range taken {
+			if d.msg != nil {
+				settled = append(settled, d.msg)
+			}
+		}
+		sq.settle(settled, nack)
+		return true
+	}
 	if q == nil {
 		return true
 	}

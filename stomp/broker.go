@@ -17,8 +17,9 @@ import (
 // subscription, message-id, ack), the blank line, the body and the NUL. Each
 // delivery prefixes the per-delivery lines. On the bus the payload is tail.
 type message struct {
-	tail []byte
-	alt  atomic.Pointer[altTails] // made on first need by a 1.0 or 1.1 client
+	tail    []byte
+	storeID string                   // its id in Config.QueueStore, for one from there
+	alt     atomic.Pointer[altTails] // made on first need by a 1.0 or 1.1 client
 }
 
 // altTails are a message's tail written for STOMP 1.0 and 1.1 clients,
@@ -110,6 +111,7 @@ type subscription struct {
 	unacked []delivery
 	dead    bool // unsubscribed, or its connection failed
 	q       *queue
+	sq      *storeQueue
 	f       *fanout
 }
 
@@ -130,9 +132,13 @@ type broker struct {
 	queued     atomic.Int64
 	isQueue    func(key string) bool // a point-to-point destination
 
-	mu      sync.Mutex
-	fanouts map[string]*fanout
-	queues  map[string]*queue
+	store  QueueStore // nil: queues in memory
+	logErr func(msg string, args ...any)
+
+	mu          sync.Mutex
+	fanouts     map[string]*fanout
+	queues      map[string]*queue
+	storeQueues map[string]*storeQueue
 }
 
 type fanout struct {
@@ -145,13 +151,14 @@ type fanout struct {
 
 func newBroker(bus pubsub.Bus, isQueue func(string) bool, maxUnacked, maxBacklog, maxBytes int) *broker {
 	return &broker{
-		isQueue:    isQueue,
-		bus:        bus,
-		maxUnacked: maxUnacked,
-		maxBacklog: maxBacklog,
-		maxBytes:   maxBytes,
-		fanouts:    make(map[string]*fanout),
-		queues:     make(map[string]*queue),
+		isQueue:     isQueue,
+		bus:         bus,
+		maxUnacked:  maxUnacked,
+		maxBacklog:  maxBacklog,
+		maxBytes:    maxBytes,
+		fanouts:     make(map[string]*fanout),
+		storeQueues: make(map[string]*storeQueue),
+		queues:      make(map[string]*queue),
 	}
 }
 
@@ -165,6 +172,12 @@ var errBus = errors.New("stomp: the message bus failed")
 
 // send routes a message to a broker key.
 func (b *broker) send(ctx context.Context, key string, m *message) error {
+	if b.isQueue(key) && b.store != nil {
+		if err := b.store.Put(ctx, key, m.tail); err != nil {
+			return fmt.Errorf("%w: queue %s: %w", errBus, key, err)
+		}
+		return nil
+	}
 	if b.isQueue(key) {
 		return b.put(key, m)
 	}
@@ -179,6 +192,9 @@ func (b *broker) send(ctx context.Context, key string, m *message) error {
 func (b *broker) subscribe(ctx context.Context, sub *subscription) error {
 	if sub.key == "" {
 		return nil
+	}
+	if b.isQueue(sub.key) && b.store != nil {
+		return b.storeSubscribe(sub)
 	}
 	if b.isQueue(sub.key) {
 		b.addConsumer(sub)
@@ -249,8 +265,11 @@ func (b *broker) fanOut(f *fanout, payload []byte) {
 func (b *broker) unsubscribe(sub *subscription) {
 	sub.c.mu.Lock()
 	sub.dead = true
-	q, f := sub.q, sub.f
+	q, f, sq := sub.q, sub.f, sub.sq
 	sub.c.mu.Unlock()
+	if sq != nil {
+		b.storeUnsubscribe(sub)
+	}
 	if q != nil {
 		b.removeConsumer(q, sub)
 	}

@@ -108,6 +108,14 @@ type Config struct {
 	// SEND {UserPrefix}{name}/queue/x. Empty means "/user/".
 	UserPrefix string
 
+	// QueueStore, when set, holds the queues, shared by every node using
+	// the same store (stomp/redisqueue: Redis Streams): each message goes
+	// to one consumer on any node, and is redelivered when its consumer
+	// or node goes without acknowledging it. MaxQueueBacklog and
+	// MaxQueuedBytes do not apply (the store's memory policy does). Nil
+	// means queues in this node's memory. The Server does not close it.
+	QueueStore QueueStore
+
 	// Relay, when set, carries the topic and queue destinations (and user
 	// destinations, resolved as Spring does) to an external STOMP broker
 	// instead of the built-in one; application destinations stay here.
@@ -262,6 +270,8 @@ func NewServer(cfg Config) *Server {
 		s.cfg.Bus = s.ownBus
 	}
 	s.broker = newBroker(s.cfg.Bus, func(key string) bool { return hasPrefix(key, s.cfg.QueuePrefixes) }, s.cfg.MaxUnacked, s.cfg.MaxQueueBacklog, s.cfg.MaxQueuedBytes)
+	s.broker.store = cfg.QueueStore
+	s.broker.logErr = s.cfg.Logger.Error
 	s.users = newUserRegistry(s)
 	return s
 }
