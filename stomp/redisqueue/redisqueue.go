@@ -9,7 +9,7 @@
 // with unacknowledged messages, adds the entry anew and acknowledges the
 // old one, in one MULTI, so another consumer gets it at once (at the end of
 // the queue: redelivered messages lose their place). A node keeps the
-// entries it holds fresh (XCLAIM of its own, every ClaimAfter/3); entries
+// entries it holds fresh (XCLAIM of its own, every ClaimAfter/4); entries
 // idle for ClaimAfter belong to a node that died, and any node reading the
 // queue takes them over with XAUTOCLAIM and delivers them again. So each
 // message reaches one consumer, unless its node stalls for ClaimAfter
@@ -143,16 +143,31 @@ func (c *consumer) Ready() {
 	}
 }
 
+// keepFresh refreshes what this node holds every ClaimAfter/4, on its own
+// goroutine so that a slow read does not let another node claim it.
+func (c *consumer) keepFresh(done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(c.s.o.ClaimAfter / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			c.refresh()
+		case <-c.ctx.Done():
+			return
+		}
+	}
+}
+
 func (c *consumer) run() {
 	defer close(c.done)
-	refresh := time.NewTicker(c.s.o.ClaimAfter / 3)
-	defer refresh.Stop()
+	fresh := make(chan struct{})
+	go c.keepFresh(fresh)
+	defer func() { <-fresh }()
 	claim := time.NewTicker(c.s.o.ClaimAfter / 2)
 	defer claim.Stop()
 	for c.ctx.Err() == nil {
 		select {
-		case <-refresh.C:
-			c.refresh()
 		case <-claim.C:
 			c.claim()
 		default:
@@ -182,8 +197,8 @@ func (c *consumer) run() {
 		c.mu.Unlock()
 		select { // nobody can take it now: wait for a consumer
 		case <-c.ready:
-		case <-refresh.C:
-			c.refresh()
+		case <-claim.C:
+			c.claim()
 		case <-c.ctx.Done():
 		}
 	}

@@ -207,7 +207,7 @@ func TestQueueNackAndLeave(t *testing.T) {
 // another node after ClaimAfter.
 func TestQueueRedeliveredWhenNodeDies(t *testing.T) {
 	rs := startRedis(t)
-	const claimAfter = 600 * time.Millisecond
+	const claimAfter = 1500 * time.Millisecond
 	a, b := newNode(t, rs, claimAfter), newNode(t, rs, claimAfter)
 	ca := a.connect(t)
 	ca.send("SUBSCRIBE\nid:q\ndestination:/queue/d\nack:client\nreceipt:r\n\n\x00")
@@ -217,7 +217,7 @@ func TestQueueRedeliveredWhenNodeDies(t *testing.T) {
 	cb := b.connect(t)
 	cb.send("SUBSCRIBE\nid:q\ndestination:/queue/d\nreceipt:r\n\n\x00")
 	cb.expect("RECEIPT")
-	if f := cb.next(2 * claimAfter); f != nil { // a is alive: it keeps the message
+	if f := cb.next(3 * claimAfter); f != nil { // a is alive: it keeps the message
 		t.Fatalf("claimed from a live node: %q", f.Body)
 	}
 	a.rdb.Close() // node a is cut off from Redis
