@@ -81,6 +81,7 @@ window.ST = (() => {
       return until(() => c.errors.length && c.closes.length, ms, 'ERROR and close')
         .then(() => ({ errors: c.errors, closes: c.closes }));
     },
+    health(id) { const c = conns[id]; return { errors: c.errors.length, closes: c.closes.length, receipts: c.receipts.slice() }; },
     disconnect(id) { return conns[id].client.deactivate(); },
   };
 })();
@@ -209,6 +210,45 @@ for (const transport of ['websocket', 'xhr-streaming', 'xhr-polling']) {
       await ev(page, ([i, ms]) => window.ST.waitReceipt(i, 'esync', ms), c2, WAIT_MS);
       expect(await ev(page, ([i]) => window.ST.messages(i, '/user/queue/echo'), c2)).toEqual([]);
       expect(await ev(page, ([i]) => window.ST.messages(i, '/user/queue/inbox'), bob)).toEqual([]);
+    });
+
+    test('application errors keep the session; /app/hello answers the subscriber once', async ({ page, sockjsServer }) => {
+      const u = unique(transport);
+      const login = `s-${u}`;
+      const c = await stompConnect(page, sockjsServer, transport, login);
+      const other = await stompConnect(page, sockjsServer, transport, login);
+      for (const id of [c, other]) {
+        await ev(page, ([i]) => window.ST.subscribe(i, '/user/queue/errors', { receipt: 'errs-' + i }), id);
+        await ev(page, ([i, ms]) => window.ST.waitReceipt(i, 'errs-' + i, ms), id, WAIT_MS);
+      }
+      // @SubscribeMapping style: the answer reaches this subscription only
+      await ev(page, ([i]) => window.ST.subscribe(i, '/app/hello', { receipt: 'hello' }), c);
+      const hello = await ev(page, ([i, ms]) => window.ST.waitMessages(i, '/app/hello', 1, ms), c, WAIT_MS);
+      expect(hello.map((m) => m.body)).toEqual([`hello ${login}`]);
+      expect(hello[0].headers.destination).toBe('/app/hello');
+      // a failing handler, a panicking one, a destination nobody handles
+      await ev(page, ([i]) => {
+        window.ST.publish(i, '/app/fail', '', { receipt: 'f1' });
+        window.ST.publish(i, '/app/panic', '', { receipt: 'f2' });
+        window.ST.publish(i, '/app/nobody-' + Date.now(), '', { receipt: 'f3' });
+      }, c);
+      const errs = await ev(page, ([i, ms]) => window.ST.waitMessages(i, '/user/queue/errors', 3, ms), c, WAIT_MS);
+      expect(errs.map((m) => m.body)).toEqual(['/app/fail fails, as asked', 'request failed', 'request failed']);
+      expect(errs.map((m) => m.headers['x-receipt'])).toEqual(['f1', 'f2', 'f3']);
+      // the session goes on: a round trip, no ERROR, no close
+      await ev(page, ([i]) => window.ST.subscribe(i, '/user/queue/echo', { receipt: 'e' }), c);
+      await ev(page, ([i, ms]) => window.ST.waitReceipt(i, 'e', ms), c, WAIT_MS);
+      await ev(page, ([i]) => window.ST.publish(i, '/app/echo', 'still here'), c);
+      const echo = await ev(page, ([i, ms]) => window.ST.waitMessages(i, '/user/queue/echo', 1, ms), c, WAIT_MS);
+      expect(echo[0].body).toBe('still here');
+      const health = await ev(page, ([i]) => window.ST.health(i), c);
+      expect(health.errors, 'no ERROR frame').toBe(0);
+      expect(health.closes, 'not closed').toBe(0);
+      expect(health.receipts.filter((r) => /^f\d$/.test(r)), 'failed frames get no RECEIPT').toEqual([]);
+      // the other session of the same user got neither the answer nor the errors
+      await ev(page, ([i]) => window.ST.publish(i, '/topic/sync', '', { receipt: 'osync' }), other);
+      await ev(page, ([i, ms]) => window.ST.waitReceipt(i, 'osync', ms), other, WAIT_MS);
+      expect(await ev(page, ([i]) => window.ST.messages(i, '/user/queue/errors'), other)).toEqual([]);
     });
 
     test('ERROR frame, then the connection closes', async ({ page, sockjsServer }) => {
