@@ -71,7 +71,7 @@ func TestAcrossNodes(t *testing.T) {
 
 // startRedis starts a private redis-server, or skips where none is
 // installed and $CI is unset (CI installs it: scripts/test-all.sh).
-func startRedis(t *testing.T) *testredis.Server {
+func startRedis(t testing.TB) *testredis.Server {
 	t.Helper()
 	if _, err := testredis.Find(); err != nil && os.Getenv("CI") == "" {
 		t.Skipf("no redis-server (%v); this test needs one and runs in CI", err)
