@@ -19,6 +19,7 @@ import (
 type message struct {
 	tail    []byte
 	storeID string                   // its id in Config.QueueStore, for one from there
+	dest    string                   // the topic it was sent to, for pattern subscriptions
 	alt     atomic.Pointer[altTails] // made on first need by a 1.0 or 1.1 client
 }
 
@@ -105,7 +106,8 @@ type subscription struct {
 	key  string // broker key: the topic, queue or /user/{name}/... ; "" for a local-only one
 	ack  ackMode
 
-	relayed bool // carried by the broker relay: its messages come from there
+	relayed bool     // carried by the broker relay: its messages come from there
+	pat     *pattern // a pattern subscription (Config.PatternSubscriptions)
 
 	// guarded by c.mu
 	unacked []delivery
@@ -131,6 +133,8 @@ type broker struct {
 	maxBytes   int // bytes waiting in all queues together
 	queued     atomic.Int64
 	isQueue    func(key string) bool // a point-to-point destination
+	isTopic    func(key string) bool // a broadcast destination
+	allTopics  bool                  // every topic on one bus channel (Config.PatternSubscriptions)
 
 	store  QueueStore // nil: queues in memory
 	logErr func(msg string, args ...any)
@@ -162,6 +166,11 @@ func newBroker(bus pubsub.Bus, isQueue func(string) bool, maxUnacked, maxBacklog
 	}
 }
 
+// allTopicsChannel is the one bus channel of every topic message with
+// Config.PatternSubscriptions: each payload is the destination, a NUL and
+// the message tail.
+const allTopicsChannel = "stomp:topics"
+
 // busSubscribeTimeout bounds the bus subscription a fan-out makes for its
 // subscribers.
 const busSubscribeTimeout = 30 * time.Second
@@ -181,7 +190,12 @@ func (b *broker) send(ctx context.Context, key string, m *message) error {
 	if b.isQueue(key) {
 		return b.put(key, m)
 	}
-	if err := b.bus.Publish(ctx, key, m.tail); err != nil {
+	payload := m.tail
+	if b.allTopics && b.isTopic(key) {
+		payload = append(append([]byte(key), 0), m.tail...)
+		key = allTopicsChannel
+	}
+	if err := b.bus.Publish(ctx, key, payload); err != nil {
 		return fmt.Errorf("%w: publish to %s: %w", errBus, key, err)
 	}
 	return nil
@@ -200,11 +214,15 @@ func (b *broker) subscribe(ctx context.Context, sub *subscription) error {
 		b.addConsumer(sub)
 		return nil
 	}
+	key := sub.key
+	if b.allTopics && b.isTopic(key) {
+		key = allTopicsChannel
+	}
 	b.mu.Lock()
-	f, ok := b.fanouts[sub.key]
+	f, ok := b.fanouts[key]
 	if !ok {
-		f = &fanout{key: sub.key, ready: make(chan struct{})}
-		b.fanouts[sub.key] = f
+		f = &fanout{key: key, ready: make(chan struct{})}
+		b.fanouts[key] = f
 	}
 	f.subs = append(f.subs[:len(f.subs):len(f.subs)], sub)
 	b.mu.Unlock()
@@ -254,8 +272,26 @@ func (b *broker) fanOut(f *fanout, payload []byte) {
 	b.mu.Lock()
 	subs := f.subs
 	b.mu.Unlock()
-	m := &message{tail: payload}
+	if f.key != allTopicsChannel {
+		m := &message{tail: payload}
+		for _, s := range subs {
+			s.c.deliver(s, m, false)
+		}
+		return
+	}
+	dest, tail, ok := bytes.Cut(payload, []byte{0})
+	if !ok {
+		return
+	}
+	m := &message{tail: tail, dest: string(dest)}
 	for _, s := range subs {
+		if s.pat != nil {
+			if _, ok := s.pat.match(m.dest); !ok {
+				continue
+			}
+		} else if s.key != m.dest {
+			continue
+		}
 		s.c.deliver(s, m, false)
 	}
 }

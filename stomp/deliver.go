@@ -53,9 +53,13 @@ func (c *conn) deliver(s *subscription, m *message, queued bool) bool {
 // STOMP version.
 func (c *conn) messageFrame(s *subscription, id uint64, m *message) string {
 	tail := m.tailFor(c.version)
-	b := make([]byte, 0, 64+len(s.dest)+len(s.id)+len(tail))
+	dest := s.dest
+	if s.pat != nil && m.dest != "" {
+		dest = m.dest // the destination the message was sent to, not the pattern
+	}
+	b := make([]byte, 0, 64+len(dest)+len(s.id)+len(tail))
 	b = append(b, CmdMessage+"\n"+HdrDestination+":"...)
-	b = appendEscapedVersion(b, s.dest, c.version)
+	b = appendEscapedVersion(b, dest, c.version)
 	b = append(b, "\n"+HdrSubscription+":"...)
 	b = appendEscapedVersion(b, s.id, c.version)
 	b = append(b, "\n"+HdrMessageID+":"...)

@@ -108,6 +108,15 @@ type Config struct {
 	// SEND {UserPrefix}{name}/queue/x. Empty means "/user/".
 	UserPrefix string
 
+	// PatternSubscriptions allows "*" and "**" in topic SUBSCRIBEs
+	// (/topic/chat.*, /topic/rooms/**; a "." in the pattern separates
+	// segments too), as Spring's simple broker does. It carries every
+	// topic message on one bus channel, so every node receives every
+	// topic message and matches it against its subscriptions: fine for
+	// moderate traffic, costly for many busy topics. False (the default)
+	// refuses such SUBSCRIBEs.
+	PatternSubscriptions bool
+
 	// QueueStore, when set, holds the queues, shared by every node using
 	// the same store (stomp/redisqueue: Redis Streams): each message goes
 	// to one consumer on any node, and is redelivered when its consumer
@@ -271,6 +280,8 @@ func NewServer(cfg Config) *Server {
 	}
 	s.broker = newBroker(s.cfg.Bus, func(key string) bool { return hasPrefix(key, s.cfg.QueuePrefixes) }, s.cfg.MaxUnacked, s.cfg.MaxQueueBacklog, s.cfg.MaxQueuedBytes)
 	s.broker.store = cfg.QueueStore
+	s.broker.isTopic = func(key string) bool { return hasPrefix(key, s.cfg.TopicPrefixes) }
+	s.broker.allTopics = cfg.PatternSubscriptions
 	s.broker.logErr = s.cfg.Logger.Error
 	s.users = newUserRegistry(s)
 	return s

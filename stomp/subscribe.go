@@ -26,6 +26,16 @@ func (c *conn) onSubscribe(ctx context.Context, f *Frame) error {
 		return err
 	}
 	s := &subscription{c: c, id: id, dest: dest, ack: mode}
+	if isPattern(dest) && c.relay == nil {
+		if kind != kindTopic || !c.srv.cfg.PatternSubscriptions {
+			return fmt.Errorf("%w: %q has a wildcard (patterns are for topics, with Config.PatternSubscriptions)", ErrDestination, dest)
+		}
+		p, err := parsePattern(dest, c.srv.cfg.TopicPrefixes)
+		if err != nil {
+			return fmt.Errorf("%w: %q", ErrDestination, dest)
+		}
+		s.pat = p
+	}
 	switch {
 	case kind == kindUser:
 		if c.principal.Name != "" {
