@@ -29,6 +29,9 @@ type Config struct {
 	// StompRelay, when set, carries /stomp's broker destinations to an
 	// external STOMP broker (testserver's -stomp-relay).
 	StompRelay stomp.BrokerRelay
+	// StompQueueStore, when set (redisqueue.New on the cluster's Redis),
+	// shares /stomp's queues between the nodes.
+	StompQueueStore stomp.QueueStore
 }
 
 // New returns a router with every service mounted, and a function that
@@ -83,7 +86,7 @@ func New(c Config) (*chi.Mux, func(context.Context) error) {
 	compressed := base
 	compressed.WebSocketCompression = true // permessage-deflate, frames of 512 bytes and more
 	mount("/compressed_echo", compressed, Echo)
-	stompCfg := StompConfig{Relay: c.StompRelay}
+	stompCfg := StompConfig{Relay: c.StompRelay, QueueStore: c.StompQueueStore}
 	if c.Cluster != nil {
 		stompCfg.Bus = c.Cluster.Bus
 	}

@@ -15,6 +15,8 @@ type StompConfig struct {
 	Bus pubsub.Bus
 	// Relay, when set, carries broker destinations to an external broker.
 	Relay stomp.BrokerRelay
+	// QueueStore, when set, shares the queues between nodes.
+	QueueStore stomp.QueueStore
 }
 
 // Stomp is StompWith(StompConfig{Bus: bus}).
@@ -40,6 +42,7 @@ func StompWith(c StompConfig) *stomp.Server {
 		Authenticate: stomp.LoginAuthenticator,
 		Bus:          c.Bus,
 		Relay:        c.Relay,
+		QueueStore:   c.QueueStore,
 		ClusterUsers: c.Bus != nil,
 	})
 	srv.Handle("/app/echo", func(ctx context.Context, m *stomp.AppMessage) error {
