@@ -226,8 +226,9 @@ type route struct {
 // AppHandler handles a SEND to an application destination. It runs on the
 // sending connection's reading goroutine, so frames of one connection are
 // handled in order, and a slow handler holds up only its own connection.
-// An error ends the connection with an ERROR frame; wrap ErrRefused to show
-// its text to the client, otherwise the client reads "request failed".
+// An error (or a panic) is an AppError: the connection goes on, the frame
+// gets no RECEIPT and Config.OnError is told; wrap ErrRefused to show its
+// text to the client, otherwise the client reads "request failed".
 type AppHandler func(ctx context.Context, m *AppMessage) error
 
 // NewServer returns a Server for cfg.

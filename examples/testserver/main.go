@@ -32,8 +32,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sockline/sockline/cluster/redis"
 	"github.com/sockline/sockline/examples/internal/run"
 	"github.com/sockline/sockline/examples/testserver/services"
+	"github.com/sockline/sockline/stomp"
+	"github.com/sockline/sockline/stomp/redisqueue"
 )
 
 func main() {
@@ -52,7 +55,16 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	mux, shutdown := services.New(services.Config{SockJSURL: *sockjsURL, Cluster: cl, MaxSessions: *maxSessions, HeartbeatDelay: *heartbeat})
+	var stompQueues stomp.QueueStore // /stomp's queues, shared by the nodes on the cluster's Redis
+	if cl != nil {
+		rdb, err := redis.NewClientWith(cc.Redis, redis.ClientOptions{CAFile: cc.RedisCA})
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer rdb.Close()
+		stompQueues = redisqueue.New(rdb, redisqueue.Options{})
+	}
+	mux, shutdown := services.New(services.Config{SockJSURL: *sockjsURL, Cluster: cl, MaxSessions: *maxSessions, HeartbeatDelay: *heartbeat, StompQueueStore: stompQueues})
 	if cl != nil {
 		log.Printf("cluster node %s on Redis %s", cl.Store.Node(), cc.Redis)
 	}

@@ -3,6 +3,8 @@ package services
 import (
 	"context"
 	"fmt"
+	"os"
+	"time"
 
 	"github.com/sockline/sockline/pubsub"
 	"github.com/sockline/sockline/stomp"
@@ -38,7 +40,10 @@ func Stomp(bus pubsub.Bus) *stomp.Server { return StompWith(StompConfig{Bus: bus
 // Serve sessions with its ServeSession; Close it after the handler's
 // Shutdown, which stops its in-memory bus.
 func StompWith(c StompConfig) *stomp.Server {
+	node := fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano()%1e6)
 	srv := stomp.NewServer(stomp.Config{
+		NodeID:       node,
+		ServerName:   "sockline node " + node, // tests tell the nodes apart by CONNECTED's server header
 		Authenticate: stomp.LoginAuthenticator,
 		Bus:          c.Bus,
 		Relay:        c.Relay,
