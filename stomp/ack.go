@@ -41,7 +41,7 @@ func (c *conn) ackFrame(ctx context.Context, f *Frame) error {
 	}
 	if c.relay != nil {
 		if err := c.relay.Forward(ctx, f); err != nil {
-			return appErr(f, "", fmt.Errorf("stomp: broker relay: %w", err))
+			return appErr(f, "", fmt.Errorf("%w: %w", errRelay, err))
 		}
 		return errForwarded
 	}

@@ -41,8 +41,15 @@ func (e *AppError) Error() string {
 func (e *AppError) Unwrap() error { return e.Err }
 
 // Text is what the client may be told: the text of an error that wraps
-// ErrRefused (without its prefix), or "request failed".
+// ErrRefused (without its prefix), a "try again" for a bus or relay
+// failure, or "request failed".
 func (e *AppError) Text() string {
+	switch {
+	case errors.Is(e.Err, errBus):
+		return "the message could not be passed on; try again"
+	case errors.Is(e.Err, errRelay):
+		return "the message broker is not available; try again later"
+	}
 	return strings.TrimPrefix(refusalText(e.Err, "request failed"), "stomp: ")
 }
 

@@ -32,6 +32,10 @@ type RelaySession interface {
 	Close() error
 }
 
+// errRelay wraps what the relay returns, for the AppError a client's frame
+// then gets.
+var errRelay = errors.New("stomp: the broker relay failed")
+
 // relaySubscribe forwards a SUBSCRIBE to the broker: a user destination
 // as Spring resolves it, {UserPrefix}queue/x becoming the session's own
 // broker queue /queue/x-user{session}. MESSAGE frames come back with the
@@ -47,7 +51,7 @@ func (c *conn) relaySubscribe(ctx context.Context, f *Frame, s *subscription, ki
 	c.mu.Unlock()
 	if err := c.relay.Forward(ctx, fw); err != nil {
 		c.dropSub(s)
-		return appErr(f, s.dest, fmt.Errorf("stomp: broker relay: %w", err))
+		return appErr(f, s.dest, fmt.Errorf("%w: %w", errRelay, err))
 	}
 	return errForwarded
 }
@@ -75,7 +79,7 @@ func (s *Server) relayToUser(ctx context.Context, dest string, header Header, bo
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("stomp: broker relay: %w", err)
+		return fmt.Errorf("%w: %w", errRelay, err)
 	}
 	return nil
 }

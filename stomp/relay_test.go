@@ -18,6 +18,7 @@ type fakeRelay struct {
 }
 
 type fakeRelaySession struct {
+	failing bool // guarded by r.mu
 	r       *fakeRelay
 	deliver func(*Frame)
 	closed  func(error)
@@ -51,6 +52,10 @@ func (s *fakeRelaySession) Forward(ctx context.Context, f *Frame) error {
 		what = f.Header.Get(HdrID)
 	}
 	s.r.mu.Lock()
+	if s.failing {
+		s.r.mu.Unlock()
+		return errors.New("broker unreachable")
+	}
 	s.r.forwarded = append(s.r.forwarded, f.Command+" "+what)
 	s.r.mu.Unlock()
 	if rc := f.Header.Get(HdrReceipt); rc != "" { // the broker answers receipts
@@ -128,6 +133,18 @@ func TestRelayRouting(t *testing.T) {
 	want("opened", opened, "ann:pw")
 	want("forwarded", forwarded, "SUBSCRIBE /topic/a", "SUBSCRIBE /queue/echo-user"+sid, "ACK T_1", "SEND /queue/work", "UNSUBSCRIBE t")
 	want("published", published, "/topic/echoed ping", "/queue/echo-user"+sid+" to ann", "/topic/server s")
+
+	// The broker failing a frame: an application error, the session stays.
+	c.send("SUBSCRIBE", "", "id", "errs", "destination", "/user/queue/errors", "receipt", "r6")
+	c.expect("RECEIPT")
+	relay.mu.Lock()
+	rs.failing = true
+	relay.mu.Unlock()
+	c.send("SEND", "lost", "destination", "/topic/a", "receipt", "never")
+	if f := c.expect("MESSAGE"); f.Header.Get("subscription") != "errs" || !strings.Contains(string(f.Body), "broker is not available") {
+		t.Fatalf("%v %q", f.Header, f.Body)
+	}
+	c.quiet()
 
 	// The broker connection lost for good: the client is told and closed.
 	rs.closed(errors.New("broker gone"))

@@ -45,7 +45,7 @@ func (c *conn) route(ctx context.Context, f *Frame, dest string, kind destKind) 
 		return nil
 	case c.relay != nil:
 		if err := c.relay.Forward(ctx, f); err != nil {
-			return appErr(f, dest, fmt.Errorf("stomp: broker relay: %w", err))
+			return appErr(f, dest, fmt.Errorf("%w: %w", errRelay, err))
 		}
 		return errForwarded
 	}

@@ -117,7 +117,7 @@ func (c *conn) onUnsubscribe(ctx context.Context, f *Frame) error {
 		fw := &Frame{Command: CmdUnsubscribe, Header: f.Header.Clone()}
 		fw.Header.Set(HdrID, s.id)
 		if err := c.relay.Forward(ctx, fw); err != nil {
-			return appErr(f, s.dest, fmt.Errorf("stomp: broker relay: %w", err))
+			return appErr(f, s.dest, fmt.Errorf("%w: %w", errRelay, err))
 		}
 		return errForwarded
 	}

@@ -10,7 +10,8 @@
 //	/amplify                  a message n is answered with "x" repeated 2^n (n in 1..19)
 //	/compressed_echo          echo with websocket permessage-deflate on (frames of 512 bytes and more)
 //	/ticker                   sends "tick!" every second
-//	/stomp                    STOMP 1.2 broker; CONNECT login names the user, /app/echo replies on /user/queue/echo
+//	/stomp                    STOMP 1.2 broker; CONNECT login names the user, /app/echo replies on /user/queue/echo,
+//	                          /app/fail and /app/panic fail (on /user/queue/errors), SUBSCRIBE /app/hello answers "hello LOGIN"
 //
 // Every service also serves raw websocket at <prefix>/websocket (off only
 // where websocket is).
