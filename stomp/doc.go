@@ -61,6 +61,14 @@
 // The frame gets no RECEIPT and [Config.OnError] is told; by default the
 // session's /user/queue/errors subscriptions get the error.
 //
+// # Events, users and errors
+//
+// [Config.OnEvent] is told of session events (connect, connected,
+// subscribe, unsubscribe, disconnect). [Server.Users] lists the connected
+// users with their sessions and subscriptions; with [Config.ClusterUsers]
+// each node broadcasts its own on the bus, so the list covers every node.
+// [Config.OnError] receives application errors ([AppError]).
+//
 // # Hooks
 //
 // [Config.Authenticate] turns the CONNECT frame (login, passcode, any
