@@ -15,6 +15,7 @@ import (
 
 	"github.com/sockline/sockline/internal/testredis"
 	"github.com/sockline/sockline/stomp"
+	"github.com/sockline/sockline/stomp/queuetest"
 	"github.com/sockline/sockline/stomp/redisqueue"
 )
 
@@ -225,4 +226,14 @@ func TestQueueRedeliveredWhenNodeDies(t *testing.T) {
 	if f == nil || string(f.Body) != "survives" {
 		t.Fatalf("not redelivered: %v", f)
 	}
+}
+
+// The QueueStore conformance suite.
+func TestConformance(t *testing.T) {
+	rs := startRedis(t)
+	queuetest.Run(t, func(t *testing.T) stomp.QueueStore {
+		rdb := goredis.NewClient(&goredis.Options{Addr: strings.TrimPrefix(rs.URL(), "redis://")})
+		t.Cleanup(func() { rdb.Close() })
+		return redisqueue.New(rdb, redisqueue.Options{Block: 50 * time.Millisecond})
+	})
 }
