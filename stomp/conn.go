@@ -68,7 +68,7 @@ func (s *Server) serve(ctx context.Context, t transport, req *ConnectRequest) {
 		srv:  s,
 		t:    t,
 		req:  req,
-		id:   strconv.FormatUint(s.nextID.Add(1), 10),
+		id:   s.idStart + strconv.FormatUint(s.nextID.Add(1), 10),
 		dec:  Decoder{MaxFrameBytes: s.cfg.MaxFrameBytes, MaxHeaders: s.cfg.MaxHeaders},
 		subs: make(map[string]*subscription),
 		acks: make(map[uint64]*subscription),

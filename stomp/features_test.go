@@ -137,3 +137,14 @@ func TestUsersOneNode(t *testing.T) {
 		t.Fatalf("%+v", u)
 	}
 }
+
+// Session ids are unique across Servers (nodes): a relay resolves user
+// destinations to per-session broker queues named by them.
+func TestSessionIDsUniqueAcrossNodes(t *testing.T) {
+	t.Parallel()
+	a := connect(t, newServer(t, Config{}), "").got[0].Header.Get("session")
+	b := connect(t, newServer(t, Config{}), "").got[0].Header.Get("session")
+	if a == "" || a == b {
+		t.Fatalf("sessions %q and %q", a, b)
+	}
+}

@@ -161,6 +161,7 @@ type Server struct {
 	ownBus  *pubsub.Memory // set when the Server made the bus
 	broker  *broker
 	nextID  atomic.Uint64
+	idStart string // session ids are idStart + a counter: unique across nodes and restarts
 	closeMu sync.Mutex
 	closed  bool
 
@@ -271,7 +272,7 @@ func NewServer(cfg Config) *Server {
 			panic(fmt.Sprintf("stomp: destination prefix %q must start and end with / and name something", p))
 		}
 	}
-	s := &Server{cfg: cfg}
+	s := &Server{cfg: cfg, idStart: randomNodeID()[:8] + "-"}
 	if s.cfg.OnError == nil {
 		s.cfg.OnError = s.defaultOnError
 	}
