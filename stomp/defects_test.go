@@ -374,3 +374,29 @@ func TestQueueBoundCountsRealCost(t *testing.T) {
 	}
 	runtime.KeepAlive(srv)
 }
+
+// The property the UNSUBSCRIBE fix rests on: once a subscription is
+// dropped (the step that removes its ack entries), no delivery reaches it,
+// so none can add an entry after them.
+func TestDroppedSubscriptionTakesNoDelivery(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, Config{})
+	c := connect(t, srv, "")
+	c.send("SUBSCRIBE", "", "id", "d", "destination", "/topic/drop", "ack", "client", "receipt", "r")
+	c.expect("RECEIPT")
+	conn := srv.users.conn(c.expectSession(t, srv))
+	conn.mu.Lock()
+	s := conn.subs["d"]
+	conn.mu.Unlock()
+	if !conn.dropSub(s) {
+		t.Fatal("not dropped")
+	}
+	if conn.deliver(s, newMessage(nil, []byte("late")), false) {
+		t.Fatal("a dropped subscription took a delivery")
+	}
+	conn.mu.Lock()
+	defer conn.mu.Unlock()
+	if len(conn.acks) != 0 || len(s.unacked) != 0 {
+		t.Fatalf("ack entries %v, unacked %v", conn.acks, s.unacked)
+	}
+}
