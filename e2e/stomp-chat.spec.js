@@ -117,3 +117,20 @@ test('stomp-chat: rooms and private messages between two pages', async ({ page: 
   await pageA.waitForTimeout(300);
   expect(await chatLog(pageA), 'the spoof reached nobody').toEqual([hello, psst, onlyLobby, inBlue]);
 });
+
+test('stomp-chat: a blank message or a room name with a space keeps the page connected', async ({ page, stompChat }) => {
+  test.skip(!stompChat, 'needs the Go stomp-chat binary (E2E_SERVER=go)');
+  await page.goto(`${stompChat.origin}/?name=Cy`);
+  await joined(page, 'lobby');
+  await say(page, '', '   ');
+  const blank = { kind: 'error', text: 'messages are 1 to 2000 bytes of text' };
+  await expect.poll(() => chatLog(page), { timeout: WAIT_MS }).toEqual([blank]);
+  await page.fill('#room', 'my room');
+  await page.click('#join button');
+  const badRoom = { kind: 'error', text: 'bad room name' };
+  await expect.poll(() => chatLog(page), { timeout: WAIT_MS }).toEqual([blank, badRoom]);
+  await say(page, '', 'still here');
+  await expect.poll(() => chatLog(page), { timeout: WAIT_MS }).toEqual([blank, badRoom,
+    { kind: 'room', room: 'lobby', from: 'Cy', text: 'still here' }]);
+  await expect(page.locator('#status')).not.toContainText('closed');
+});

@@ -57,3 +57,27 @@ func Example() {
 	fmt.Println("ok")
 	// Output: ok
 }
+
+// A subscribe handler answers SUBSCRIBE /app/profile once with the
+// subscriber's initial data, as Spring's @SubscribeMapping; OnError sends
+// application errors to the session's /user/queue/errors with a code.
+func ExampleServer_HandleSubscribe() {
+	srv := stomp.NewServer(stomp.Config{
+		Authenticate: stomp.LoginAuthenticator,
+		OnError: func(ctx context.Context, e *stomp.AppError) {
+			h := stomp.Header{{Key: "x-code", Value: "bad-request"}}
+			_ = e.Reply("/user/queue/errors", h, []byte(e.Text()))
+		},
+		OnEvent: func(e stomp.Event) {
+			if e.Type == stomp.EventDisconnect {
+				log.Printf("%s left (session %s)", e.Principal.Name, e.Session)
+			}
+		},
+	})
+	defer srv.Close()
+	srv.HandleSubscribe("/app/profile", func(ctx context.Context, m *stomp.AppMessage) error {
+		return m.Reply(m.Destination, nil, []byte(`{"name":"`+m.Principal.Name+`"}`))
+	})
+	fmt.Println(len(srv.Users()))
+	// Output: 0
+}

@@ -78,7 +78,7 @@ func authorize(_ context.Context, _ stomp.Principal, op stomp.Op, dest string) e
 	switch {
 	case op == stomp.OpSend && strings.HasPrefix(dest, "/app/"):
 		return nil
-	case op == stomp.OpSubscribe && dest == "/user/queue/private":
+	case op == stomp.OpSubscribe && (dest == "/user/queue/private" || dest == "/user/queue/errors"):
 		return nil
 	case op == stomp.OpSubscribe && strings.HasPrefix(dest, "/topic/rooms/") && names.MatchString(dest[len("/topic/rooms/"):]):
 		return nil

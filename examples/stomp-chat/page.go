@@ -55,7 +55,15 @@ var page = template.Must(template.New("page").Parse(`<!doctype html>
     reconnectDelay: 0
   });
   window.chatClient = client;
+  // Room names become destination segments: the server refuses others,
+  // and a refused SUBSCRIBE is a protocol error that ends the session, so
+  // the page checks first.
+  var roomName = /^[A-Za-z0-9_-]{1,32}$/;
   function join(r) {
+    if (!roomName.test(r)) {
+      line('err', [['', 'error: room names are 1 to 32 letters, digits, - or _']], {kind: 'error', text: 'bad room name'});
+      return;
+    }
     if (roomSub) roomSub.unsubscribe();
     room = r;
     document.getElementById('room').value = r;
@@ -69,6 +77,11 @@ var page = template.Must(template.New("page").Parse(`<!doctype html>
     client.subscribe('/user/queue/private', function (m) {
       line('private', [['who', m.headers['x-from'] + ' → ' + m.headers['x-to']], ['', ': ' + m.body]],
         {kind: 'private', from: m.headers['x-from'], to: m.headers['x-to'], text: m.body});
+    });
+    // Application errors (an empty message, a bad addressee) come here;
+    // the session stays.
+    client.subscribe('/user/queue/errors', function (m) {
+      line('err', [['', 'error: ' + m.body]], {kind: 'error', text: m.body});
     });
     client.onUnhandledReceipt = function (f) {
       if (f.headers['receipt-id'] === 'join-' + room) {

@@ -10,7 +10,8 @@
 //	/amplify                  a message n is answered with "x" repeated 2^n (n in 1..19)
 //	/compressed_echo          echo with websocket permessage-deflate on (frames of 512 bytes and more)
 //	/ticker                   sends "tick!" every second
-//	/stomp                    STOMP 1.2 broker; CONNECT login names the user, /app/echo replies on /user/queue/echo
+//	/stomp                    STOMP 1.2 broker; CONNECT login names the user, /app/echo replies on /user/queue/echo,
+//	                          /app/fail and /app/panic fail (on /user/queue/errors), SUBSCRIBE /app/hello answers "hello LOGIN"
 //
 // Every service also serves raw websocket at <prefix>/websocket (off only
 // where websocket is).
@@ -32,8 +33,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sockline/sockline/cluster/redis"
 	"github.com/sockline/sockline/examples/internal/run"
 	"github.com/sockline/sockline/examples/testserver/services"
+	"github.com/sockline/sockline/stomp"
+	"github.com/sockline/sockline/stomp/redisqueue"
 )
 
 func main() {
@@ -54,7 +58,16 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	mux, shutdown := services.New(services.Config{SockJSURL: *sockjsURL, Cluster: cl, DirectHost: cc.Direct, MaxSessions: *maxSessions, HeartbeatDelay: *heartbeat})
+	var stompQueues stomp.QueueStore // /stomp's queues, shared by the nodes on the cluster's Redis
+	if cl != nil && cc.Redis != "" {
+		rdb, err := redis.NewClientWith(cc.Redis, redis.ClientOptions{CAFile: cc.RedisCA})
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer rdb.Close()
+		stompQueues = redisqueue.New(rdb, redisqueue.Options{})
+	}
+	mux, shutdown := services.New(services.Config{SockJSURL: *sockjsURL, Cluster: cl, DirectHost: cc.Direct, MaxSessions: *maxSessions, HeartbeatDelay: *heartbeat, StompQueueStore: stompQueues})
 	if cl != nil {
 		log.Printf("cluster node %s on %s", cl.Store.Node(), cc.Engine())
 	}
