@@ -1,0 +1,311 @@
+// Package testrabbit starts a private rabbitmq-server with its STOMP plugin
+// for tests: every port (AMQP, STOMP, Erlang distribution, epmd) is a free
+// loopback port, every file lives in a temporary directory, and its own epmd
+// is started and killed with it (an epmd left behind outlives the node).
+//
+// A node takes 6-10 s to start, so a test binary shares one: start it in
+// TestMain with Start and Stop it there. Kill and Restart (same ports) and
+// Pause and Resume (SIGSTOP: the broker goes silent, its sockets stay open)
+// are for outage and heart-beat tests.
+//
+// When rabbitmq-server is not installed, Find returns ErrNotInstalled; tests
+// skip with its message outside CI and fail in CI ($CI set), as
+// scripts/test-all.sh installs it (scripts/install-rabbitmq.sh).
+package testrabbit
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// ErrNotInstalled is returned by Find when rabbitmq-server or epmd is missing.
+var ErrNotInstalled = errors.New("testrabbit: rabbitmq-server not found: install it with `bash scripts/install-rabbitmq.sh` (scripts/test-all.sh does) or set RABBITMQ_SERVER to its path")
+
+// startTimeout bounds one start of the node (it usually takes 6-10 s).
+const startTimeout = 60 * time.Second
+
+// Find returns the paths of rabbitmq-server (not Debian's /usr/sbin wrapper,
+// which switches to the rabbitmq user) and epmd: $RABBITMQ_SERVER, else
+// Debian's /usr/lib/rabbitmq/bin/rabbitmq-server; epmd from PATH.
+func Find() (server, epmd string, err error) {
+	server = os.Getenv("RABBITMQ_SERVER")
+	if server == "" {
+		server = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+	}
+	if _, err := os.Stat(server); err != nil {
+		return "", "", ErrNotInstalled
+	}
+	if epmd, err = exec.LookPath("epmd"); err != nil {
+		return "", "", fmt.Errorf("%w (epmd is missing)", ErrNotInstalled)
+	}
+	return server, epmd, nil
+}
+
+// Server is one RabbitMQ node on 127.0.0.1 with the STOMP plugin, and its epmd.
+type Server struct {
+	bin, epmdBin string
+	dir          string
+	ownDir       bool
+	env          []string
+	stompPort    int
+
+	mu   sync.Mutex
+	node *proc
+	epmd *proc
+}
+
+// proc is a child process in its own process group, waited for once.
+type proc struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+func startProc(cmd *exec.Cmd) (*proc, error) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &proc{cmd: cmd, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.exited) }()
+	return p, nil
+}
+
+// kill SIGKILLs the whole process group (beam.smp and its helpers) and waits.
+func (p *proc) kill() {
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.exited
+}
+
+func (p *proc) signal(sig syscall.Signal) error {
+	return syscall.Kill(-p.cmd.Process.Pid, sig)
+}
+
+// Start starts a node in a new temporary directory and waits until its
+// STOMP listener answers CONNECT with CONNECTED. Stop it with Stop.
+func Start() (*Server, error) {
+	bin, epmdBin, err := Find()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "testrabbit-")
+	if err != nil {
+		return nil, fmt.Errorf("testrabbit: temp dir: %w", err)
+	}
+	ports, err := freePorts(4)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	epmdPort, amqpPort, distPort, stompPort := ports[0], ports[1], ports[2], ports[3]
+	s := &Server{bin: bin, epmdBin: epmdBin, dir: dir, ownDir: true, stompPort: stompPort}
+	conf := fmt.Sprintf("listeners.tcp.1 = 127.0.0.1:%d\nstomp.listeners.tcp.1 = 127.0.0.1:%d\nlog.console = true\nlog.console.level = warning\nlog.file = false\n", amqpPort, stompPort)
+	files := map[string]string{
+		"rabbitmq.conf":   conf,
+		"enabled_plugins": "[rabbitmq_stomp].\n",
+		"env.conf":        "",
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, fmt.Errorf("testrabbit: %w", err)
+		}
+	}
+	s.env = append(os.Environ(),
+		"HOME="+dir, // the Erlang cookie is made here
+		"ERL_EPMD_PORT="+strconv.Itoa(epmdPort),
+		"ERL_EPMD_ADDRESS=127.0.0.1",
+		"RABBITMQ_NODENAME=testrabbit"+strconv.Itoa(stompPort)+"@localhost",
+		"RABBITMQ_NODE_IP_ADDRESS=127.0.0.1",
+		"RABBITMQ_NODE_PORT="+strconv.Itoa(amqpPort),
+		"RABBITMQ_DIST_PORT="+strconv.Itoa(distPort),
+		"RABBITMQ_MNESIA_BASE="+filepath.Join(dir, "mnesia"),
+		"RABBITMQ_LOG_BASE="+filepath.Join(dir, "log"),
+		"RABBITMQ_ENABLED_PLUGINS_FILE="+filepath.Join(dir, "enabled_plugins"),
+		"RABBITMQ_CONFIG_FILE="+filepath.Join(dir, "rabbitmq"),
+		"RABBITMQ_ADVANCED_CONFIG_FILE="+filepath.Join(dir, "advanced.config"),
+		"RABBITMQ_CONF_ENV_FILE="+filepath.Join(dir, "env.conf"),
+		"RABBITMQ_PID_FILE="+filepath.Join(dir, "rabbit.pid"),
+	)
+	epmd := exec.Command(epmdBin, "-port", strconv.Itoa(epmdPort), "-address", "127.0.0.1")
+	epmd.Env = s.env
+	if s.epmd, err = startProc(epmd); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("testrabbit: start epmd: %w", err)
+	}
+	if err := s.start(); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Addr returns the STOMP listener's address, host:port.
+func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.stompPort)) }
+
+func (s *Server) start() error {
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	out := &lockedWriter{w: new(bytes.Buffer)}
+	cmd := exec.Command(s.bin)
+	cmd.Env = s.env
+	cmd.Stdout, cmd.Stderr = out, out
+	node, err := startProc(cmd)
+	if err != nil {
+		return fmt.Errorf("testrabbit: start %s: %w", s.bin, err)
+	}
+	s.mu.Lock()
+	s.node = node
+	s.mu.Unlock()
+	for {
+		if err := stompPing(ctx, s.Addr()); err == nil {
+			return nil
+		}
+		select {
+		case <-node.exited:
+			return fmt.Errorf("testrabbit: rabbitmq-server exited while starting: %s", out.String())
+		case <-ctx.Done():
+			node.kill()
+			return fmt.Errorf("testrabbit: rabbitmq-server not answering STOMP on %s after %v: %s", s.Addr(), startTimeout, out.String())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Kill SIGKILLs the node (its clients see their connections reset); epmd
+// stays, so Restart can start it again on the same ports.
+func (s *Server) Kill() {
+	s.mu.Lock()
+	node := s.node
+	s.node = nil
+	s.mu.Unlock()
+	if node != nil {
+		_ = node.signal(syscall.SIGCONT) // a paused node must not keep its group alive
+		node.kill()
+	}
+}
+
+// Restart starts a killed node again on the same ports and waits until it
+// answers.
+func (s *Server) Restart() error {
+	s.Kill()
+	return s.start()
+}
+
+// Pause stops the node with SIGSTOP: its sockets stay open and it sends
+// nothing (no heart-beats) until Resume.
+func (s *Server) Pause() error { return s.signalNode(syscall.SIGSTOP) }
+
+// Resume continues a paused node.
+func (s *Server) Resume() error { return s.signalNode(syscall.SIGCONT) }
+
+func (s *Server) signalNode(sig syscall.Signal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.node == nil {
+		return errors.New("testrabbit: node not running")
+	}
+	return s.node.signal(sig)
+}
+
+// Stop kills the node and its epmd and removes its directory.
+func (s *Server) Stop() {
+	s.Kill()
+	s.mu.Lock()
+	epmd := s.epmd
+	s.epmd = nil
+	s.mu.Unlock()
+	if epmd != nil {
+		epmd.kill()
+	}
+	if s.ownDir {
+		_ = os.RemoveAll(s.dir)
+	}
+}
+
+// stompPing connects, sends CONNECT as guest and waits for CONNECTED.
+func stompPing(ctx context.Context, addr string) error {
+	var d net.Dialer
+	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	c, err := d.DialContext(dctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write([]byte("CONNECT\naccept-version:1.2\nhost:/\nlogin:guest\npasscode:guest\n\n\x00")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if line != "CONNECTED\n" {
+		return fmt.Errorf("testrabbit: CONNECT answered with %q", line)
+	}
+	_, _ = c.Write([]byte("DISCONNECT\n\n\x00"))
+	return nil
+}
+
+// freePorts returns n distinct free loopback ports.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	for len(ports) < n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("testrabbit: no free port: %w", err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// lockedWriter collects the node's output for error messages.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.w.Len() > 64<<10 {
+		return len(p), nil
+	}
+	return l.w.Write(p)
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.String()
+}
+
+// envValue returns the value of one of the node's environment variables.
+func (s *Server) envValue(key string) string {
+	for i := len(s.env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(s.env[i], "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
