@@ -1,0 +1,369 @@
+package relay
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sockline/sockline/stomp"
+)
+
+// Errors of the relay. Match them with errors.Is; the messages wrapped
+// around them say which broker and what happened.
+var (
+	// ErrBrokerUnavailable: the broker cannot be reached, refused the
+	// connection, or the connection to it was lost. The relay keeps
+	// reconnecting its system connection; clients should retry later.
+	ErrBrokerUnavailable = errors.New("relay: STOMP broker unavailable")
+	// ErrHeartbeatTimeout: the broker sent nothing, not even a heart-beat,
+	// for three of its negotiated intervals. It comes with
+	// ErrBrokerUnavailable.
+	ErrHeartbeatTimeout = errors.New("relay: broker silent past its heart-beat interval")
+	// ErrClosed: the session or the relay was closed.
+	ErrClosed = errors.New("relay: closed")
+	// ErrNotForwarded: Forward got a frame the relay does not carry
+	// (CONNECT, DISCONNECT and server frames are the relay's own business).
+	ErrNotForwarded = errors.New("relay: frame not forwarded")
+)
+
+// BrokerError is the ERROR frame a broker sent, as an error: on CONNECT (bad
+// login, unknown virtual host) or later (which ends the connection).
+type BrokerError struct {
+	// Frame is the ERROR frame.
+	Frame *stomp.Frame
+}
+
+func (e *BrokerError) Error() string {
+	msg := e.Frame.Header.Get(stomp.HdrMessage)
+	if body := strings.TrimSpace(string(e.Frame.Body)); body != "" && len(body) < 200 {
+		msg += ": " + body
+	}
+	return "relay: broker sent ERROR: " + msg
+}
+
+// heartbeatGrace is how many of the broker's intervals of silence end a
+// connection.
+const heartbeatGrace = 3
+
+// closeFlushTimeout bounds the last write of a connection being closed.
+const closeFlushTimeout = time.Second
+
+// brokerConn is one CONNECTed TCP connection to the broker: one reader
+// goroutine that delivers frames, one writer goroutine that owns writes.
+type brokerConn struct {
+	nc           net.Conn
+	addr         string
+	dec          stomp.Decoder
+	out          chan []byte
+	sendEvery    time.Duration // 0: no heart-beats to send
+	readWithin   time.Duration // 0: no silence detection
+	writeTimeout time.Duration
+	deliver      func(*stomp.Frame)
+	closed       func(error) // nil for none; not called after Close
+
+	stopOnce   sync.Once
+	stop       chan struct{} // closed by Close: flush, DISCONNECT, end
+	failOnce   sync.Once
+	failed     chan struct{} // closed by fail
+	failErr    error         // set before failed is closed
+	userClosed atomic.Bool
+	writerDone chan struct{}
+	done       chan struct{} // both goroutines ended, socket closed
+}
+
+// dial connects to the broker, exchanges CONNECT/CONNECTED and starts the
+// connection's goroutines.
+func dial(ctx context.Context, o *Options, login, passcode string, deliver func(*stomp.Frame), closed func(error)) (*brokerConn, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
+	defer cancel()
+	var nc net.Conn
+	var err error
+	if o.TLSConfig != nil {
+		d := tls.Dialer{Config: o.TLSConfig}
+		nc, err = d.DialContext(ctx, "tcp", o.Addr)
+	} else {
+		var d net.Dialer
+		nc, err = d.DialContext(ctx, "tcp", o.Addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: cannot connect to %s: %w", ErrBrokerUnavailable, o.Addr, err)
+	}
+	c := &brokerConn{
+		nc: nc, addr: o.Addr, out: make(chan []byte, o.MaxQueuedFrames),
+		writeTimeout: o.WriteTimeout, deliver: deliver, closed: closed,
+		stop: make(chan struct{}), failed: make(chan struct{}),
+		writerDone: make(chan struct{}), done: make(chan struct{}),
+	}
+	c.dec.MaxFrameBytes = o.MaxFrameBytes
+	stopWatch := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
+	connected, err := c.handshake(o, login, passcode)
+	if !stopWatch() || err != nil {
+		_ = nc.Close()
+		if err == nil || ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: no CONNECTED from %s: %w", ErrBrokerUnavailable, o.Addr, context.Cause(ctx))
+		}
+		return nil, err
+	}
+	_ = nc.SetDeadline(time.Time{})
+	c.negotiate(o, connected.Header.Get(stomp.HdrHeartBeat))
+	go c.writeLoop()
+	go c.readLoop()
+	return c, nil
+}
+
+// handshake writes CONNECT and reads up to CONNECTED (or ERROR).
+func (c *brokerConn) handshake(o *Options, login, passcode string) (*stomp.Frame, error) {
+	f := &stomp.Frame{Command: stomp.CmdConnect, Header: stomp.Header{
+		{Key: stomp.HdrAcceptVersion, Value: "1.2"},
+		{Key: stomp.HdrHost, Value: o.VirtualHost},
+		{Key: stomp.HdrHeartBeat, Value: ms(o.HeartbeatSend) + "," + ms(o.HeartbeatReceive)},
+	}}
+	if login != "" {
+		f.Header.Add(stomp.HdrLogin, login)
+		f.Header.Add(stomp.HdrPasscode, passcode)
+	}
+	b, err := stomp.Encode(f)
+	if err != nil {
+		return nil, fmt.Errorf("relay: cannot send CONNECT (a login or passcode with a line break?): %w", err)
+	}
+	if _, err := c.nc.Write(b); err != nil {
+		return nil, fmt.Errorf("%w: writing CONNECT to %s: %w", ErrBrokerUnavailable, c.addr, err)
+	}
+	buf := make([]byte, 4096)
+	for {
+		n, err := c.nc.Read(buf)
+		c.dec.Feed(buf[:n])
+		f, derr := c.dec.Next()
+		if derr != nil {
+			return nil, fmt.Errorf("%w: bad answer to CONNECT from %s: %w", ErrBrokerUnavailable, c.addr, derr)
+		}
+		if f != nil {
+			switch f.Command {
+			case stomp.CmdConnected:
+				return f, nil
+			case stomp.CmdError:
+				return nil, &BrokerError{Frame: f}
+			default:
+				return nil, fmt.Errorf("%w: %s answered CONNECT with %s", ErrBrokerUnavailable, c.addr, f.Command)
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: no CONNECTED from %s: %w", ErrBrokerUnavailable, c.addr, err)
+		}
+	}
+}
+
+// negotiate sets the heart-beat intervals from the broker's "sx,sy".
+func (c *brokerConn) negotiate(o *Options, hb string) {
+	sx, sy := parseHeartbeat(hb)
+	if o.HeartbeatSend > 0 && sy > 0 {
+		c.sendEvery = max(o.HeartbeatSend, sy)
+	}
+	if o.HeartbeatReceive > 0 && sx > 0 {
+		c.readWithin = heartbeatGrace * max(o.HeartbeatReceive, sx)
+	}
+}
+
+func parseHeartbeat(v string) (sx, sy time.Duration) {
+	a, b, ok := strings.Cut(v, ",")
+	if !ok {
+		return 0, 0
+	}
+	x, err1 := strconv.Atoi(strings.TrimSpace(a))
+	y, err2 := strconv.Atoi(strings.TrimSpace(b))
+	if err1 != nil || err2 != nil || x < 0 || y < 0 {
+		return 0, 0
+	}
+	return time.Duration(x) * time.Millisecond, time.Duration(y) * time.Millisecond
+}
+
+func ms(d time.Duration) string {
+	if d <= 0 {
+		return "0"
+	}
+	return strconv.FormatInt(d.Milliseconds(), 10)
+}
+
+// send queues one encoded frame, waiting for room as long as ctx allows.
+func (c *brokerConn) send(ctx context.Context, b []byte) error {
+	select {
+	case <-c.failed:
+		return c.failErr
+	case <-c.stop:
+		return ErrClosed
+	default:
+	}
+	select {
+	case c.out <- b:
+		return nil
+	case <-c.failed:
+		return c.failErr
+	case <-c.stop:
+		return ErrClosed
+	case <-ctx.Done():
+		return fmt.Errorf("relay: send queue to %s full (%d frames; the broker reads too slowly): %w", c.addr, cap(c.out), ctx.Err())
+	}
+}
+
+// fail ends the connection with err (the first reason wins).
+func (c *brokerConn) fail(err error) {
+	c.failOnce.Do(func() {
+		c.failErr = err
+		close(c.failed)
+		_ = c.nc.Close()
+	})
+}
+
+// Close flushes what is queued, sends DISCONNECT and closes the socket, and
+// waits for the connection's goroutines. closed is not called after it.
+func (c *brokerConn) Close() error {
+	first := !c.userClosed.Swap(true)
+	c.stopOnce.Do(func() { close(c.stop) })
+	<-c.done
+	if !first {
+		return ErrClosed
+	}
+	return nil
+}
+
+// err returns why the connection ended, once done.
+func (c *brokerConn) err() error {
+	select {
+	case <-c.failed:
+		return c.failErr
+	default:
+		return nil
+	}
+}
+
+func (c *brokerConn) readLoop() {
+	err := c.deliverBuffered()
+	if err == nil {
+		buf := make([]byte, 8192)
+		for err == nil {
+			if c.readWithin > 0 {
+				_ = c.nc.SetReadDeadline(time.Now().Add(c.readWithin))
+			}
+			n, rerr := c.nc.Read(buf)
+			if n > 0 {
+				c.dec.Feed(buf[:n])
+				err = c.deliverBuffered()
+			}
+			if err == nil && rerr != nil {
+				err = c.readError(rerr)
+			}
+		}
+	}
+	c.fail(err)
+	<-c.writerDone
+	close(c.done)
+	if c.closed != nil && !c.userClosed.Load() {
+		c.closed(c.failErr)
+	}
+}
+
+// deliverBuffered delivers every complete frame the decoder holds.
+func (c *brokerConn) deliverBuffered() error {
+	for {
+		f, err := c.dec.Next()
+		if err != nil {
+			return fmt.Errorf("%w: bad frame from %s: %w", ErrBrokerUnavailable, c.addr, err)
+		}
+		if f == nil {
+			return nil
+		}
+		if c.userClosed.Load() {
+			continue
+		}
+		c.deliver(f)
+		if f.Command == stomp.CmdError {
+			return &BrokerError{Frame: f}
+		}
+	}
+}
+
+// readError says why a read failed in words a user understands.
+func (c *brokerConn) readError(err error) error {
+	select {
+	case <-c.failed:
+		return c.failErr // our own close (or a write failure) came first
+	default:
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("%w: %w (nothing from %s for %v)", ErrBrokerUnavailable, ErrHeartbeatTimeout, c.addr, c.readWithin)
+	}
+	return fmt.Errorf("%w: connection to %s lost: %w", ErrBrokerUnavailable, c.addr, err)
+}
+
+// maxBatch is how many queued bytes the writer gathers into one write.
+const maxBatch = 64 << 10
+
+func (c *brokerConn) writeLoop() {
+	defer close(c.writerDone)
+	var beat <-chan time.Time
+	var timer *time.Timer
+	if c.sendEvery > 0 {
+		timer = time.NewTimer(c.sendEvery)
+		defer timer.Stop()
+		beat = timer.C
+	}
+	var batch []byte
+	for {
+		select {
+		case b := <-c.out:
+			batch = c.gather(append(batch[:0], b...), maxBatch)
+			if err := c.write(batch, c.writeTimeout); err != nil {
+				c.fail(err)
+				return
+			}
+		case <-beat:
+			if err := c.write([]byte{'\n'}, c.writeTimeout); err != nil {
+				c.fail(err)
+				return
+			}
+		case <-c.stop:
+			batch = c.gather(batch[:0], int(^uint(0)>>1))
+			batch = append(batch, "DISCONNECT\n\n\x00"...)
+			_ = c.write(batch, closeFlushTimeout)
+			c.fail(ErrClosed)
+			return
+		case <-c.failed:
+			return
+		}
+		if timer != nil {
+			timer.Reset(c.sendEvery)
+		}
+	}
+}
+
+// gather appends queued frames to batch while it is under limit.
+func (c *brokerConn) gather(batch []byte, limit int) []byte {
+	for len(batch) < limit {
+		select {
+		case b := <-c.out:
+			batch = append(batch, b...)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+func (c *brokerConn) write(b []byte, timeout time.Duration) error {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
+	if _, err := c.nc.Write(b); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("%w: %s did not read for %v", ErrBrokerUnavailable, c.addr, timeout)
+		}
+		return fmt.Errorf("%w: connection to %s lost: %w", ErrBrokerUnavailable, c.addr, err)
+	}
+	return nil
+}
