@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -121,6 +122,9 @@ func (r *Relay) systemState(ctx context.Context) (*brokerConn, error) {
 		}
 		if tried || ctx.Err() != nil {
 			if c == nil {
+				if !errors.Is(err, ErrBrokerUnavailable) && !errors.Is(err, ErrClosed) {
+					err = fmt.Errorf("%w: %w", ErrBrokerUnavailable, err)
+				}
 				return nil, fmt.Errorf("%w (the relay keeps reconnecting; retry later)", err)
 			}
 			return c, nil

@@ -2,7 +2,9 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/sockline/sockline/stomp"
 )
@@ -37,5 +39,187 @@ func TestRoundTrip(t *testing.T) {
 				t.Fatalf("MESSAGE %v %q, want the published body and header", m.Header, m.Body)
 			}
 		})
+	}
+}
+
+// TestLogins: a session CONNECTs with its client's login (a wrong one is
+// refused with the broker's ERROR), Options.ClientLogin replaces it, and the
+// system connection uses Options.SystemLogin.
+func TestLogins(t *testing.T) {
+	b := needBroker(t)
+	r := newRelay(t, testOptions(b.Addr()))
+	_, err := tryOpen(r, "guest", "wrong")
+	var be *BrokerError
+	if !errors.As(err, &be) {
+		t.Fatalf("Open with a wrong passcode: %v, want a *BrokerError", err)
+	}
+	t.Logf("refused as it should be: %v", err)
+
+	o := testOptions(b.Addr())
+	o.ClientLogin, o.ClientPasscode = "guest", "guest"
+	overridden := newRelay(t, o)
+	p := open(t, overridden, "nobody", "wrong")
+	p.forward(t, stomp.CmdSend, "destination", "/topic/logins", "receipt", "r1")
+	p.next(t, stomp.CmdReceipt)
+
+	o = testOptions(b.Addr())
+	o.SystemPasscode = "wrong"
+	bad, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := bad.WaitReady(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitReady with a wrong system passcode: %v, want a deadline", err)
+	}
+	_, err = tryOpen(bad, "guest", "guest")
+	if !errors.Is(err, ErrBrokerUnavailable) || !errors.As(err, &be) {
+		t.Fatalf("Open while the system connection is refused: %v, want ErrBrokerUnavailable with the broker's ERROR", err)
+	}
+	t.Logf("Open while the system login is refused: %v", err)
+}
+
+// TestReceipts: every frame with a receipt header gets its RECEIPT
+// (RabbitMQ answers a SEND's receipt when the publish is confirmed, so not
+// necessarily in order).
+func TestReceipts(t *testing.T) {
+	b := needBroker(t)
+	r := newRelay(t, testOptions(b.Addr()))
+	p := open(t, r, "guest", "guest")
+	p.forward(t, stomp.CmdSubscribe, "id", "a", "destination", "/topic/receipts", "receipt", "1")
+	p.forward(t, stomp.CmdSend, "destination", "/topic/nobody", "receipt", "2", "body", "x")
+	p.forward(t, stomp.CmdUnsubscribe, "id", "a", "receipt", "3")
+	p.forward(t, stomp.CmdBegin, "transaction", "tx", "receipt", "4")
+	p.forward(t, stomp.CmdAbort, "transaction", "tx", "receipt", "5")
+	want := map[string]bool{"1": true, "2": true, "3": true, "4": true, "5": true}
+	for range len(want) {
+		id := p.next(t, stomp.CmdReceipt).Header.Get(stomp.HdrReceiptID)
+		if !want[id] {
+			t.Fatalf("unexpected or repeated receipt-id %q", id)
+		}
+		delete(want, id)
+	}
+}
+
+// TestAckModes: with ack:client-individual, a NACKed message comes again,
+// and an unacknowledged one goes to the next consumer when its session
+// closes, while an ACKed one does not.
+func TestAckModes(t *testing.T) {
+	b := needBroker(t)
+	r := newRelay(t, testOptions(b.Addr()))
+	const q = "/queue/acks"
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	c1, err := tryOpen(r, "guest", "guest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1.subscribe(t, "q", q, "ack", "client-individual", "prefetch-count", "10")
+	for _, body := range []string{"m1", "m2", "m3"} {
+		if err := r.Publish(ctx, q, nil, []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]string{} // body -> ack id
+	for range 3 {
+		m := c1.next(t, stomp.CmdMessage)
+		got[string(m.Body)] = m.Header.Get(stomp.HdrAck)
+	}
+	c1.forward(t, stomp.CmdAck, "id", got["m1"])
+	c1.forward(t, stomp.CmdNack, "id", got["m2"])
+	m := c1.next(t, stomp.CmdMessage)
+	if string(m.Body) != "m2" || m.Header.Get("redelivered") != "true" {
+		t.Fatalf("after NACK got %v %q, want m2 redelivered", m.Header, m.Body)
+	}
+	c1.forward(t, stomp.CmdAck, "id", m.Header.Get(stomp.HdrAck), "receipt", "acked")
+	c1.next(t, stomp.CmdReceipt)
+	if err := c1.Close(); err != nil { // m3 unacknowledged: back to the queue
+		t.Fatal(err)
+	}
+	c2 := open(t, r, "guest", "guest")
+	c2.subscribe(t, "q", q, "ack", "client")
+	m = c2.next(t, stomp.CmdMessage)
+	if string(m.Body) != "m3" {
+		t.Fatalf("next consumer got %q, want m3 (the only one not acknowledged)", m.Body)
+	}
+	c2.forward(t, stomp.CmdAck, "id", m.Header.Get(stomp.HdrAck))
+}
+
+// TestForwardRefuses: CONNECT, DISCONNECT and server frames are not
+// forwarded, nor a frame past MaxFrameBytes; the session stays usable.
+func TestForwardRefuses(t *testing.T) {
+	b := needBroker(t)
+	o := testOptions(b.Addr())
+	o.MaxFrameBytes = 1024
+	r := newRelay(t, o)
+	p := open(t, r, "guest", "guest")
+	ctx := context.Background()
+	for _, f := range []*stomp.Frame{
+		{Command: stomp.CmdConnect},
+		{Command: stomp.CmdDisconnect},
+		{Command: stomp.CmdMessage},
+	} {
+		if err := p.Forward(ctx, f); !errors.Is(err, ErrNotForwarded) {
+			t.Errorf("Forward %s: %v, want ErrNotForwarded", f.Command, err)
+		}
+	}
+	big := &stomp.Frame{Command: stomp.CmdSend, Header: stomp.Header{{Key: "destination", Value: "/topic/big"}}, Body: make([]byte, 2000)}
+	if err := p.Forward(ctx, big); !errors.Is(err, stomp.ErrTooLarge) {
+		t.Errorf("Forward of 2000 bytes with MaxFrameBytes 1024: %v, want ErrTooLarge", err)
+	}
+	if err := r.Publish(ctx, "/topic/big", nil, big.Body); !errors.Is(err, stomp.ErrTooLarge) {
+		t.Errorf("Publish of 2000 bytes with MaxFrameBytes 1024: %v, want ErrTooLarge", err)
+	}
+	p.forward(t, stomp.CmdSend, "destination", "/topic/small", "receipt", "ok", "body", "x")
+	p.next(t, stomp.CmdReceipt)
+}
+
+// TestCloseIsQuiet: closing a session or the relay does not call closed,
+// and a closed relay refuses Open and Publish with ErrClosed.
+func TestCloseIsQuiet(t *testing.T) {
+	b := needBroker(t)
+	r, err := New(testOptions(b.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if err := r.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p1, err := tryOpen(r, "guest", "guest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := tryOpen(r, "guest", "guest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p1.Close(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("second Close: %v, want ErrClosed", err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range []*probe{p1, p2} {
+		select {
+		case err := <-p.closed:
+			t.Errorf("session %d: closed called after Close: %v", i+1, err)
+		default:
+		}
+	}
+	if err := p2.Forward(ctx, &stomp.Frame{Command: stomp.CmdSend, Header: stomp.Header{{Key: "destination", Value: "/topic/x"}}}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Forward after the relay's Close: %v, want ErrClosed", err)
+	}
+	if _, err := tryOpen(r, "guest", "guest"); !errors.Is(err, ErrClosed) {
+		t.Errorf("Open after Close: %v, want ErrClosed", err)
+	}
+	if err := r.Publish(ctx, "/topic/x", nil, nil); !errors.Is(err, ErrClosed) {
+		t.Errorf("Publish after Close: %v, want ErrClosed", err)
 	}
 }
