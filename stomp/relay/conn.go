@@ -179,7 +179,8 @@ func parseHeartbeat(v string) (sx, sy time.Duration) {
 	}
 	x, err1 := strconv.Atoi(strings.TrimSpace(a))
 	y, err2 := strconv.Atoi(strings.TrimSpace(b))
-	if err1 != nil || err2 != nil || x < 0 || y < 0 {
+	const maxMillis = 24 * 3600 * 1000 // past a day means no heart-beats, not an overflow
+	if err1 != nil || err2 != nil || x < 0 || y < 0 || x > maxMillis || y > maxMillis {
 		return 0, 0
 	}
 	return time.Duration(x) * time.Millisecond, time.Duration(y) * time.Millisecond

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -11,25 +12,18 @@ import (
 	"github.com/sockline/sockline/internal/testrabbit"
 )
 
-// broker is the RabbitMQ node the package's tests share (a node takes 6-10 s
-// to start); nil when rabbitmq-server is absent outside CI.
-var broker *testrabbit.Server
+// The RabbitMQ node the package's tests share (a node takes 6-10 s to
+// start): started by the first test that needs it, so that fuzzing and
+// runs of other tests do not pay for it, and stopped by TestMain.
+var (
+	brokerOnce sync.Once
+	broker     *testrabbit.Server
+	brokerErr  error
+)
 
-// noBroker says why broker is nil.
-var noBroker error
-
-// TestMain starts the shared node, runs the tests, stops the node and its
-// epmd, and fails if any goroutine is left running.
+// TestMain runs the tests, stops the shared node and its epmd, and fails if
+// any goroutine is left running.
 func TestMain(m *testing.M) {
-	var err error
-	broker, err = testrabbit.Start()
-	switch {
-	case errors.Is(err, testrabbit.ErrNotInstalled) && os.Getenv("CI") == "":
-		noBroker = err
-	case err != nil:
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
 	code := m.Run()
 	if broker != nil {
 		broker.Stop()
@@ -43,11 +37,16 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// needBroker skips t when there is no RabbitMQ outside CI.
+// needBroker returns the shared node, starting it if needed. It skips t when
+// rabbitmq-server is not installed and $CI is unset, and fails it otherwise.
 func needBroker(t testing.TB) *testrabbit.Server {
 	t.Helper()
-	if broker == nil {
-		t.Skipf("no RabbitMQ for the relay tests: %v", noBroker)
+	brokerOnce.Do(func() { broker, brokerErr = testrabbit.Start() })
+	switch {
+	case errors.Is(brokerErr, testrabbit.ErrNotInstalled) && os.Getenv("CI") == "":
+		t.Skipf("no RabbitMQ for the relay tests (set CI to make this a failure): %v", brokerErr)
+	case brokerErr != nil:
+		t.Fatal(brokerErr)
 	}
 	return broker
 }

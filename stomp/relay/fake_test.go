@@ -1,0 +1,258 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sockline/sockline/stomp"
+)
+
+// fakeBroker accepts connections on a loopback port, answers CONNECT with
+// CONNECTED carrying heartBeat (or not at all when silent), then hands the
+// connection to serve. It exists for what a real broker cannot be made to
+// do on demand: stop reading, never answer, count heart-beats.
+type fakeBroker struct {
+	ln        net.Listener
+	heartBeat string
+	silent    bool
+	serve     func(c net.Conn)
+	wg        sync.WaitGroup
+	mu        sync.Mutex
+	conns     []net.Conn
+}
+
+func startFake(t *testing.T, heartBeat string, silent bool, serve func(net.Conn)) *fakeBroker {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeBroker{ln: ln, heartBeat: heartBeat, silent: silent, serve: serve}
+	f.wg.Add(1)
+	go f.accept()
+	t.Cleanup(f.close)
+	return f
+}
+
+func (f *fakeBroker) addr() string { return f.ln.Addr().String() }
+
+func (f *fakeBroker) accept() {
+	defer f.wg.Done()
+	for {
+		c, err := f.ln.Accept()
+		if err != nil {
+			return
+		}
+		f.mu.Lock()
+		f.conns = append(f.conns, c)
+		f.mu.Unlock()
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			f.handle(c)
+		}()
+	}
+}
+
+func (f *fakeBroker) handle(c net.Conn) {
+	var d stomp.Decoder
+	buf := make([]byte, 4096)
+	for {
+		n, err := c.Read(buf)
+		d.Feed(buf[:n])
+		if fr, _ := d.Next(); fr != nil {
+			break
+		}
+		if err != nil {
+			return
+		}
+	}
+	if f.silent {
+		_, _ = c.Read(buf) // until closed
+		return
+	}
+	if _, err := c.Write([]byte("CONNECTED\nversion:1.2\nheart-beat:" + f.heartBeat + "\n\n\x00")); err != nil {
+		return
+	}
+	f.serve(c)
+}
+
+func (f *fakeBroker) close() {
+	_ = f.ln.Close()
+	f.mu.Lock()
+	for _, c := range f.conns {
+		_ = c.Close()
+	}
+	f.mu.Unlock()
+	f.wg.Wait()
+}
+
+// drain reads a connection until it ends.
+func drain(c net.Conn) {
+	buf := make([]byte, 4096)
+	for {
+		if _, err := c.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
+func fakeOptions(addr string) Options {
+	o := testOptions(addr)
+	o.HeartbeatSend, o.HeartbeatReceive = -1, -1
+	return o
+}
+
+// TestHeartbeatsSent: a relay asked for heart-beats every 50 ms sends EOLs
+// to an otherwise idle broker at about that pace.
+func TestHeartbeatsSent(t *testing.T) {
+	beats := make(chan time.Time, 100)
+	fb := startFake(t, "0,50", false, func(c net.Conn) {
+		buf := make([]byte, 64)
+		for {
+			n, err := c.Read(buf)
+			for _, b := range buf[:n] {
+				if b == '\n' {
+					select {
+					case beats <- time.Now():
+					default:
+					}
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
+	o := fakeOptions(fb.addr())
+	o.HeartbeatSend = 20 * time.Millisecond // the broker's 50 wins
+	newRelay(t, o)
+	first := <-beats
+	var last time.Time
+	for range 5 {
+		select {
+		case last = <-beats:
+		case <-time.After(time.Second):
+			t.Fatal("heart-beats stopped")
+		}
+	}
+	// Only the system connection is open: its beats alone, every 50 ms.
+	if gap := last.Sub(first) / 5; gap < 40*time.Millisecond || gap > 200*time.Millisecond {
+		t.Fatalf("heart-beats every %v, want about 50ms", gap)
+	}
+}
+
+// TestConnectTimeout: a broker that accepts but never answers CONNECT makes
+// the system connection fail after ConnectTimeout, and Open says so.
+func TestConnectTimeout(t *testing.T) {
+	fb := startFake(t, "", true, nil)
+	o := fakeOptions(fb.addr())
+	o.ConnectTimeout = 100 * time.Millisecond
+	r, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	start := time.Now()
+	_, err = tryOpen(r, "guest", "guest")
+	if !errors.Is(err, ErrBrokerUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Open: %v, want ErrBrokerUnavailable and a deadline", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("Open took %v with a 100ms ConnectTimeout", took)
+	}
+	t.Logf("Open against a broker that never answers: %v", err)
+}
+
+// TestQueueBound: a broker that stops reading fills the session's bounded
+// queue; Forward then waits only as long as its context allows, and the
+// write deadline ends the connection with a reason.
+func TestQueueBound(t *testing.T) {
+	stall := make(chan struct{})
+	var sessions sync.Mutex
+	n := 0
+	fb := startFake(t, "0,0", false, func(c net.Conn) {
+		sessions.Lock()
+		n++
+		first := n == 1
+		sessions.Unlock()
+		if first { // the system connection
+			drain(c)
+			return
+		}
+		<-stall // never reads
+		drain(c)
+	})
+	defer close(stall)
+	o := fakeOptions(fb.addr())
+	o.MaxQueuedFrames = 4
+	o.WriteTimeout = 300 * time.Millisecond
+	r := newRelay(t, o)
+	p, err := tryOpen(r, "guest", "guest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	body := []byte(strings.Repeat("x", 64<<10))
+	var ferr error
+	for i := 0; i < 1000 && ferr == nil; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		ferr = p.Forward(ctx, &stomp.Frame{Command: stomp.CmdSend, Header: stomp.Header{{Key: "destination", Value: "/queue/q"}}, Body: body})
+		cancel()
+	}
+	if !errors.Is(ferr, context.DeadlineExceeded) && !errors.Is(ferr, ErrBrokerUnavailable) {
+		t.Fatalf("Forward to a broker that does not read: %v, want a full queue or an unavailable broker", ferr)
+	}
+	t.Logf("Forward to a stalled broker: %v", ferr)
+	err = p.waitClosed(t, 5*time.Second)
+	if !errors.Is(err, ErrBrokerUnavailable) || !strings.Contains(err.Error(), "did not read") {
+		t.Fatalf("closed with %v, want the write deadline's reason", err)
+	}
+	t.Logf("closed: %v", err)
+}
+
+func TestParseHeartbeat(t *testing.T) {
+	for _, tc := range []struct {
+		in     string
+		sx, sy time.Duration
+	}{
+		{"0,0", 0, 0},
+		{"1000,250", time.Second, 250 * time.Millisecond},
+		{" 5 , 6 ", 5 * time.Millisecond, 6 * time.Millisecond},
+		{"", 0, 0},
+		{"10", 0, 0},
+		{"-1,5", 0, 0},
+		{"a,b", 0, 0},
+	} {
+		sx, sy := parseHeartbeat(tc.in)
+		if sx != tc.sx || sy != tc.sy {
+			t.Errorf("parseHeartbeat(%q) = %v, %v; want %v, %v", tc.in, sx, sy, tc.sx, tc.sy)
+		}
+	}
+}
+
+func FuzzParseHeartbeat(f *testing.F) {
+	for _, s := range []string{"0,0", "1000,1000", "x", "1,", ",1", "99999999999999999999,1", "9223372036854775,1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		sx, sy := parseHeartbeat(s)
+		if sx < 0 || sy < 0 {
+			t.Fatalf("parseHeartbeat(%q) = %v, %v: negative", s, sx, sy)
+		}
+	})
+}
+
+// TestOptionsValidated: New refuses a missing or malformed Addr.
+func TestOptionsValidated(t *testing.T) {
+	for _, addr := range []string{"", "localhost"} {
+		if _, err := New(Options{Addr: addr}); err == nil {
+			t.Errorf("New with Addr %q: no error", addr)
+		}
+	}
+}
