@@ -3,6 +3,9 @@
 // loopback port, every file lives in a temporary directory, and its own epmd
 // is started and killed with it (an epmd left behind outlives the node).
 //
+// A second STOMP listener speaks TLS (TLSAddr), with a certificate signed
+// by a throw-away CA (CAPEM).
+//
 // A node takes 6-10 s to start, so a test binary shares one: start it in
 // TestMain with Start and Stop it there. Kill and Restart (same ports) and
 // Pause and Resume (SIGSTOP: the broker goes silent, its sockets stay open)
@@ -60,6 +63,8 @@ type Server struct {
 	ownDir       bool
 	env          []string
 	stompPort    int
+	tlsPort      int
+	caPEM        []byte
 
 	mu   sync.Mutex
 	node *proc
@@ -103,14 +108,29 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("testrabbit: temp dir: %w", err)
 	}
-	ports, err := freePorts(4)
+	ports, err := freePorts(5)
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	epmdPort, amqpPort, distPort, stompPort := ports[0], ports[1], ports[2], ports[3]
-	s := &Server{bin: bin, epmdBin: epmdBin, dir: dir, ownDir: true, stompPort: stompPort}
-	conf := fmt.Sprintf("listeners.tcp.1 = 127.0.0.1:%d\nstomp.listeners.tcp.1 = 127.0.0.1:%d\nlog.console = true\nlog.console.level = warning\nlog.file = false\n", amqpPort, stompPort)
+	epmdPort, amqpPort, distPort, stompPort, tlsPort := ports[0], ports[1], ports[2], ports[3], ports[4]
+	s := &Server{bin: bin, epmdBin: epmdBin, dir: dir, ownDir: true, stompPort: stompPort, tlsPort: tlsPort}
+	if s.caPEM, err = writeTLSFiles(dir); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("testrabbit: make the TLS certificates: %w", err)
+	}
+	conf := fmt.Sprintf(`listeners.tcp.1 = 127.0.0.1:%d
+stomp.listeners.tcp.1 = 127.0.0.1:%d
+stomp.listeners.ssl.1 = 127.0.0.1:%d
+ssl_options.cacertfile = %s
+ssl_options.certfile = %s
+ssl_options.keyfile = %s
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
+log.console = true
+log.console.level = warning
+log.file = false
+`, amqpPort, stompPort, tlsPort, filepath.Join(dir, caFileName), filepath.Join(dir, certFileName), filepath.Join(dir, keyFileName))
 	files := map[string]string{
 		"rabbitmq.conf":   conf,
 		"enabled_plugins": "[rabbitmq_stomp].\n",
@@ -153,6 +173,13 @@ func Start() (*Server, error) {
 
 // Addr returns the STOMP listener's address, host:port.
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.stompPort)) }
+
+// TLSAddr returns the STOMP over TLS listener's address (stomp+ssl), whose
+// certificate, for 127.0.0.1 and localhost, is signed by CAPEM.
+func (s *Server) TLSAddr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.tlsPort)) }
+
+// CAPEM returns the throw-away CA that signed the TLS listener's certificate.
+func (s *Server) CAPEM() []byte { return append([]byte(nil), s.caPEM...) }
 
 func (s *Server) start() error {
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)

@@ -2,6 +2,8 @@ package relay
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"testing"
 	"time"
@@ -221,5 +223,35 @@ func TestCloseIsQuiet(t *testing.T) {
 	}
 	if err := r.Publish(ctx, "/topic/x", nil, nil); !errors.Is(err, ErrClosed) {
 		t.Errorf("Publish after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestTLS relays over RabbitMQ's stomp+ssl listener, trusting its test CA.
+func TestTLS(t *testing.T) {
+	b := needBroker(t)
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b.CAPEM()) {
+		t.Fatal("bad CA PEM")
+	}
+	o := testOptions(b.TLSAddr())
+	o.TLSConfig = &tls.Config{RootCAs: pool}
+	r := newRelay(t, o)
+	p := open(t, r, "guest", "guest")
+	p.subscribe(t, "s", "/topic/tls")
+	p.forward(t, stomp.CmdSend, "destination", "/topic/tls", "body", "over TLS")
+	if m := p.next(t, stomp.CmdMessage); string(m.Body) != "over TLS" {
+		t.Fatalf("got %q", m.Body)
+	}
+	// A relay that does not trust the CA cannot connect, and says why.
+	o.TLSConfig = &tls.Config{}
+	untrusting, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer untrusting.Close()
+	_, err = tryOpen(untrusting, "guest", "guest")
+	var unknown x509.UnknownAuthorityError
+	if !errors.Is(err, ErrBrokerUnavailable) || !errors.As(err, &unknown) {
+		t.Fatalf("Open with an untrusted certificate: %v, want ErrBrokerUnavailable and x509.UnknownAuthorityError", err)
 	}
 }
