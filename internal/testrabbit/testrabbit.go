@@ -336,3 +336,44 @@ func (s *Server) envValue(key string) string {
 	}
 	return ""
 }
+
+// CPUTime returns the CPU time (user and system) used so far by the node's
+// processes (beam.smp and its helpers), read from /proc: for measurements.
+func (s *Server) CPUTime() (time.Duration, error) {
+	s.mu.Lock()
+	node := s.node
+	s.mu.Unlock()
+	if node == nil {
+		return 0, errors.New("testrabbit: node not running")
+	}
+	pgid := node.cmd.Process.Pid
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, fmt.Errorf("testrabbit: %w", err)
+	}
+	var ticks int64
+	for _, d := range dirs {
+		if _, err := strconv.Atoi(d.Name()); err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", d.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// Fields after the command (which may hold spaces) in ")": state,
+		// ppid, pgrp, ... utime is field 14 and stime 15 of the whole line.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) < 13 || f[2] != strconv.Itoa(pgid) {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += u + st
+	}
+	const clockTicks = 100 // USER_HZ on Linux
+	return time.Duration(ticks) * time.Second / clockTicks, nil
+}
