@@ -19,6 +19,10 @@
 // real application should not do. Start it with
 //
 //	go run ./examples/testserver -addr 127.0.0.1:8081 -sockjs-url URL [-max-sessions N] [-heartbeat D]
+//
+// With -stomp-relay HOST:PORT, /stomp relays broker destinations to that
+// STOMP broker (RabbitMQ with rabbitmq_stomp), connecting every session and
+// the system connection with -stomp-relay-login and -stomp-relay-passcode.
 package main
 
 import (
@@ -34,6 +38,7 @@ import (
 
 	"github.com/sockline/sockline/examples/internal/run"
 	"github.com/sockline/sockline/examples/testserver/services"
+	"github.com/sockline/sockline/stomp/relay"
 )
 
 func main() {
@@ -46,9 +51,16 @@ func main() {
 	maxSessions := flag.Int("max-sessions", 0, "sessions each service holds at most (0: the default, 100000; negative: no bound)")
 	tlsSelfSigned := flag.Bool("tls-self-signed", false, "serve HTTPS (HTTP/2 and HTTP/1.1) with a throw-away self-signed certificate made at start, and the requests per HTTP version at /protocols")
 	heartbeat := flag.Duration("heartbeat", 0, "heartbeat delay of every service (0: the default, 25s); the proxy tests lower it below their proxies' read timeouts")
+	relayAddr := flag.String("stomp-relay", "", "relay /stomp's broker destinations to the STOMP broker at HOST:PORT (RabbitMQ: 61613) instead of the built-in broker")
+	relayLogin := flag.String("stomp-relay-login", relay.DefaultLogin, "login of every connection to the -stomp-relay broker (its users are not the broker's)")
+	relayPasscode := flag.String("stomp-relay-passcode", relay.DefaultLogin, "passcode of -stomp-relay-login")
 	flag.Parse()
 
 	cl, closeCluster, err := run.Cluster(cc)
+	if err != nil {
+		log.Fatal(err)
+	}
+	stompRelay, err := newStompRelay(*relayAddr, *relayLogin, *relayPasscode)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -58,12 +70,39 @@ func main() {
 	}
 	if *tlsSelfSigned {
 		serveTLS(*addr, mux, shutdown)
+		closeStompRelay(stompRelay)
 		_ = closeCluster(context.Background())
 		return
 	}
 	log.Printf("sockline test server on http://%s", *addr)
 	run.Serve(*addr, mux, shutdown)
+	closeStompRelay(stompRelay)            // after the handlers
 	_ = closeCluster(context.Background()) // after the server and the handlers
+}
+
+// newStompRelay returns the relay -stomp-relay asks for, or nil without it.
+// Client sessions use login too: the test clients' logins name users of the
+// application, not of the broker.
+func newStompRelay(addr, login, passcode string) (*relay.Relay, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	r, err := relay.New(relay.Options{
+		Addr:        addr,
+		SystemLogin: login, SystemPasscode: passcode,
+		ClientLogin: login, ClientPasscode: passcode,
+	})
+	if err != nil {
+		return nil, err
+	}
+	log.Printf("/stomp relays to the STOMP broker at %s as %q", addr, login)
+	return r, nil
+}
+
+func closeStompRelay(r *relay.Relay) {
+	if r != nil {
+		_ = r.Close()
+	}
 }
 
 // serveTLS is run.Serve over TLS with a self-signed certificate.
