@@ -94,7 +94,7 @@ func dial(ctx context.Context, o *Options, login, passcode string, deliver func(
 		nc, err = d.DialContext(ctx, "tcp", o.Addr)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: cannot connect to %s: %w", ErrBrokerUnavailable, o.Addr, err)
+		return nil, fmt.Errorf("%w: cannot connect to the broker at %s: %w", ErrBrokerUnavailable, o.Addr, err)
 	}
 	c := &brokerConn{
 		nc: nc, addr: o.Addr, out: make(chan []byte, o.MaxQueuedFrames),
@@ -108,7 +108,7 @@ func dial(ctx context.Context, o *Options, login, passcode string, deliver func(
 	if !stopWatch() || err != nil {
 		_ = nc.Close()
 		if err == nil || ctx.Err() != nil {
-			return nil, fmt.Errorf("%w: no CONNECTED from %s: %w", ErrBrokerUnavailable, o.Addr, context.Cause(ctx))
+			return nil, fmt.Errorf("%w: no CONNECTED from the broker at %s: %w", ErrBrokerUnavailable, o.Addr, context.Cause(ctx))
 		}
 		return nil, err
 	}
@@ -156,7 +156,7 @@ func (c *brokerConn) handshake(o *Options, login, passcode string) (*stomp.Frame
 			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: no CONNECTED from %s: %w", ErrBrokerUnavailable, c.addr, err)
+			return nil, fmt.Errorf("%w: no CONNECTED from the broker at %s: %w", ErrBrokerUnavailable, c.addr, err)
 		}
 	}
 }
@@ -301,7 +301,7 @@ func (c *brokerConn) readError(err error) error {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return fmt.Errorf("%w: %w (nothing from %s for %v)", ErrBrokerUnavailable, ErrHeartbeatTimeout, c.addr, c.readWithin)
 	}
-	return fmt.Errorf("%w: connection to %s lost: %w", ErrBrokerUnavailable, c.addr, err)
+	return fmt.Errorf("%w: connection to the broker at %s lost: %w", ErrBrokerUnavailable, c.addr, err)
 }
 
 // maxBatch is how many queued bytes the writer gathers into one write.
@@ -362,9 +362,9 @@ func (c *brokerConn) write(b []byte, timeout time.Duration) error {
 	_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
 	if _, err := c.nc.Write(b); err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return fmt.Errorf("%w: %s did not read for %v", ErrBrokerUnavailable, c.addr, timeout)
+			return fmt.Errorf("%w: the broker at %s did not read for %v", ErrBrokerUnavailable, c.addr, timeout)
 		}
-		return fmt.Errorf("%w: connection to %s lost: %w", ErrBrokerUnavailable, c.addr, err)
+		return fmt.Errorf("%w: connection to the broker at %s lost: %w", ErrBrokerUnavailable, c.addr, err)
 	}
 	return nil
 }
