@@ -2,8 +2,7 @@
 # Runs every test of the project on a fresh machine: Go vet and tests (with
 # the race detector), then the browser end-to-end suite (installing Node
 # packages with npm ci and Debian's chromium when it is missing, and
-# Debian's redis-server for the tests that need a real Redis, Debian's
-# rabbitmq-server for the STOMP broker relay's, and Debian's
+# Debian's redis-server for the tests that need a real Redis, and Debian's
 # nginx and haproxy for the runs through real proxies).
 set -euo pipefail
 cd "$(dirname "$0")/.."
