@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -253,5 +255,80 @@ func TestTLS(t *testing.T) {
 	var unknown x509.UnknownAuthorityError
 	if !errors.Is(err, ErrBrokerUnavailable) || !errors.As(err, &unknown) {
 		t.Fatalf("Open with an untrusted certificate: %v, want ErrBrokerUnavailable and x509.UnknownAuthorityError", err)
+	}
+}
+
+// Open's signature is stomp.BrokerRelay's, written with the unnamed
+// interface type that RelaySession aliases.
+var _ interface {
+	Open(ctx context.Context, login, passcode string, deliver func(*stomp.Frame), closed func(error)) (interface {
+		Forward(ctx context.Context, f *stomp.Frame) error
+		Close() error
+	}, error)
+	Publish(ctx context.Context, destination string, header stomp.Header, body []byte) error
+	Close() error
+} = (*Relay)(nil)
+
+// TestBrokerErrorEndsSession: an ERROR from the broker (a SEND to an
+// exchange that does not exist) is delivered, then the session ends with a
+// *BrokerError saying what the broker said; other sessions go on.
+func TestBrokerErrorEndsSession(t *testing.T) {
+	b := needBroker(t)
+	r := newRelay(t, testOptions(b.Addr()))
+	other := open(t, r, "guest", "guest")
+	p := open(t, r, "guest", "guest")
+	p.forward(t, stomp.CmdSend, "destination", "/exchange/no-such-exchange/k", "receipt", "r", "body", "x")
+	e := p.next(t, stomp.CmdError)
+	err := p.waitClosed(t, waitFor)
+	var be *BrokerError
+	if !errors.As(err, &be) || be.Frame.Header.Get(stomp.HdrMessage) != e.Header.Get(stomp.HdrMessage) {
+		t.Fatalf("closed with %v, want the *BrokerError of the ERROR delivered (%v)", err, e.Header)
+	}
+	t.Logf("closed: %v", err)
+	other.forward(t, stomp.CmdSend, "destination", "/topic/still", "receipt", "ok", "body", "x")
+	other.next(t, stomp.CmdReceipt)
+}
+
+// TestConcurrentForward: frames forwarded from several goroutines all
+// arrive, each goroutine's in its order.
+func TestConcurrentForward(t *testing.T) {
+	b := needBroker(t)
+	r := newRelay(t, testOptions(b.Addr()))
+	sub := open(t, r, "guest", "guest")
+	sub.subscribe(t, "s", "/queue/concurrent")
+	pub := open(t, r, "guest", "guest")
+	const senders, each = 4, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, senders)
+	for g := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				f := &stomp.Frame{Command: stomp.CmdSend, Header: stomp.Header{
+					{Key: "destination", Value: "/queue/concurrent"},
+					{Key: "x-g", Value: strconv.Itoa(g)}, {Key: "x-i", Value: strconv.Itoa(i)},
+				}}
+				if err := pub.Forward(context.Background(), f); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	next := make([]int, senders)
+	for range senders * each {
+		m := sub.next(t, stomp.CmdMessage)
+		g, _ := strconv.Atoi(m.Header.Get("x-g"))
+		i, _ := strconv.Atoi(m.Header.Get("x-i"))
+		if i != next[g] {
+			t.Fatalf("sender %d: message %d arrived when %d was due", g, i, next[g])
+		}
+		next[g]++
 	}
 }
