@@ -223,12 +223,16 @@ func (c *brokerConn) fail(err error) {
 	})
 }
 
-// Close flushes what is queued, sends DISCONNECT and closes the socket, and
+// Close flushes what is queued, sends DISCONNECT and closes the socket
+// (within about closeFlushTimeout even if the broker does not read), and
 // waits for the connection's goroutines. closed is not called after it.
 func (c *brokerConn) Close() error {
 	first := !c.userClosed.Swap(true)
 	c.stopOnce.Do(func() { close(c.stop) })
+	// A write under way may wait for WriteTimeout; the last flush gets less.
+	cut := time.AfterFunc(closeFlushTimeout, func() { c.fail(ErrClosed) })
 	<-c.done
+	cut.Stop()
 	if !first {
 		return ErrClosed
 	}

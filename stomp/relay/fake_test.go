@@ -256,3 +256,45 @@ func TestOptionsValidated(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseBounded: closing a session whose broker stopped reading, with a
+// write stuck under a long WriteTimeout, returns within about a second.
+func TestCloseBounded(t *testing.T) {
+	stall := make(chan struct{})
+	var mu sync.Mutex
+	n := 0
+	fb := startFake(t, "0,0", false, func(c net.Conn) {
+		mu.Lock()
+		n++
+		system := n == 1
+		mu.Unlock()
+		if !system {
+			<-stall
+		}
+		drain(c)
+	})
+	defer close(stall)
+	o := fakeOptions(fb.addr())
+	o.MaxQueuedFrames = 2
+	r := newRelay(t, o) // WriteTimeout 10 s
+	p, err := tryOpen(r, "guest", "guest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(strings.Repeat("x", 512<<10))
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		err := p.Forward(ctx, &stomp.Frame{Command: stomp.CmdSend, Header: stomp.Header{{Key: "destination", Value: "/queue/q"}}, Body: body})
+		cancel()
+		if err != nil {
+			break // the queue is full: the writer is stuck
+		}
+	}
+	start := time.Now()
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("Close took %v with a stalled broker", took)
+	}
+}
