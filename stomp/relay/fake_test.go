@@ -298,3 +298,40 @@ func TestCloseBounded(t *testing.T) {
 		t.Fatalf("Close took %v with a stalled broker", took)
 	}
 }
+
+// TestReconnectBackoff: the system connection is retried after
+// ReconnectDelay, doubling up to MaxReconnectDelay, each failure logged.
+func TestReconnectBackoff(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens: every dial is refused
+	delays := make(chan string, 100)
+	o := fakeOptions(addr)
+	o.ReconnectDelay, o.MaxReconnectDelay = 10*time.Millisecond, 40*time.Millisecond
+	o.Logf = func(format string, args ...any) {
+		if len(args) == 2 {
+			if d, ok := args[1].(time.Duration); ok {
+				delays <- d.String()
+			}
+		}
+	}
+	r, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	want := []string{"10ms", "20ms", "40ms", "40ms", "40ms"}
+	for i, w := range want {
+		select {
+		case got := <-delays:
+			if got != w {
+				t.Fatalf("retry %d after %s, want %s", i+1, got, w)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no retry %d", i+1)
+		}
+	}
+}
