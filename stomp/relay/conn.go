@@ -75,6 +75,7 @@ type brokerConn struct {
 	failed     chan struct{} // closed by fail
 	failErr    error         // set before failed is closed
 	userClosed atomic.Bool
+	delivering atomic.Bool // the reader is in deliver
 	writerDone chan struct{}
 	done       chan struct{} // both goroutines ended, socket closed
 }
@@ -225,13 +226,20 @@ func (c *brokerConn) fail(err error) {
 
 // Close flushes what is queued, sends DISCONNECT and closes the socket
 // (within about closeFlushTimeout even if the broker does not read), and
-// waits for the connection's goroutines. closed is not called after it.
+// waits for the connection's goroutines, except for a reader still in
+// deliver (Close may be called from deliver). closed is not called after it.
 func (c *brokerConn) Close() error {
 	first := !c.userClosed.Swap(true)
 	c.stopOnce.Do(func() { close(c.stop) })
 	// A write under way may wait for WriteTimeout; the last flush gets less.
 	cut := time.AfterFunc(closeFlushTimeout, func() { c.fail(ErrClosed) })
-	<-c.done
+	if c.delivering.Load() {
+		// Maybe called from deliver, on the reader: it ends once deliver
+		// returns; the socket is closed when the writer is done.
+		<-c.writerDone
+	} else {
+		<-c.done
+	}
 	cut.Stop()
 	if !first {
 		return ErrClosed
@@ -288,7 +296,9 @@ func (c *brokerConn) deliverBuffered() error {
 		if c.userClosed.Load() {
 			continue
 		}
+		c.delivering.Store(true)
 		c.deliver(f)
+		c.delivering.Store(false)
 		if f.Command == stomp.CmdError {
 			return &BrokerError{Frame: f}
 		}

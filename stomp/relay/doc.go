@@ -27,8 +27,7 @@
 // deadline. Forward and Publish only enqueue: they wait for room in the queue
 // as long as their context allows. No lock is held across network I/O or a
 // callback. deliver must not block long (it holds up that connection's
-// reads) and must not call Session.Close (Close waits for the reader);
-// closed may.
+// reads); it and closed may close the session.
 //
 // # Interface
 //

@@ -231,7 +231,8 @@ func (r *Relay) encode(f *stomp.Frame) ([]byte, error) {
 }
 
 // Close closes the system connection and every session's connection, and
-// waits for their goroutines. Sessions' closed callbacks are not called.
+// waits for their goroutines. Sessions' closed callbacks are not called. Do
+// not call it from deliver.
 func (r *Relay) Close() error {
 	r.mu.Lock()
 	if r.closed {
@@ -249,6 +250,9 @@ func (r *Relay) Close() error {
 	<-r.systemDone
 	for _, s := range sessions {
 		_ = s.conn.Close()
+	}
+	for _, s := range sessions {
+		<-s.conn.done // readers that were in deliver
 	}
 	return nil
 }
@@ -280,7 +284,8 @@ func (s *session) Forward(ctx context.Context, f *stomp.Frame) error {
 }
 
 // Close sends what is queued and DISCONNECT, closes the connection and waits
-// for its goroutines; closed is not called. Do not call it from deliver.
+// for its goroutines (not for a reader in deliver: Close may be called from
+// deliver); closed is not called.
 func (s *session) Close() error {
 	err := s.conn.Close()
 	s.relay.forget(s)

@@ -332,3 +332,42 @@ func TestConcurrentForward(t *testing.T) {
 		next[g]++
 	}
 }
+
+// TestCloseFromDeliver: a session closed from its own deliver callback (as
+// a server does on a broker ERROR) does not deadlock, and the relay's Close
+// then waits for its reader.
+func TestCloseFromDeliver(t *testing.T) {
+	b := needBroker(t)
+	r, err := New(testOptions(b.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if err := r.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var s RelaySession
+	ready := make(chan struct{})
+	closedIn := make(chan error, 1)
+	s, err = r.Open(ctx, "guest", "guest", func(f *stomp.Frame) {
+		<-ready
+		closedIn <- s.Close()
+	}, func(err error) { t.Errorf("closed called after Close: %v", err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(ready)
+	if err := s.Forward(ctx, &stomp.Frame{Command: stomp.CmdSend, Header: stomp.Header{{Key: "destination", Value: "/topic/x"}, {Key: "receipt", Value: "r"}}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-closedIn:
+		if err != nil {
+			t.Fatalf("Close from deliver: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close from deliver did not return")
+	}
+}
