@@ -74,16 +74,30 @@ type Server struct {
 // proc is a child process in its own process group, waited for once.
 type proc struct {
 	cmd    *exec.Cmd
+	stdin  *os.File // held open: the node's Erlang shell halts at its EOF
 	exited chan struct{}
 }
 
+// startProc starts cmd in its own process group. Should the test binary die
+// without Stop (a timeout's panic, a kill), the child is not left behind:
+// it gets SIGKILL (Pdeathsig, kept across the exec chain of
+// rabbitmq-server, erl and beam.smp), and its stdin, a pipe only this
+// process holds, reaches EOF.
 func startProc(cmd *exec.Cmd) (*proc, error) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	r, w, err := os.Pipe()
+	if err != nil {
 		return nil, err
 	}
-	p := &proc{cmd: cmd, exited: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(p.exited) }()
+	cmd.Stdin = r
+	err = cmd.Start()
+	_ = r.Close()
+	if err != nil {
+		_ = w.Close()
+		return nil, err
+	}
+	p := &proc{cmd: cmd, stdin: w, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.exited); _ = w.Close() }()
 	return p, nil
 }
 
@@ -144,6 +158,9 @@ log.file = false
 	}
 	s.env = append(os.Environ(),
 		"HOME="+dir, // the Erlang cookie is made here
+		// exec the VM instead of running it under a shell that traps
+		// signals: beam.smp is then the child startProc watches over.
+		"RABBITMQ_ALLOW_INPUT=1",
 		"ERL_EPMD_PORT="+strconv.Itoa(epmdPort),
 		"ERL_EPMD_ADDRESS=127.0.0.1",
 		"RABBITMQ_NODENAME=testrabbit"+strconv.Itoa(stompPort)+"@localhost",
