@@ -41,6 +41,7 @@ type BrokerError struct {
 	Frame *stomp.Frame
 }
 
+// Error says what the broker said: its message header, and a short body.
 func (e *BrokerError) Error() string {
 	msg := e.Frame.Header.Get(stomp.HdrMessage)
 	if body := strings.TrimSpace(string(e.Frame.Body)); body != "" && len(body) < 200 {
