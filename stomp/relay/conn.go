@@ -68,7 +68,12 @@ type brokerConn struct {
 	readWithin   time.Duration // 0: no silence detection
 	writeTimeout time.Duration
 	deliver      func(*stomp.Frame)
-	closed       func(error) // nil for none; not called after Close
+
+	queueMu        sync.Mutex
+	queuedBytes    int           // of frames queued or being written
+	maxQueuedBytes int           // Options.MaxQueuedBytes
+	room           chan struct{} // closed (and replaced) when bytes are released
+	closed         func(error)   // nil for none; not called after Close
 
 	stopOnce   sync.Once
 	stop       chan struct{} // closed by Close: flush, DISCONNECT, end
@@ -100,6 +105,7 @@ func dial(ctx context.Context, o *Options, login, passcode string, deliver func(
 	}
 	c := &brokerConn{
 		nc: nc, addr: o.Addr, out: make(chan []byte, o.MaxQueuedFrames),
+		maxQueuedBytes: o.MaxQueuedBytes, room: make(chan struct{}),
 		writeTimeout: o.WriteTimeout, deliver: deliver, closed: closed,
 		stop: make(chan struct{}), failed: make(chan struct{}),
 		writerDone: make(chan struct{}), done: make(chan struct{}),
@@ -195,7 +201,8 @@ func ms(d time.Duration) string {
 	return strconv.FormatInt(d.Milliseconds(), 10)
 }
 
-// send queues one encoded frame, waiting for room as long as ctx allows.
+// send queues one encoded frame, waiting for room (in bytes, then in
+// frames) as long as ctx allows.
 func (c *brokerConn) send(ctx context.Context, b []byte) error {
 	select {
 	case <-c.failed:
@@ -204,16 +211,52 @@ func (c *brokerConn) send(ctx context.Context, b []byte) error {
 		return ErrClosed
 	default:
 	}
+	for {
+		c.queueMu.Lock()
+		// A frame larger than the bound still goes alone into an empty queue.
+		if c.queuedBytes == 0 || c.queuedBytes+len(b) <= c.maxQueuedBytes {
+			c.queuedBytes += len(b)
+			c.queueMu.Unlock()
+			break
+		}
+		room := c.room
+		c.queueMu.Unlock()
+		select {
+		case <-room:
+		case <-c.failed:
+			return c.failErr
+		case <-c.stop:
+			return ErrClosed
+		case <-ctx.Done():
+			return c.fullError(ctx)
+		}
+	}
 	select {
 	case c.out <- b:
 		return nil
 	case <-c.failed:
+		c.release(len(b))
 		return c.failErr
 	case <-c.stop:
+		c.release(len(b))
 		return ErrClosed
 	case <-ctx.Done():
-		return fmt.Errorf("relay: send queue to %s full (%d frames; the broker reads too slowly): %w", c.addr, cap(c.out), ctx.Err())
+		c.release(len(b))
+		return c.fullError(ctx)
 	}
+}
+
+func (c *brokerConn) fullError(ctx context.Context) error {
+	return fmt.Errorf("relay: send queue to %s full (%d frames or %d bytes; the broker reads too slowly): %w", c.addr, cap(c.out), c.maxQueuedBytes, ctx.Err())
+}
+
+// release gives back n queued bytes and wakes every sender waiting for room.
+func (c *brokerConn) release(n int) {
+	c.queueMu.Lock()
+	c.queuedBytes -= n
+	close(c.room)
+	c.room = make(chan struct{})
+	c.queueMu.Unlock()
 }
 
 // fail ends the connection with err (the first reason wins).
@@ -331,24 +374,27 @@ func (c *brokerConn) writeLoop() {
 		defer timer.Stop()
 		beat = timer.C
 	}
-	var batch []byte
+	var frames [][]byte // one writev of queued frames, not copied
 	for {
 		select {
 		case b := <-c.out:
-			batch = c.gather(append(batch[:0], b...), maxBatch)
-			if err := c.write(batch, c.writeTimeout); err != nil {
+			var n int
+			frames, n = c.gather(append(frames[:0], b), len(b), maxBatch)
+			err := c.write(frames, c.writeTimeout)
+			clear(frames)
+			c.release(n)
+			if err != nil {
 				c.fail(err)
 				return
 			}
 		case <-beat:
-			if err := c.write([]byte{'\n'}, c.writeTimeout); err != nil {
+			if err := c.write([][]byte{heartbeat}, c.writeTimeout); err != nil {
 				c.fail(err)
 				return
 			}
 		case <-c.stop:
-			batch = c.gather(batch[:0], int(^uint(0)>>1))
-			batch = append(batch, "DISCONNECT\n\n\x00"...)
-			_ = c.write(batch, closeFlushTimeout)
+			frames, _ = c.gather(frames[:0], 0, int(^uint(0)>>1))
+			_ = c.write(append(frames, disconnect), closeFlushTimeout)
 			c.fail(ErrClosed)
 			return
 		case <-c.failed:
@@ -360,22 +406,31 @@ func (c *brokerConn) writeLoop() {
 	}
 }
 
-// gather appends queued frames to batch while it is under limit.
-func (c *brokerConn) gather(batch []byte, limit int) []byte {
-	for len(batch) < limit {
+// What the writer sends of its own.
+var (
+	heartbeat  = []byte{'\n'}
+	disconnect = []byte("DISCONNECT\n\n\x00")
+)
+
+// gather appends queued frames to frames while their n bytes are under
+// limit, and returns both.
+func (c *brokerConn) gather(frames [][]byte, n, limit int) ([][]byte, int) {
+	for n < limit {
 		select {
 		case b := <-c.out:
-			batch = append(batch, b...)
+			frames = append(frames, b)
+			n += len(b)
 		default:
-			return batch
+			return frames, n
 		}
 	}
-	return batch
+	return frames, n
 }
 
-func (c *brokerConn) write(b []byte, timeout time.Duration) error {
+func (c *brokerConn) write(frames [][]byte, timeout time.Duration) error {
 	_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
-	if _, err := c.nc.Write(b); err != nil {
+	bufs := net.Buffers(frames)
+	if _, err := bufs.WriteTo(c.nc); err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return fmt.Errorf("%w: the broker at %s did not read for %v", ErrBrokerUnavailable, c.addr, timeout)
 		}

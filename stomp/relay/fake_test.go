@@ -176,54 +176,77 @@ func TestConnectTimeout(t *testing.T) {
 	t.Logf("Open against a broker that never answers: %v", err)
 }
 
-// TestQueueBound: a broker that stops reading fills the session's bounded
-// queue; Forward then waits only as long as its context allows, and the
-// write deadline ends the connection with a reason.
+// TestQueueBound: a broker that stops reading fills the session's queue up
+// to its bound in frames or in bytes; Forward then waits only as long as its
+// context allows, and the write deadline ends the connection with a reason.
 func TestQueueBound(t *testing.T) {
-	stall := make(chan struct{})
-	fb := startFake(t, "0,0", false, func(i int, c net.Conn) {
-		if i > 0 { // a session's connection: never reads
-			<-stall
-		}
-		drain(c)
-	})
-	defer close(stall)
-	o := fakeOptions(fb.addr())
-	o.MaxQueuedFrames = 4
-	o.WriteTimeout = 300 * time.Millisecond
-	r := newRelay(t, o)
-	p, err := tryOpen(r, "guest", "guest")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	body := []byte(strings.Repeat("x", 64<<10))
-	var sawFull bool
-	var ferr error
-	for deadline := time.Now().Add(waitFor); time.Now().Before(deadline); {
-		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-		ferr = p.Forward(ctx, &stomp.Frame{Command: stomp.CmdSend, Header: stomp.Header{{Key: "destination", Value: "/queue/q"}}, Body: body})
-		cancel()
-		if errors.Is(ferr, context.DeadlineExceeded) {
-			if !sawFull {
-				t.Logf("Forward to a stalled broker: %v", ferr)
+	for _, tc := range []struct {
+		name           string
+		frames, bytes  int
+		wantFramesFull bool // the frame bound may be what holds Forward
+	}{
+		{"frames", 4, 1 << 30, true},
+		{"bytes", 1000, 128 << 10, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stall := make(chan struct{})
+			fb := startFake(t, "0,0", false, func(i int, c net.Conn) {
+				if i > 0 { // a session's connection: never reads
+					<-stall
+				}
+				drain(c)
+			})
+			defer close(stall)
+			o := fakeOptions(fb.addr())
+			o.MaxQueuedFrames, o.MaxQueuedBytes = tc.frames, tc.bytes
+			o.WriteTimeout = 300 * time.Millisecond
+			r := newRelay(t, o)
+			p, err := tryOpen(r, "guest", "guest")
+			if err != nil {
+				t.Fatal(err)
 			}
-			sawFull = true
-		} else if ferr != nil {
-			break
-		}
+			defer p.Close()
+			c := p.RelaySession.(*session).conn
+			body := []byte(strings.Repeat("x", 64<<10))
+			var sawFull bool
+			var ferr error
+			for deadline := time.Now().Add(waitFor); time.Now().Before(deadline); {
+				ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+				ferr = p.Forward(ctx, &stomp.Frame{Command: stomp.CmdSend, Header: stomp.Header{{Key: "destination", Value: "/queue/q"}}, Body: body})
+				cancel()
+				if !errors.Is(ferr, context.DeadlineExceeded) {
+					if ferr != nil {
+						break
+					}
+					continue
+				}
+				c.queueMu.Lock()
+				queued, frames := c.queuedBytes, len(c.out)
+				c.queueMu.Unlock()
+				if !sawFull {
+					t.Logf("Forward to a stalled broker (%d bytes, %d frames queued): %v", queued, frames, ferr)
+				}
+				sawFull = true
+				if queued > tc.bytes+len(body)+64 {
+					t.Fatalf("%d bytes queued, past the bound of %d", queued, tc.bytes)
+				}
+				if !tc.wantFramesFull && frames == tc.frames {
+					t.Fatalf("%d of %d frames queued when Forward waited: the byte bound was not what held it", frames, tc.frames)
+				}
+			}
+			if !sawFull {
+				t.Error("Forward never waited for room in the queue")
+			}
+			if !errors.Is(ferr, ErrBrokerUnavailable) {
+				t.Fatalf("Forward once the write deadline passed: %v, want ErrBrokerUnavailable", ferr)
+			}
+			err = p.waitClosed(t, 5*time.Second)
+			if !errors.Is(err, ErrBrokerUnavailable) || !strings.Contains(err.Error(), "did not read") {
+				t.Fatalf("closed with %v, want the write deadline's reason", err)
+			}
+			t.Logf("closed: %v", err)
+		})
 	}
-	if !sawFull {
-		t.Error("Forward never waited for room in the queue")
-	}
-	if !errors.Is(ferr, ErrBrokerUnavailable) {
-		t.Fatalf("Forward once the write deadline passed: %v, want ErrBrokerUnavailable", ferr)
-	}
-	err = p.waitClosed(t, 5*time.Second)
-	if !errors.Is(err, ErrBrokerUnavailable) || !strings.Contains(err.Error(), "did not read") {
-		t.Fatalf("closed with %v, want the write deadline's reason", err)
-	}
-	t.Logf("closed: %v", err)
 }
 
 func TestParseHeartbeat(t *testing.T) {

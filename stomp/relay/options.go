@@ -21,6 +21,7 @@ const (
 	DefaultReconnectDelay    = time.Second
 	DefaultMaxReconnectDelay = 30 * time.Second
 	DefaultMaxQueuedFrames   = 256
+	DefaultMaxQueuedBytes    = 1 << 20
 )
 
 // Options configures a Relay. Only Addr is required; every other zero field
@@ -63,11 +64,12 @@ type Options struct {
 	// MaxFrameBytes bounds one frame read from or written to the broker.
 	// Zero means stomp.DefaultMaxFrameBytes (1 MiB).
 	MaxFrameBytes int
-	// MaxQueuedFrames bounds each connection's send queue; Forward and
-	// Publish wait for room (as long as their context allows) when it is
-	// full. Zero means 256. A connection holds at most MaxQueuedFrames
-	// times MaxFrameBytes of queued frames.
+	// MaxQueuedFrames and MaxQueuedBytes bound each connection's send
+	// queue (frames not yet written); Forward and Publish wait for room, as
+	// long as their context allows, when either is reached. A frame larger
+	// than MaxQueuedBytes goes alone. Zero means 256 frames and 1 MiB.
 	MaxQueuedFrames int
+	MaxQueuedBytes  int
 
 	// Logf reports what no caller sees: the system connection's losses and
 	// reconnections, and ERROR frames it receives. Nil means log.Printf.
@@ -116,6 +118,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MaxQueuedFrames <= 0 {
 		o.MaxQueuedFrames = DefaultMaxQueuedFrames
+	}
+	if o.MaxQueuedBytes <= 0 {
+		o.MaxQueuedBytes = DefaultMaxQueuedBytes
 	}
 	if o.Logf == nil {
 		o.Logf = log.Printf

@@ -83,6 +83,8 @@ func TestBrokerKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	restarted = true
+	ctx, cancel = context.WithTimeout(context.Background(), waitFor) // the restart took a while
+	defer cancel()
 	if err := r.WaitReady(ctx); err != nil {
 		t.Fatalf("system connection did not come back: %v", err)
 	}
