@@ -30,8 +30,20 @@ func BenchmarkFanout100(b *testing.B) {
 		delivered atomic.Int64
 		all       = make(chan struct{}, 1)
 		want      atomic.Int64
+		receipts  atomic.Int64 // of the SUBSCRIBEs
 	)
+	signal := func() {
+		select {
+		case all <- struct{}{}:
+		default:
+		}
+	}
 	deliver := func(f *stomp.Frame) {
+		if f.Command == stomp.CmdReceipt {
+			receipts.Add(1)
+			signal()
+			return
+		}
 		if f.Command != stomp.CmdMessage {
 			return
 		}
@@ -40,8 +52,8 @@ func BenchmarkFanout100(b *testing.B) {
 		mu.Lock()
 		latencies = append(latencies, lat)
 		mu.Unlock()
-		if delivered.Add(1) == want.Load() {
-			all <- struct{}{}
+		if delivered.Add(1) >= want.Load() {
+			signal()
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -60,6 +72,7 @@ func BenchmarkFanout100(b *testing.B) {
 		sessions = append(sessions, s)
 		sub := &stomp.Frame{Command: stomp.CmdSubscribe, Header: stomp.Header{
 			{Key: "id", Value: "s" + strconv.Itoa(i)}, {Key: "destination", Value: "/topic/bench"},
+			{Key: "receipt", Value: "r"},
 		}}
 		if err := s.Forward(ctx, sub); err != nil {
 			b.Fatal(err)
@@ -79,39 +92,23 @@ func BenchmarkFanout100(b *testing.B) {
 		if err := pub.Forward(ctx, f); err != nil {
 			b.Fatal(err)
 		}
-		select {
-		case <-all:
-		case <-time.After(10 * time.Second):
-			b.Fatalf("%d of %d deliveries after 10 s (subscriptions not bound yet?)", delivered.Load(), want.Load())
+		timeout := time.After(10 * time.Second)
+		for delivered.Load() < want.Load() {
+			select {
+			case <-all:
+			case <-timeout:
+				b.Fatalf("%d of %d deliveries after 10 s", delivered.Load(), want.Load())
+			}
 		}
 	}
-	// Warm up until every subscription is bound (SUBSCRIBE has no receipt
-	// here): retry until one SEND reaches all 100.
-	for {
-		delivered.Store(0)
-		want.Store(0)
-		f := &stomp.Frame{Command: stomp.CmdSend, Header: stomp.Header{{Key: "destination", Value: "/topic/bench"}, {Key: "x-sent", Value: "0"}}}
-		want.Store(subscribers)
-		if err := pub.Forward(ctx, f); err != nil {
-			b.Fatal(err)
-		}
+	// Every subscription is bound once its RECEIPT came.
+	for receipts.Load() < subscribers {
 		select {
 		case <-all:
-		case <-time.After(time.Second):
-		}
-		if delivered.Load() >= subscribers {
-			break
-		}
-		if ctx.Err() != nil {
-			b.Fatal("subscriptions never bound")
+		case <-ctx.Done():
+			b.Fatalf("%d of %d subscriptions confirmed", receipts.Load(), subscribers)
 		}
 	}
-	time.Sleep(100 * time.Millisecond) // late deliveries of the warm-up
-	delivered.Store(0)
-	want.Store(0)
-	mu.Lock()
-	latencies = latencies[:0]
-	mu.Unlock()
 	brokerCPU0, _ := br.CPUTime()
 	selfCPU0 := cpuTime()
 	b.ReportAllocs()
