@@ -111,6 +111,9 @@ func dial(ctx context.Context, o *Options, login, passcode string, deliver func(
 		writerDone: make(chan struct{}), done: make(chan struct{}),
 	}
 	c.dec.MaxFrameBytes = o.MaxFrameBytes
+	// A MESSAGE carries the SEND's headers (up to a server's own limit,
+	// stomp.DefaultMaxHeaders) plus the broker's.
+	c.dec.MaxHeaders = 2 * stomp.DefaultMaxHeaders
 	stopWatch := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
 	connected, err := c.handshake(o, login, passcode)
 	if !stopWatch() || err != nil {

@@ -371,3 +371,22 @@ func TestCloseFromDeliver(t *testing.T) {
 		t.Fatal("Close from deliver did not return")
 	}
 }
+
+// TestManyHeaders: a SEND with as many headers as a STOMP server accepts
+// comes back as a MESSAGE with the broker's headers added, and the relay
+// reads it.
+func TestManyHeaders(t *testing.T) {
+	b := needBroker(t)
+	r := newRelay(t, testOptions(b.Addr()))
+	p := open(t, r, "guest", "guest")
+	p.subscribe(t, "s", "/topic/headers")
+	kv := []string{"destination", "/topic/headers"}
+	for i := len(kv) / 2; i < stomp.DefaultMaxHeaders; i++ {
+		kv = append(kv, "x-h"+strconv.Itoa(i), "v")
+	}
+	p.forward(t, stomp.CmdSend, kv...)
+	m := p.next(t, stomp.CmdMessage)
+	if len(m.Header) <= stomp.DefaultMaxHeaders {
+		t.Fatalf("MESSAGE has %d headers; the test wants more than %d", len(m.Header), stomp.DefaultMaxHeaders)
+	}
+}
