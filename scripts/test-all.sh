@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 
 echo "== tools the Go tests need"
 bash scripts/install-redis.sh
+bash scripts/install-rabbitmq.sh   # the STOMP broker relay's tests start their own RabbitMQ node
 # Before the Go tests: the Go client's tests run sockjs-node from node_modules.
 npm ci --no-audit --no-fund --loglevel=error
 
