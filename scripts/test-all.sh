@@ -26,6 +26,10 @@ bash scripts/install-proxies.sh   # nginx and haproxy for the runs through real 
 npx playwright test -c e2e/playwright.config.js
 echo "== browser transport suite against two cluster nodes behind a round-robin proxy"
 E2E_CLUSTER=2 npx playwright test -c e2e/playwright.config.js e2e/transports.spec.js
+echo "== browser STOMP suite on two cluster nodes behind the round-robin proxy"
+E2E_CLUSTER=2 E2E_OUTPUT_DIR="$PWD/e2e/test-results/stomp-cluster" npx playwright test -c e2e/playwright.config.js e2e/stomp.spec.js
+echo "== browser STOMP suite through the broker relay to RabbitMQ"
+bash scripts/e2e-relay.sh
 echo "== browser transport suite over HTTPS and HTTP/2 (self-signed certificates)"
 E2E_TLS=1 npx playwright test -c e2e/playwright.config.js e2e/transports.spec.js
 echo "== browser transport suite through real proxies: nginx as the README configures it, nginx with its defaults, HAProxy as the README configures it"

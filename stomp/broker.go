@@ -106,8 +106,10 @@ type subscription struct {
 	key  string // broker key: the topic, queue or /user/{name}/... ; "" for a local-only one
 	ack  ackMode
 
-	relayed bool     // carried by the broker relay: its messages come from there
-	pat     *pattern // a pattern subscription (Config.PatternSubscriptions)
+	relayed bool // carried by the broker relay: its messages come from there
+	// confirmed is closed when the broker acknowledged a relayed SUBSCRIBE.
+	confirmed chan struct{}
+	pat       *pattern // a pattern subscription (Config.PatternSubscriptions)
 
 	// guarded by c.mu
 	unacked []delivery

@@ -49,6 +49,9 @@ type conn struct {
 	principal Principal
 	tx        map[string][]*Frame // open transactions, reading goroutine only
 	relay     RelaySession        // set when Config.Relay is; reading goroutine only
+	// relayReceipts are the relayed SUBSCRIBEs waiting for the broker's
+	// RECEIPT, by receipt id; under mu.
+	relayReceipts map[string]relayReceipt
 
 	mu         sync.Mutex // guards what follows; never held across blocking calls
 	closed     bool

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // BrokerRelay carries broker destinations to an external STOMP broker
@@ -46,14 +47,56 @@ func (c *conn) relaySubscribe(ctx context.Context, f *Frame, s *subscription, ki
 	if kind == kindUser {
 		fw.Header.Set(HdrDestination, c.srv.sessionDestination(s.dest[len(c.srv.cfg.UserPrefix)-1:], c.id))
 	}
+	// The broker may take an UNSUBSCRIBE that follows at once for one of a
+	// subscription it has not set up yet (RabbitMQ answers ERROR "There is
+	// no current subscription"): the UNSUBSCRIBE waits for this receipt.
+	receipt, own := f.Header.Get(HdrReceipt), false
+	if receipt == "" {
+		receipt, own = relayReceiptPrefix+s.id, true
+		fw.Header.Set(HdrReceipt, receipt)
+	}
 	c.mu.Lock()
 	s.relayed = true
+	s.confirmed = make(chan struct{})
+	if c.relayReceipts == nil {
+		c.relayReceipts = make(map[string]relayReceipt)
+	}
+	c.relayReceipts[receipt] = relayReceipt{sub: s, own: own}
 	c.mu.Unlock()
 	if err := c.relay.Forward(ctx, fw); err != nil {
 		c.dropSub(s)
 		return appErr(f, s.dest, fmt.Errorf("%w: %w", errRelay, err))
 	}
 	return errForwarded
+}
+
+// relayReceiptPrefix starts the receipt ids the server adds to relayed
+// SUBSCRIBEs the client asked no receipt for.
+const relayReceiptPrefix = "sockline-subscribed-"
+
+// relayReceipt is a relayed SUBSCRIBE waiting for the broker's RECEIPT;
+// own when the receipt is the server's, not the client's.
+type relayReceipt struct {
+	sub *subscription
+	own bool
+}
+
+// relayConfirmWait bounds how long an UNSUBSCRIBE waits for its
+// SUBSCRIBE's receipt from the broker.
+const relayConfirmWait = 5 * time.Second
+
+// awaitSubscribed waits until the broker has confirmed s, or a while.
+func (c *conn) awaitSubscribed(ctx context.Context, s *subscription) {
+	if s.confirmed == nil {
+		return
+	}
+	t := time.NewTimer(relayConfirmWait)
+	defer t.Stop()
+	select {
+	case <-s.confirmed:
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // sessionDestination is Spring's resolution of a user destination for one
@@ -87,6 +130,19 @@ func (s *Server) relayToUser(ctx context.Context, dest string, header Header, bo
 // fromRelay passes a broker frame to the client: a MESSAGE gets back the
 // destination the client subscribed to.
 func (c *conn) fromRelay(f *Frame) {
+	if f.Command == CmdReceipt {
+		id := f.Header.Get(HdrReceiptID)
+		c.mu.Lock()
+		r, ok := c.relayReceipts[id]
+		delete(c.relayReceipts, id)
+		c.mu.Unlock()
+		if ok {
+			close(r.sub.confirmed)
+			if r.own {
+				return // ours, not the client's
+			}
+		}
+	}
 	if f.Command == CmdMessage {
 		c.mu.Lock()
 		s := c.subs[f.Header.Get(HdrSubscription)]

@@ -19,6 +19,9 @@ type fakeRelay struct {
 
 type fakeRelaySession struct {
 	failing bool // guarded by r.mu
+	// held, when set, keeps the broker's receipts until it is closed (a
+	// broker still setting a subscription up); guarded by r.mu.
+	held    chan struct{}
 	r       *fakeRelay
 	deliver func(*Frame)
 	closed  func(error)
@@ -57,9 +60,15 @@ func (s *fakeRelaySession) Forward(ctx context.Context, f *Frame) error {
 		return errors.New("broker unreachable")
 	}
 	s.r.forwarded = append(s.r.forwarded, f.Command+" "+what)
+	held := s.held
 	s.r.mu.Unlock()
 	if rc := f.Header.Get(HdrReceipt); rc != "" { // the broker answers receipts
-		s.deliver(&Frame{Command: CmdReceipt, Header: Header{{HdrReceiptID, rc}}})
+		receipt := &Frame{Command: CmdReceipt, Header: Header{{HdrReceiptID, rc}}}
+		if held == nil {
+			s.deliver(receipt)
+		} else {
+			go func() { <-held; s.deliver(receipt) }()
+		}
 	}
 	return nil
 }
@@ -152,6 +161,40 @@ func TestRelayRouting(t *testing.T) {
 }
 
 // A broker that cannot be reached refuses the CONNECT with a clear ERROR.
+// An UNSUBSCRIBE right after a SUBSCRIBE reaches the broker only once the
+// broker has confirmed the subscription (RabbitMQ answers ERROR to one for a
+// subscription it has not set up yet): the server asks a receipt of its own
+// for a SUBSCRIBE that has none, and the client never sees it.
+func TestRelayUnsubscribeWaitsForTheSubscription(t *testing.T) {
+	t.Parallel()
+	relay := &fakeRelay{}
+	srv := newServer(t, Config{Relay: relay, Logger: quietLogger})
+	c := dial(t, srv)
+	c.send("CONNECT", "", "accept-version", "1.2")
+	c.expect("CONNECTED")
+	relay.mu.Lock()
+	rs := relay.sessions[0]
+	held := make(chan struct{})
+	rs.held = held
+	relay.mu.Unlock()
+	c.send("SUBSCRIBE", "", "id", "s1", "destination", "/topic/a")
+	c.send("UNSUBSCRIBE", "", "id", "s1", "receipt", "u1")
+	c.quiet() // the UNSUBSCRIBE waits: nothing comes back
+	_, forwarded, _ := relay.snapshot()
+	if strings.Join(forwarded, ",") != "SUBSCRIBE /topic/a" {
+		t.Fatalf("forwarded before the broker confirmed: %q, want the SUBSCRIBE only", forwarded)
+	}
+	close(held)
+	if f := c.expect("RECEIPT"); f.Header.Get("receipt-id") != "u1" {
+		t.Fatalf("receipt %v: want the client's own only", f.Header)
+	}
+	_, forwarded, _ = relay.snapshot()
+	if strings.Join(forwarded, ",") != "SUBSCRIBE /topic/a,UNSUBSCRIBE s1" {
+		t.Fatalf("forwarded: %q", forwarded)
+	}
+	c.quiet()
+}
+
 func TestRelayDown(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t, Config{Authenticate: LoginAuthenticator, Relay: &fakeRelay{}, Logger: quietLogger})

@@ -114,6 +114,7 @@ func (c *conn) onUnsubscribe(ctx context.Context, f *Frame) error {
 	c.srv.users.changed(c)
 	c.srv.event(Event{Type: EventUnsubscribe, Session: c.id, Principal: c.principal, Frame: f, Subscription: id, Destination: s.dest})
 	if s.relayed {
+		c.awaitSubscribed(ctx, s)
 		fw := &Frame{Command: CmdUnsubscribe, Header: f.Header.Clone()}
 		fw.Header.Set(HdrID, s.id)
 		if err := c.relay.Forward(ctx, fw); err != nil {

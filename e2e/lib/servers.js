@@ -311,6 +311,12 @@ async function createTestServer(pageServer) {
       }),
     });
   }
+  // E2E_STOMP_RELAY=HOST:PORT: /stomp's broker destinations go to that STOMP
+  // broker (a RabbitMQ node scripts/test-all.sh starts) through the relay.
+  if (process.env.E2E_STOMP_RELAY) {
+    if (kind !== 'go') throw new Error('E2E_STOMP_RELAY needs E2E_SERVER=go');
+    args = [...args, '-stomp-relay', process.env.E2E_STOMP_RELAY];
+  }
   const port = await freePort();
   return new ServerProcess({
     name: `${kind}-testserver`,
