@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -104,8 +105,9 @@ type carriedNode struct {
 
 // carriedNodes starts n echo nodes with Cluster on one private
 // redis-server; every node has its own Redis connections, as separate
-// processes would.
-func carriedNodes(tb testing.TB, n int) ([]*carriedNode, *testredis.Server) {
+// processes would. With direct, the nodes also take direct connections
+// from each other (Cluster.DirectListener), and carried requests use them.
+func carriedNodes(tb testing.TB, n int, direct bool) ([]*carriedNode, *testredis.Server) {
 	tb.Helper()
 	rs := testredis.Start(tb)
 	var owners sync.Map // session id -> *carriedNode that runs it
@@ -120,10 +122,16 @@ func carriedNodes(tb testing.TB, n int) ([]*carriedNode, *testredis.Server) {
 			tb.Fatal(err)
 		}
 		bus := redis.NewBus(rdb, redis.BusOptions{})
+		cl := &sockjs.Cluster{Store: store, Bus: bus, Secret: carriedSecret}
+		if direct {
+			if cl.DirectListener, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+				tb.Fatal(err)
+			}
+		}
 		cn := &carriedNode{}
 		cn.h = sockjs.NewHandler(sockjs.Options{
 			ResponseLimit: carriedStreamLimit,
-			Cluster:       &sockjs.Cluster{Store: store, Bus: bus, Secret: carriedSecret},
+			Cluster:       cl,
 		}, func(ctx context.Context, s *sockjs.Session) {
 			owners.Store(s.ID(), cn)
 			defer owners.Delete(s.ID())
@@ -216,9 +224,9 @@ func readRedis(ctx context.Context, info func(context.Context) (string, error)) 
 // measureCarried runs msgs echoes (one in flight per session) through a
 // round-robin proxy over nodes nodes, and measures them. start and stop
 // (when not nil) run at the edges of the measured window.
-func measureCarried(tb testing.TB, transport string, nodes, sessions, msgs int, start, stop func()) carriedResult {
+func measureCarried(tb testing.TB, transport string, nodes, sessions, msgs int, direct bool, start, stop func()) carriedResult {
 	tb.Helper()
-	ns, rs := carriedNodes(tb, nodes)
+	ns, rs := carriedNodes(tb, nodes, direct)
 	rdb, err := redis.NewClient(rs.URL())
 	if err != nil {
 		tb.Fatal(err)
@@ -310,9 +318,11 @@ var carriedLocal = struct {
 // per op, over xhr-polling and xhr-streaming, through a round-robin proxy
 // over one node (nodes=1: nothing is carried) or two (nodes=2: about every
 // other request lands on the node that does not own its session, and is
-// carried to the owner over Redis). Both have Cluster on the same kind of
-// redis-server, so carrying is the only difference. Each session has one
-// message in flight at a time.
+// carried to the owner over Redis), or two with direct connections
+// (nodes=2/direct: the carried requests' messages go over a TCP connection
+// between the nodes; Redis only for the first exchange, ownership and
+// liveness). All have Cluster on the same kind of redis-server, so carrying
+// is the only difference. Each session has one message in flight at a time.
 //
 // Metrics: p50-us and p99-us (round trip, from Send to the echo's Recv, in
 // the client), cpu-ns/msg (the nodes' CPU plus redis-server's per message;
@@ -320,8 +330,8 @@ var carriedLocal = struct {
 // (the clients' and the proxy's, in their own process, not in cpu-ns/msg),
 // redis-cmds/msg, publish/msg, carried-frac (the share of session requests
 // that reached a node not owning the session) and recv-req/msg (polls or
-// streams opened per message). The nodes=2 line also has p50-x, p99-x and
-// cpu-x: its figures over the nodes=1 run just before it in the same
+// streams opened per message). The nodes=2 lines also have p50-x, p99-x and
+// cpu-x: their figures over the nodes=1 run before them in the same
 // process.
 //
 // Run it with a fixed count, so both sides echo as many messages:
@@ -330,10 +340,17 @@ var carriedLocal = struct {
 func BenchmarkClusterCarried(b *testing.B) {
 	for _, transport := range []string{client.XHRPolling, client.XHRStreaming} {
 		for _, sessions := range []int{1, 8} {
-			for _, nodes := range []int{1, 2} {
+			for _, mode := range []struct {
+				nodes  int
+				direct bool
+			}{{1, false}, {2, false}, {2, true}} {
+				nodes := mode.nodes
 				name := fmt.Sprintf("transport=%s/sessions=%d/nodes=%d", transport, sessions, nodes)
+				if mode.direct {
+					name += "/direct"
+				}
 				b.Run(name, func(b *testing.B) {
-					r := measureCarried(b, transport, nodes, sessions, b.N, b.ResetTimer, b.StopTimer)
+					r := measureCarried(b, transport, nodes, sessions, b.N, mode.direct, b.ResetTimer, b.StopTimer)
 					reportCarried(b, r)
 					key := fmt.Sprint(transport, "/", sessions)
 					carriedLocal.Lock()
@@ -387,9 +404,10 @@ func reportCarried(b *testing.B, r carriedResult) {
 func TestClusterCarriedHarness(t *testing.T) {
 	for _, transport := range []string{client.XHRPolling, client.XHRStreaming} {
 		t.Run(transport, func(t *testing.T) {
-			local := measureCarried(t, transport, 1, 2, 40, nil, nil)
-			carried := measureCarried(t, transport, 2, 2, 40, nil, nil)
-			for _, r := range []carriedResult{local, carried} {
+			local := measureCarried(t, transport, 1, 2, 40, false, nil, nil)
+			carried := measureCarried(t, transport, 2, 2, 40, false, nil, nil)
+			direct := measureCarried(t, transport, 2, 2, 40, true, nil, nil)
+			for _, r := range []carriedResult{local, carried, direct} {
 				if r.driver.Msgs != 40 || r.driver.P50 <= 0 || r.driver.P99 < r.driver.P50 {
 					t.Errorf("driver result %+v, want 40 messages with round trips", r.driver)
 				}

@@ -35,14 +35,23 @@ echo "== browser transport suite through real proxies: nginx as the README confi
 proxy_tmp=$(mktemp -d)
 trap 'rm -rf "$proxy_tmp"' EXIT
 go build -o "$proxy_tmp/testserver" ./examples/testserver
+go build -o "$proxy_tmp/sockline" ./cmd/sockline   # for probe.spec.js: sockline probe through each proxy
+export E2E_SOCKLINE_BIN="$proxy_tmp/sockline"
 failed=()
 for p in nginx nginx-default haproxy; do
   echo "-- E2E_PROXY=$p"
   if ! E2E_GO_TESTSERVER_BIN="$proxy_tmp/testserver" E2E_PROXY="$p" E2E_OUTPUT_DIR="$PWD/e2e/test-results/proxy-$p" \
-      npx playwright test -c e2e/playwright.config.js e2e/transports.spec.js 2>&1 | tee "$proxy_tmp/$p.log"; then
+      npx playwright test -c e2e/playwright.config.js e2e/transports.spec.js e2e/probe.spec.js 2>&1 | tee "$proxy_tmp/$p.log"; then
     failed+=("$p")
   fi
 done
+# sockline probe must name the buffering of a proxy that holds whole responses
+# (no browser, no sockjs-client timeouts: deterministic, so fatal).
+echo "-- E2E_PROXY=nginx-buffered: sockline probe's diagnosis"
+if ! E2E_GO_TESTSERVER_BIN="$proxy_tmp/testserver" E2E_PROXY=nginx-buffered E2E_OUTPUT_DIR="$PWD/e2e/test-results/probe-nginx-buffered" \
+    npx playwright test -c e2e/playwright.config.js e2e/probe.spec.js 2>&1 | tee "$proxy_tmp/probe-nginx-buffered.log"; then
+  failed+=("nginx-buffered (probe)")
+fi
 # A measurement, not a set-up to support: nginx's defaults ignoring X-Accel-Buffering
 # (as a proxy or CDN that buffers regardless would); sockjs-client must fall back
 # to polling within its own timeouts. Reported, not fatal: the same-origin htmlfile
@@ -55,6 +64,8 @@ if ! E2E_GO_TESTSERVER_BIN="$proxy_tmp/testserver" E2E_PROXY=nginx-buffered E2E_
 fi
 echo "-- time to first message per set-up and transport (used: the transport sockjs-client ended up using)"
 for p in nginx nginx-default haproxy nginx-buffered; do grep -h '^E2E-TIMING' "$proxy_tmp/$p.log" | sed 's/^/   /' || true; done
+echo "-- sockline probe's findings per set-up"
+for p in nginx nginx-default haproxy probe-nginx-buffered; do grep -h '^E2E-PROBE' "$proxy_tmp/$p.log" | sed 's/^/   /' || true; done
 if [ "${#failed[@]}" -gt 0 ]; then
   echo "browser suite through proxies FAILED: ${failed[*]} (see e2e/test-results/proxy-<set-up>/)" >&2
   exit 1

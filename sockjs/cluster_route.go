@@ -190,19 +190,51 @@ func storeUnavailable(w http.ResponseWriter) { retryLater(w, "1", "Session store
 func (c *clusterNode) onNodeMessage(_ string, p []byte) {
 	m, err := c.codec.Decode(p)
 	if err != nil {
-		if errors.Is(err, tunnel.ErrForged) {
-			if c.forged.Add(1) == 1 {
-				c.h.opts.Logger.Error("sockline cluster: dropped a message not made with the cluster secret (a node with another Secret, or someone injecting into Redis); counted in ClusterStats", "node", c.node)
-			}
-		} else {
-			c.malformed.Add(1)
-			c.h.opts.Logger.Warn("sockline cluster: dropped a malformed message", "node", c.node, "err", err)
+		c.countBad(err)
+		return
+	}
+	if c.direct != nil && m.Addr != "" {
+		c.direct.learn(m.From, m.Addr)
+	}
+	c.dispatch(m, nil)
+}
+
+// onDirectMessage dispatches a message that came over the direct
+// connection pc, and reports whether the connection may go on: one that
+// carries a message not made with the Secret, or from another node than
+// its Hello's, is closed.
+func (c *clusterNode) onDirectMessage(pc *peerConn, p []byte) bool {
+	m, err := c.codec.Decode(p)
+	if err != nil {
+		c.countBad(err)
+		return !errors.Is(err, tunnel.ErrForged)
+	}
+	if m.From != pc.node || m.Kind == tunnel.KindHello {
+		c.stray.Add(1)
+		return false
+	}
+	c.dispatch(m, pc)
+	return true
+}
+
+// countBad counts (and logs) a message that did not decode.
+func (c *clusterNode) countBad(err error) {
+	if errors.Is(err, tunnel.ErrForged) {
+		if c.forged.Add(1) == 1 {
+			c.h.opts.Logger.Error("sockline cluster: dropped a message not made with the cluster secret (a node with another Secret, or someone injecting into Redis or a direct connection); counted in ClusterStats", "node", c.node)
 		}
 		return
 	}
+	c.malformed.Add(1)
+	c.h.opts.Logger.Warn("sockline cluster: dropped a malformed message", "node", c.node, "err", err)
+}
+
+// dispatch hands an authenticated message to its exchange; via is the
+// direct connection it came over (nil: the bus).
+func (c *clusterNode) dispatch(m *tunnel.Msg, via *peerConn) {
 	switch m.Kind {
 	case tunnel.KindOpen:
-		c.startServed(m)
+		c.startServed(m, via)
 	case tunnel.KindAck, tunnel.KindCancel, tunnel.KindDrain:
 		c.mu.Lock()
 		s := c.in[m.ID]
@@ -225,6 +257,8 @@ func (c *clusterNode) onNodeMessage(_ string, p []byte) {
 			return
 		}
 		f.deliver(m)
+	default:
+		c.stray.Add(1) // a Hello on the bus
 	}
 }
 
@@ -232,6 +266,12 @@ func (c *clusterNode) onNodeMessage(_ string, p []byte) {
 // (1 when the bus cannot tell).
 func (c *clusterNode) publish(ctx context.Context, node string, m *tunnel.Msg) (int, error) {
 	m.From = c.node
+	if c.direct != nil {
+		if c.direct.send(node, m) {
+			return 1, nil
+		}
+		m.Addr = c.direct.addr // so that node dials this one
+	}
 	p := c.codec.Encode(m)
 	if counter, ok := c.cfg.Bus.(pubsub.Counter); ok {
 		return counter.PublishCount(ctx, c.nodeTopic(node), p)

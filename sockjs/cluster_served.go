@@ -70,7 +70,7 @@ func (s *served) deliver(m *tunnel.Msg) {
 }
 
 // startServed serves a carried request on its own goroutine.
-func (c *clusterNode) startServed(m *tunnel.Msg) {
+func (c *clusterNode) startServed(m *tunnel.Msg, via *peerConn) {
 	rt, known := routes[m.Transport]
 	sess, held := c.h.registry.Load(m.Session)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -84,6 +84,9 @@ func (c *clusterNode) startServed(m *tunnel.Msg) {
 	if serve {
 		c.in[m.ID] = s
 		c.wg.Add(1)
+		if via != nil {
+			c.direct.pinTo(m.ID, via) // the answers go back the way it came
+		}
 	}
 	c.mu.Unlock()
 	switch {
@@ -108,6 +111,9 @@ func (c *clusterNode) startServed(m *tunnel.Msg) {
 			c.mu.Lock()
 			delete(c.in, m.ID)
 			c.mu.Unlock()
+			if via != nil {
+				c.direct.unpin(m.ID)
+			}
 			c.wg.Done()
 			cancel()
 			c.goDeliver(m.From, &tunnel.Msg{Kind: tunnel.KindChunk, Final: true, ID: m.ID, Seq: 1, Status: http.StatusServiceUnavailable,
@@ -130,6 +136,9 @@ func (c *clusterNode) startServed(m *tunnel.Msg) {
 			delete(c.in, m.ID)
 			c.recent.add(m.ID, m.From, m.Session, tw.carried)
 			c.mu.Unlock()
+			if via != nil {
+				c.direct.unpin(m.ID)
+			}
 			cancel()
 		}()
 		req := &http.Request{

@@ -114,6 +114,15 @@ func (c *clusterNode) readBody(w http.ResponseWriter, r *http.Request, name stri
 // response. It reports gone when the owner no longer holds the session,
 // before anything was written: the caller may route it again.
 func (c *clusterNode) forward(rt route, w http.ResponseWriter, r *http.Request, name, id, owner string, body []byte) (gone bool) {
+	start, outcome := time.Now(), carriedOK
+	var firstByte time.Duration
+	if ev := c.h.opts.Events; ev != nil {
+		defer func() {
+			if !gone {
+				ev.CarriedRequest(name, firstByte, outcome)
+			}
+		}()
+	}
 	rc := http.NewResponseController(w)
 	// The body is read: the application's ReadTimeout must not cut a long
 	// response.
@@ -126,6 +135,9 @@ func (c *clusterNode) forward(rt route, w http.ResponseWriter, r *http.Request, 
 	c.mu.Unlock()
 	c.forwards.Add(1)
 	c.lastForward.Store(time.Now().UnixNano())
+	if c.direct != nil && c.direct.pin(exID, owner) {
+		defer c.direct.unpin(exID)
+	}
 	defer func() {
 		c.mu.Lock()
 		delete(c.out, exID)
@@ -144,9 +156,11 @@ func (c *clusterNode) forward(rt route, w http.ResponseWriter, r *http.Request, 
 	cancel()
 	switch {
 	case errors.Is(err, errPeerGone):
+		outcome = carriedLost
 		c.serveLost(rt, w, r, name, id)
 		return false
 	case err != nil:
+		outcome = carriedUnreachable
 		c.h.opts.Logger.Warn("sockline cluster: carrying a request to its session's node failed", "session", id, "node", owner, "err", err)
 		nodeUnreachable(w)
 		return false
@@ -175,6 +189,7 @@ func (c *clusterNode) forward(rt route, w http.ResponseWriter, r *http.Request, 
 					return true
 				}
 				if m.Err != "" || m.Seq != next-1 {
+					outcome = carriedAborted
 					c.abort(w, next > 1, "the session's node failed the response: "+m.Err)
 				}
 				return false
@@ -187,11 +202,13 @@ func (c *clusterNode) forward(rt route, w http.ResponseWriter, r *http.Request, 
 				}
 				if m.Seq != next {
 					cancelRemote()
+					outcome = carriedAborted
 					c.abort(w, next > 1, "a chunk between nodes was lost")
 					return false
 				}
 				next++
 				if m.Seq == 1 {
+					firstByte = time.Since(start)
 					hd := w.Header()
 					for k, v := range m.Header {
 						hd[k] = v
@@ -202,6 +219,7 @@ func (c *clusterNode) forward(rt route, w http.ResponseWriter, r *http.Request, 
 				ack := &tunnel.Msg{Kind: tunnel.KindAck, ID: exID, Seq: m.Seq}
 				if err != nil {
 					ack.Err = err.Error()
+					outcome = carriedClientGone
 				}
 				if m.Final {
 					// The owner does not wait for a final chunk's
@@ -226,17 +244,21 @@ func (c *clusterNode) forward(rt route, w http.ResponseWriter, r *http.Request, 
 			c.goDeliver(owner, &tunnel.Msg{Kind: tunnel.KindDrain, ID: exID})
 		case <-f.broken:
 			cancelRemote()
+			outcome = carriedAborted
 			c.abort(w, next > 1, "messages between nodes were lost")
 			return false
 		case <-r.Context().Done():
 			cancelRemote()
+			outcome = carriedClientGone
 			return false
 		case <-c.done:
 			cancelRemote()
+			outcome = carriedAborted
 			c.abort(w, next > 1, "the node stopped")
 			return false
 		case <-timer.C:
 			cancelRemote()
+			outcome = carriedTimeout
 			c.h.opts.Logger.Warn("sockline cluster: the session's node went silent on a carried request", "session", id, "node", owner, "transport", name, "chunks", next-1)
 			if next == 1 {
 				http.Error(w, "The session's node did not answer.", http.StatusGatewayTimeout)
@@ -247,6 +269,16 @@ func (c *clusterNode) forward(rt route, w http.ResponseWriter, r *http.Request, 
 		}
 	}
 }
+
+// Outcomes of a carried request, as Events.CarriedRequest reports them.
+const (
+	carriedOK          = "ok"          // the owner's response ended normally
+	carriedTimeout     = "timeout"     // the owner went silent for ForwardTimeout
+	carriedUnreachable = "unreachable" // the request could not be handed to the owner
+	carriedLost        = "lost"        // the session's node is gone: the client got its close frame
+	carriedAborted     = "aborted"     // the response failed on the way (lost chunks, a failed owner, a node stopping)
+	carriedClientGone  = "client_gone" // the client left before the response ended
+)
 
 // goDeliver delivers m (within the forward timeout) on a goroutine of the
 // node's.

@@ -47,6 +47,18 @@ type Events interface {
 	// AuthorizationRefused: Options.Authorize refused to open a session
 	// for r over transport; err is what it returned.
 	AuthorizationRefused(r *http.Request, transport string, err error)
+	// CarriedRequest: a request of a session owned by another cluster node
+	// (see Options.Cluster) was carried there from this node and ended.
+	// firstByte is how long the owner took to start the response: the
+	// cost of carrying it plus, for a poll, the wait for a message (zero
+	// when no response started). outcome tells how it ended: "ok",
+	// "timeout" (the owner went silent for Cluster.ForwardTimeout: 504 or
+	// a cut stream), "unreachable" (it could not be handed to the owner:
+	// 503), "lost" (the session's node is gone; the client got its close
+	// frame), "aborted" (the response failed on the way: 502 or a cut
+	// stream), "client_gone" (the client left first). A request the owner
+	// turned out not to hold, carried again, is reported once.
+	CarriedRequest(transport string, firstByte time.Duration, outcome string)
 }
 
 // NopEvents implements Events by doing nothing. Embed it in an Events
@@ -76,6 +88,9 @@ func (NopEvents) OriginRefused(*http.Request) {}
 
 // AuthorizationRefused implements Events.
 func (NopEvents) AuthorizationRefused(*http.Request, string, error) {}
+
+// CarriedRequest implements Events.
+func (NopEvents) CarriedRequest(string, time.Duration, string) {}
 
 // debug reports whether per-session events are logged, so that nothing is
 // built for a logger that would drop it.

@@ -29,7 +29,8 @@ type benchConfig struct {
 	size      int
 	duration  time.Duration
 	drain     time.Duration
-	rate      int // broadcast: messages per second
+	rate      int  // broadcast: messages per second; echo with openLoop: over all sessions
+	openLoop  bool // echo: -rate was given: send on schedule, not on echoes
 	header    http.Header
 }
 
@@ -46,14 +47,18 @@ type benchSummary struct {
 	Sent       uint64  `json:"sent"`
 	Received   uint64  `json:"received"`
 	MsgsPerSec float64 `json:"msgs_per_s"`
-	P50ms      float64 `json:"p50_ms"`
-	P99ms      float64 `json:"p99_ms"`
-	P999ms     float64 `json:"p999_ms"`
-	MaxMs      float64 `json:"max_ms"`
-	Errors     uint64  `json:"errors"`
-	Lost       uint64  `json:"lost"`
-	Duplicated uint64  `json:"duplicated"`
-	FirstError string  `json:"first_error,omitempty"`
+	// OpenLoopRate is echo's -rate when given: messages a second sent on
+	// schedule over all sessions; MsgsPerSec below it means the clients
+	// or the server could not keep up.
+	OpenLoopRate int     `json:"open_loop_rate,omitempty"`
+	P50ms        float64 `json:"p50_ms"`
+	P99ms        float64 `json:"p99_ms"`
+	P999ms       float64 `json:"p999_ms"`
+	MaxMs        float64 `json:"max_ms"`
+	Errors       uint64  `json:"errors"`
+	Lost         uint64  `json:"lost"`
+	Duplicated   uint64  `json:"duplicated"`
+	FirstError   string  `json:"first_error,omitempty"`
 
 	// Idle and churn modes: sessions opened (churn: opened and closed),
 	// and the time from starting a Dial (/info included) to its "o" frame.
@@ -97,7 +102,9 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&cfg.size, "s", 64, "bytes per message (at least the 40-byte header)")
 	fs.DurationVar(&cfg.duration, "d", 10*time.Second, "how long to send")
 	fs.DurationVar(&cfg.drain, "drain", 2*time.Second, "after -d, how long to wait for messages in flight")
-	fs.IntVar(&cfg.rate, "rate", 100, "broadcast: messages per second from the publisher")
+	fs.IntVar(&cfg.rate, "rate", 100, "broadcast: messages per second from the publisher; "+
+		"echo, when given: an open loop of this many messages per second over all sessions, each sent on schedule whether or not "+
+		"the echoes came back (latency counted from the scheduled time), instead of -w in flight")
 	fs.Var(headerFlag(cfg.header), "H", "add the header `'Name: value'` to every request, the websocket handshake included (repeatable)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the load generator to `file`")
@@ -106,6 +113,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return code
 	}
 	cfg.url = url
+	fs.Visit(func(f *flag.Flag) { cfg.openLoop = cfg.openLoop || (f.Name == "rate" && cfg.mode == "echo") })
 	if !slices.Contains([]string{"echo", "broadcast", "idle", "churn"}, cfg.mode) {
 		fmt.Fprintf(stderr, "sockline bench: -mode %q: want echo, broadcast, idle or churn\n", cfg.mode)
 		return 2
@@ -156,8 +164,12 @@ func printSummary(w io.Writer, s benchSummary) {
 		printOpenSummary(w, s)
 		return
 	}
-	fmt.Fprintf(w, "%s %s over %s: %d/%d sessions, %d in flight, %d B messages, %.1fs\n",
-		s.Mode, s.URL, s.Transport, s.Connected, s.Sessions, s.InFlight, s.Size, s.DurationS)
+	load := fmt.Sprintf("%d in flight", s.InFlight)
+	if s.OpenLoopRate > 0 {
+		load = fmt.Sprintf("open loop at %d msgs/s", s.OpenLoopRate)
+	}
+	fmt.Fprintf(w, "%s %s over %s: %d/%d sessions, %s, %d B messages, %.1fs\n",
+		s.Mode, s.URL, s.Transport, s.Connected, s.Sessions, load, s.Size, s.DurationS)
 	fmt.Fprintf(w, "sent %d  received %d  %.0f msgs/s\n", s.Sent, s.Received, s.MsgsPerSec)
 	fmt.Fprintf(w, "latency p50 %.3fms  p99 %.3fms  p999 %.3fms  max %.3fms\n", s.P50ms, s.P99ms, s.P999ms, s.MaxMs)
 	fmt.Fprintf(w, "errors %d  lost %d  duplicated %d\n", s.Errors, s.Lost, s.Duplicated)
@@ -201,8 +213,11 @@ func runBench(ctx context.Context, cfg benchConfig, progress io.Writer) benchSum
 	conns := dialAll(ctx, r, opts)
 	sum := benchSummary{URL: cfg.url, Transport: cfg.transport, Mode: cfg.mode, Sessions: cfg.sessions,
 		Connected: len(conns), InFlight: cfg.window, Size: cfg.size}
-	if cfg.mode == "broadcast" {
+	if cfg.mode == "broadcast" || cfg.openLoop {
 		sum.InFlight = 0
+	}
+	if cfg.openLoop {
+		sum.OpenLoopRate = cfg.rate
 	}
 	if len(conns) == 0 {
 		r.summarize(&sum, 0, 0)
@@ -233,9 +248,22 @@ func runBench(ctx context.Context, cfg benchConfig, progress io.Writer) benchSum
 	for _, w := range workers {
 		receivers.Add(1)
 		go func() { defer receivers.Done(); w.receive() }()
-		if cfg.mode == "echo" {
+		if cfg.mode == "echo" && !cfg.openLoop {
 			senders.Add(1)
 			go func() { defer senders.Done(); w.send(stopSend) }()
+		}
+	}
+	if cfg.openLoop {
+		// Sessions take turns: session i sends at start + i/rate, then
+		// every len(workers)/rate.
+		perSession := float64(cfg.rate) / float64(len(workers))
+		start := time.Now()
+		for i, w := range workers {
+			senders.Add(1)
+			go func() {
+				defer senders.Done()
+				w.paced(stopSend, perSession, start.Add(time.Duration(float64(i)*float64(time.Second)/float64(cfg.rate))))
+			}()
 		}
 	}
 

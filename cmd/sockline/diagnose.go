@@ -44,6 +44,10 @@ type finding struct {
 	AccelNo bool          // the answer carried "X-Accel-Buffering: no"
 
 	NoAnswer time.Duration // probe's request got no answer at all (not even headers) in this long
+	// PollAnswered: when a stream got no answer, a poll of a new session
+	// (whose response ends at once) was answered with its open frame in
+	// this long; 0: it was not, or was not tried.
+	PollAnswered time.Duration
 
 	// Sessions and cookies.
 	CookieNeeded  bool          // /info said cookie_needed: true
@@ -161,6 +165,13 @@ func diagnose(f finding) diagnosis {
 				"check that it reaches nginx (another proxy in front of the server may drop it), or set proxy_buffering off for this location"
 		}
 		return d
+
+	case (f.Transport == "xhr-streaming" || f.Transport == "eventsource") && f.NoAnswer > 0 && f.Status == 0 && f.PollAnswered > 0:
+		return diagnosis{Kind: "response buffered",
+			Cause: fmt.Sprintf("response buffered on the way, headers included: %s got no answer at all in %s s, while a poll, whose response ends at once, was answered in %s: "+
+				"a proxy holds each response until it ends or its buffer fills, and a stream does not end", f.StatusOf, seconds(f.NoAnswer), ms(f.PollAnswered)),
+			Hint: "turn response buffering off for this path on the proxy that buffers (nginx: proxy_buffering off, or let the server's \"X-Accel-Buffering: no\" work: " +
+				"no proxy_ignore_headers X-Accel-Buffering); until then clients fall back to polling"}
 
 	case f.NoAnswer > 0 && f.Status == 0:
 		return diagnosis{Kind: "no answer",

@@ -222,6 +222,18 @@ func TestBench(t *testing.T) {
 			t.Fatalf("summary %+v: want a tenth lost", s)
 		}
 	})
+	// -rate in echo mode: an open loop on schedule, about rate × duration
+	// messages over all sessions however fast the echoes come (sends that
+	// fell behind on a loaded machine go out at once, so the count holds).
+	t.Run("open loop", func(t *testing.T) {
+		s, _ := bench(t, "-t", "xhr-polling", "-n", "4", "-rate", "200", "-d", "1s", url+"/echo")
+		if s.OpenLoopRate != 200 || s.InFlight != 0 {
+			t.Fatalf("summary %+v: want the open loop's rate reported", s)
+		}
+		if s.Sent < 160 || s.Sent > 240+4 || s.Received != s.Sent || s.Lost != 0 || s.Duplicated != 0 || s.Errors != 0 {
+			t.Fatalf("summary %+v: want about 200 messages sent in 1 s and each back once", s)
+		}
+	})
 	t.Run("broadcast", func(t *testing.T) {
 		s, _ := bench(t, "-mode", "broadcast", "-t", "xhr-streaming", "-n", "4", "-rate", "50", "-d", "1s", url+"/broadcast")
 		if s.Sent == 0 || s.Received != 4*s.Sent || s.Lost != 0 || s.Duplicated != 0 {

@@ -471,6 +471,7 @@ const (
 // rawStream opens a stream of its own and notes when its headers came and
 // how much of what the server sends at once followed, within -timeout.
 func (p *prober) rawStream(ctx context.Context, f *finding) {
+	outer := ctx
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	method, u, want := http.MethodPost, p.sessionURL()+"/xhr_streaming", xhrStreamingWant
@@ -490,6 +491,9 @@ func (p *prober) rawStream(ctx context.Context, f *finding) {
 	resp, err := p.hc.Do(req)
 	if err != nil {
 		p.noAnswer(ctx, f, err, start)
+		if f.NoAnswer > 0 {
+			f.PollAnswered = p.controlPoll(outer)
+		}
 		return
 	}
 	defer resp.Body.Close()
@@ -538,6 +542,35 @@ func (p *prober) rawPoll(ctx context.Context, f *finding) {
 	if resp.StatusCode != http.StatusOK {
 		f.Body = string(b)
 	}
+}
+
+// controlPoll opens a new session with one poll, within -timeout, and
+// returns how long its open frame took; 0 when it did not come. A stream
+// that gets no answer while a poll does points at a proxy that buffers
+// whole responses: a poll's ends at once, a stream's never.
+func (p *prober) controlPoll(ctx context.Context) time.Duration {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	u := p.sessionURL() + "/xhr"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.withQuery(u), nil)
+	if err != nil {
+		return 0
+	}
+	addHeader(req, p.header)
+	start := time.Now()
+	resp, err := p.hc.Do(req)
+	if err != nil {
+		p.rec.printf("POST %s (probe's control poll) -> error: %v (%s)", hideQuery(u), err, ms(time.Since(start)))
+		return 0
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64))
+	took := time.Since(start)
+	p.rec.printf("POST %s (probe's control poll) -> %s %q (%s)", hideQuery(u), resp.Status, b, ms(took))
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(string(b), "o") {
+		return 0
+	}
+	return took
 }
 
 // noAnswer notes the error of a raw request that got no answer: a

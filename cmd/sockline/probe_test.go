@@ -229,6 +229,81 @@ func TestProbeBuffered(t *testing.T) {
 	t.Logf("xhr-streaming: %+v", *result(t, rep, "xhr-streaming").Diagnosis)
 }
 
+// headersHeld holds the response headers back until the first body byte,
+// as nginx does while it buffers: flushes before that send nothing. It has
+// no Unwrap, so that the proxy cannot flush around it; the websocket
+// upgrade goes through Hijack.
+type headersHeld struct {
+	w       http.ResponseWriter
+	code    int
+	started bool
+}
+
+func (h *headersHeld) Header() http.Header { return h.w.Header() }
+func (h *headersHeld) WriteHeader(code int) {
+	if code >= 200 && h.code == 0 {
+		h.code = code
+	}
+}
+func (h *headersHeld) Write(p []byte) (int, error) {
+	if !h.started {
+		h.started = true
+		if h.code != 0 {
+			h.w.WriteHeader(h.code)
+		}
+	}
+	return h.w.Write(p)
+}
+
+// finish sends the headers of a response without a body.
+func (h *headersHeld) finish() {
+	if !h.started && h.code != 0 {
+		h.started = true
+		h.w.WriteHeader(h.code)
+	}
+}
+func (h *headersHeld) Flush() {
+	if h.started {
+		_ = http.NewResponseController(h.w).Flush()
+	}
+}
+func (h *headersHeld) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(h.w).Hijack()
+}
+
+// (b2) A proxy that holds streamed responses whole, headers included, as
+// nginx does while it buffers: the streams get no answer at all, a poll of
+// a new session does, and probe names the buffering rather than "no answer".
+func TestProbeBufferedHeadersToo(t *testing.T) {
+	t.Parallel()
+	backend := serve(t, httptest.NewUnstartedServer(echoHandler(t, sockjs.Options{})), false)
+	front := reverseProxy(t, backend,
+		func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+			hw := &headersHeld{w: w}
+			next.ServeHTTP(hw, r)
+			hw.finish()
+		},
+		func(resp *http.Response) error {
+			p := resp.Request.URL.Path
+			if resp.StatusCode == http.StatusOK && (strings.HasSuffix(p, "/xhr_streaming") || strings.HasSuffix(p, "/eventsource")) {
+				resp.Body = &bufferingBody{ReadCloser: resp.Body, limit: 8 << 10}
+			}
+			return nil
+		})
+
+	code, rep, _ := probeJSON(t, "-timeout", "2s", front)
+	if code != 0 {
+		t.Errorf("exit %d, want 0", code)
+	}
+	wantKinds(t, rep, map[string]string{"websocket": "ok", "xhr-streaming": "response buffered", "eventsource": "response buffered", "xhr-polling": "ok"})
+	for _, tr := range []string{"xhr-streaming", "eventsource"} {
+		d := result(t, rep, tr).Diagnosis
+		if d == nil || !strings.Contains(d.Cause, "headers included") || !strings.Contains(d.Cause, "a poll") || !strings.Contains(d.Hint, "proxy_buffering off") {
+			t.Errorf("%s: diagnosis %+v: want the whole response held, the poll that passed, and the fix named", tr, d)
+		}
+	}
+}
+
 // (c) A server behind a self-signed certificate: refused without -cacert,
 // trusted with it, unverified (and said so) with -insecure.
 func TestProbeTLS(t *testing.T) {

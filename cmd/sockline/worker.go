@@ -21,15 +21,20 @@ type worker struct {
 	next   uint64        // next sequence number expected; receive goroutine only
 }
 
-// message builds "tag:seq:unixnano:" padded with "x" to the run's size.
-func (w *worker) message(seq uint64) string {
+// message builds "tag:seq:unixnano:" padded with "x" to the run's size,
+// stamped now.
+func (w *worker) message(seq uint64) string { return w.messageAt(seq, time.Now()) }
+
+// messageAt is message stamped at: an open loop's scheduled time, so that
+// a send held up by a slow server counts its wait in the latency.
+func (w *worker) messageAt(seq uint64, at time.Time) string {
 	var b strings.Builder
 	b.Grow(w.r.cfg.size)
 	b.WriteString(w.r.tag)
 	b.WriteByte(':')
 	b.WriteString(strconv.FormatUint(seq, 10))
 	b.WriteByte(':')
-	b.WriteString(strconv.FormatInt(time.Now().UnixNano(), 10))
+	b.WriteString(strconv.FormatInt(at.UnixNano(), 10))
 	b.WriteByte(':')
 	for b.Len() < w.r.cfg.size {
 		b.WriteByte('x')
@@ -75,13 +80,19 @@ func (w *worker) send(stop <-chan struct{}) {
 	}
 }
 
-// publish sends -rate messages a second until stop (broadcast mode). It
-// keeps to the rate by the clock, not by counting ticks, which a loaded
-// machine drops.
+// publish sends -rate messages a second until stop (broadcast mode).
 func (w *worker) publish(stop <-chan struct{}) {
-	t := time.NewTicker(max(time.Second/time.Duration(w.r.cfg.rate), time.Millisecond))
+	w.paced(stop, float64(w.r.cfg.rate), time.Now())
+}
+
+// paced sends rate messages a second, the first at start, until stop,
+// each stamped with its scheduled time. It keeps to the rate by the
+// clock, not by counting ticks, which a loaded machine drops: sends that
+// fell behind go out at once.
+func (w *worker) paced(stop <-chan struct{}, rate float64, start time.Time) {
+	every := time.Duration(float64(time.Second) / rate)
+	t := time.NewTimer(time.Until(start))
 	defer t.Stop()
-	start := time.Now()
 	var seq uint64
 	for {
 		select {
@@ -89,9 +100,9 @@ func (w *worker) publish(stop <-chan struct{}) {
 			return
 		case <-t.C:
 		}
-		due := uint64(time.Since(start).Seconds() * float64(w.r.cfg.rate))
+		due := uint64(time.Since(start).Seconds()*rate) + 1
 		for ; seq < due; seq++ {
-			if err := w.c.Send(w.message(seq)); err != nil {
+			if err := w.c.Send(w.messageAt(seq, start.Add(time.Duration(seq)*every))); err != nil {
 				if !errors.Is(err, client.ErrClosed) {
 					w.r.fail(err)
 				}
@@ -100,6 +111,7 @@ func (w *worker) publish(stop <-chan struct{}) {
 			w.sent.Add(1)
 			w.r.sent.Add(1)
 		}
+		t.Reset(max(time.Until(start.Add(time.Duration(seq)*every)), time.Millisecond))
 	}
 }
 

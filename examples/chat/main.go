@@ -29,6 +29,8 @@ func main() {
 	flag.StringVar(&cc.Redis, "redis", "", run.RedisUsage)
 	flag.StringVar(&cc.RedisCA, "redis-ca", "", run.RedisCAUsage)
 	flag.StringVar(&cc.Node, "node", "", run.NodeUsage)
+	flag.StringVar(&cc.Direct, "direct", "", run.DirectUsage)
+	flag.StringVar(&cc.NATS, "nats", "", run.NATSUsage)
 	flag.Parse()
 
 	cl, closeCluster, err := run.Cluster(cc)
@@ -37,6 +39,9 @@ func main() {
 	}
 	if cl != nil {
 		cl.Service = "chat"
+		if cl.DirectListener, err = run.DirectListener(cc.Direct); err != nil {
+			log.Fatal(err)
+		}
 	}
 	r, h := newServer(sockjs.Options{AllowedOrigins: allowed, SockJSURL: *sockjsURL, Cluster: cl})
 

@@ -36,11 +36,11 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func startProc(t *testing.T, bin, redisURL string) *proc {
+func startProc(t *testing.T, bin, redisURL string, extra ...string) *proc {
 	t.Helper()
 	addr := freeAddr(t)
 	p := &proc{base: "http://" + addr, out: &strings.Builder{}}
-	p.cmd = exec.Command(bin, "-addr", addr, "-redis", redisURL)
+	p.cmd = exec.Command(bin, append([]string{"-addr", addr, "-redis", redisURL}, extra...)...)
 	p.cmd.Env = append(os.Environ(), "SOCKLINE_CLUSTER_SECRET=testserver cluster test secret")
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
@@ -74,6 +74,8 @@ func startProc(t *testing.T, bin, redisURL string) *proc {
 // Three testserver processes on one Redis behind a proxy that sends every
 // request to the next: every HTTP transport echoes, in order; killing the
 // process that owns a session ends that session with a close frame only.
+// Once with requests carried through Redis, once over direct connections
+// between the processes (-direct).
 func TestSeparateProcessesBehindRoundRobinProxy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs processes")
@@ -83,11 +85,20 @@ func TestSeparateProcessesBehindRoundRobinProxy(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	for _, mode := range []struct {
+		name  string
+		extra []string
+	}{{"through Redis", nil}, {"direct", []string{"-direct", "127.0.0.1"}}} {
+		t.Run(mode.name, func(t *testing.T) { separateProcesses(t, bin, mode.extra) })
+	}
+}
+
+func separateProcesses(t *testing.T, bin string, extra []string) {
 	rs := testredis.Start(t)
 	var procs []*proc
 	var urls []string
 	for range 3 {
-		p := startProc(t, bin, rs.URL())
+		p := startProc(t, bin, rs.URL(), extra...)
 		procs = append(procs, p)
 		urls = append(urls, p.base)
 	}

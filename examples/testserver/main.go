@@ -43,6 +43,8 @@ func main() {
 	flag.StringVar(&cc.Redis, "redis", "", run.RedisUsage)
 	flag.StringVar(&cc.RedisCA, "redis-ca", "", run.RedisCAUsage)
 	flag.StringVar(&cc.Node, "node", "", run.NodeUsage)
+	flag.StringVar(&cc.Direct, "direct", "", run.DirectUsage)
+	flag.StringVar(&cc.NATS, "nats", "", run.NATSUsage)
 	maxSessions := flag.Int("max-sessions", 0, "sessions each service holds at most (0: the default, 100000; negative: no bound)")
 	tlsSelfSigned := flag.Bool("tls-self-signed", false, "serve HTTPS (HTTP/2 and HTTP/1.1) with a throw-away self-signed certificate made at start, and the requests per HTTP version at /protocols")
 	heartbeat := flag.Duration("heartbeat", 0, "heartbeat delay of every service (0: the default, 25s); the proxy tests lower it below their proxies' read timeouts")
@@ -52,9 +54,9 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	mux, shutdown := services.New(services.Config{SockJSURL: *sockjsURL, Cluster: cl, MaxSessions: *maxSessions, HeartbeatDelay: *heartbeat})
+	mux, shutdown := services.New(services.Config{SockJSURL: *sockjsURL, Cluster: cl, DirectHost: cc.Direct, MaxSessions: *maxSessions, HeartbeatDelay: *heartbeat})
 	if cl != nil {
-		log.Printf("cluster node %s on Redis %s", cl.Store.Node(), cc.Redis)
+		log.Printf("cluster node %s on %s", cl.Store.Node(), cc.Engine())
 	}
 	if *tlsSelfSigned {
 		serveTLS(*addr, mux, shutdown)

@@ -19,6 +19,13 @@
 //	edge  -> owner  Drain   the edge is shutting down: end the response at
 //	                        the next frame boundary
 //
+// Nodes may also talk over direct connections instead of the bus (see
+// package sockjs, Cluster.DirectListener): messages sent over the bus then
+// carry the sender's direct address (Addr), and a connection starts with a
+// Hello each way, naming the incarnation the dialer wants (Body) and the
+// one that answers (From), so that a node restarted at the same address
+// is never taken for the old one.
+//
 // Every message names the incarnation that sent it (From), and every
 // message carries an HMAC-SHA256 tag made with the cluster's shared secret:
 // the bus is shared infrastructure, and a message anyone could forge would
@@ -56,6 +63,7 @@ const (
 	KindCancel
 	KindWait
 	KindDrain
+	KindHello
 )
 
 // String returns the kind's name.
@@ -75,6 +83,8 @@ func (k Kind) String() string {
 		return "wait"
 	case KindDrain:
 		return "drain"
+	case KindHello:
+		return "hello"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -108,7 +118,13 @@ type Msg struct {
 	Body []byte
 	// Err says why an Ack is negative or an End abnormal.
 	Err string
+	// Addr is the address at which the sender takes direct connections
+	// from other nodes ("" when it takes none).
+	Addr string
 }
+
+// HelloID is the exchange id of a Hello, which belongs to no exchange.
+const HelloID = "hello"
 
 // Limits of what Decode accepts.
 const (
@@ -120,7 +136,7 @@ const (
 
 // version is the first byte of every message; a node of another version
 // is refused rather than misread.
-const version = 0xA1
+const version = 0xA2
 
 // tagBytes is the length of the truncated HMAC-SHA256 tag.
 const tagBytes = 16
@@ -169,7 +185,7 @@ func (c *Codec) tag(dst, p []byte) []byte {
 
 // Encode returns m's wire form, tagged.
 func (c *Codec) Encode(m *Msg) []byte {
-	n := 32 + len(m.ID) + len(m.From) + len(m.Session) + len(m.Transport) + len(m.Method) +
+	n := 33 + len(m.Addr) + len(m.ID) + len(m.From) + len(m.Session) + len(m.Transport) + len(m.Method) +
 		len(m.Path) + len(m.RawQuery) + len(m.ContentType) + len(m.Body) + len(m.Err) + tagBytes
 	for k, vs := range m.Header {
 		for _, v := range vs {
@@ -193,6 +209,7 @@ func (c *Codec) Encode(m *Msg) []byte {
 	p = appendString(p, m.RawQuery)
 	p = appendString(p, m.ContentType)
 	p = appendString(p, m.Err)
+	p = appendString(p, m.Addr)
 	lines := 0
 	for _, vs := range m.Header {
 		lines += len(vs)
@@ -291,6 +308,7 @@ func parse(p []byte) (*Msg, error) {
 	m.RawQuery = r.string(anyLen)
 	m.ContentType = r.string(anyLen)
 	m.Err = r.string(anyLen)
+	m.Addr = r.string(MaxIDBytes)
 	lines := r.uvarint()
 	if lines > maxHeaderFields {
 		return nil, fmt.Errorf("%d header lines (limit %d)", lines, maxHeaderFields)
@@ -349,6 +367,10 @@ func (m *Msg) check() error {
 	case KindAck:
 		if m.Seq == 0 {
 			return errors.New("ack without a sequence number")
+		}
+	case KindHello:
+		if m.ID != HelloID {
+			return fmt.Errorf("hello with exchange id %q", m.ID)
 		}
 	case KindEnd, KindCancel, KindWait, KindDrain:
 	default:

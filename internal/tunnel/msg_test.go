@@ -33,6 +33,8 @@ func TestRoundTrip(t *testing.T) {
 		{Kind: KindCancel, ID: "n1#ab/1", From: "n1#ab"},
 		{Kind: KindWait, ID: "n1#ab/1", From: "n2#cd"},
 		{Kind: KindDrain, ID: "n1#ab/1", From: "n1#ab"},
+		{Kind: KindWait, ID: "n1#ab/1", From: "n2#cd", Addr: "10.0.0.2:7946"},
+		{Kind: KindHello, ID: HelloID, From: "n1#ab", Body: []byte("n2#cd"), Addr: "10.0.0.1:7946"},
 	} {
 		got, err := c.Decode(c.Encode(m))
 		if err != nil {
@@ -47,16 +49,18 @@ func TestRoundTrip(t *testing.T) {
 func TestDecodeRefuses(t *testing.T) {
 	c := testCodec(t)
 	for name, m := range map[string]*Msg{
-		"no id":           {Kind: KindEnd, From: "n"},
-		"no from":         {Kind: KindEnd, ID: "a"},
-		"unknown kind":    {Kind: 99, ID: "a", From: "n"},
-		"open no session": {Kind: KindOpen, ID: "a", From: "n", Transport: "xhr", Method: "POST", Path: "/"},
-		"open no path":    {Kind: KindOpen, ID: "a", From: "n", Session: "s", Transport: "xhr", Method: "POST"},
-		"chunk no seq":    {Kind: KindChunk, ID: "a", From: "n", Status: 200},
-		"first no status": {Kind: KindChunk, ID: "a", From: "n", Seq: 1},
-		"ack no seq":      {Kind: KindAck, ID: "a", From: "n"},
-		"final on an end": {Kind: KindEnd, ID: "a", From: "n", Final: true},
-		"long id":         {Kind: KindEnd, ID: string(make([]byte, MaxIDBytes+1)), From: "n"},
+		"no id":                {Kind: KindEnd, From: "n"},
+		"no from":              {Kind: KindEnd, ID: "a"},
+		"unknown kind":         {Kind: 99, ID: "a", From: "n"},
+		"open no session":      {Kind: KindOpen, ID: "a", From: "n", Transport: "xhr", Method: "POST", Path: "/"},
+		"open no path":         {Kind: KindOpen, ID: "a", From: "n", Session: "s", Transport: "xhr", Method: "POST"},
+		"chunk no seq":         {Kind: KindChunk, ID: "a", From: "n", Status: 200},
+		"first no status":      {Kind: KindChunk, ID: "a", From: "n", Seq: 1},
+		"ack no seq":           {Kind: KindAck, ID: "a", From: "n"},
+		"final on an end":      {Kind: KindEnd, ID: "a", From: "n", Final: true},
+		"long id":              {Kind: KindEnd, ID: string(make([]byte, MaxIDBytes+1)), From: "n"},
+		"hello of an exchange": {Kind: KindHello, ID: "a", From: "n"},
+		"long address":         {Kind: KindWait, ID: "a", From: "n", Addr: string(make([]byte, MaxIDBytes+1))},
 	} {
 		if _, err := c.Decode(c.Encode(m)); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: Decode = %v, want ErrMalformed", name, err)

@@ -18,6 +18,13 @@ import (
 // returns the service's URL; the handler and server stop with the test.
 func serveEcho(t *testing.T, reg prometheus.Registerer, o sockjs.Options) (string, *sockjs.Handler) {
 	t.Helper()
+	url, h, _ := serveEchoMetrics(t, reg, o)
+	return url, h
+}
+
+// serveEchoMetrics is serveEcho, and returns the Metrics too.
+func serveEchoMetrics(t *testing.T, reg prometheus.Registerer, o sockjs.Options) (string, *sockjs.Handler, *sockjsprom.Metrics) {
+	t.Helper()
 	m, err := sockjsprom.New(reg, sockjsprom.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -31,7 +38,7 @@ func serveEcho(t *testing.T, reg prometheus.Registerer, o sockjs.Options) (strin
 		defer cancel()
 		_ = h.Shutdown(ctx)
 	})
-	return srv.URL + "/echo", h
+	return srv.URL + "/echo", h, m
 }
 
 // post sends a POST with body and returns the status and the body of the

@@ -22,9 +22,9 @@ type clusterCollector struct {
 // malformed authenticated messages that did not parse (a node of another
 // version), stray messages of exchanges this node no longer has (late
 // answers after a timeout, or a peer that restarted). Without
-// Options.Cluster the three stay at zero. h must not be nil. Sockjs
-// reports nothing yet about the requests a node carries for another, so
-// there is no metric of their number or latency.
+// Options.Cluster the three stay at zero. h must not be nil. The requests
+// a node carries for another are counted by New's Metrics
+// (sockjs_cluster_carried_*), from sockjs.Events.
 func NewClusterCollector(h *sockjs.Handler, o Options) prometheus.Collector {
 	return &clusterCollector{
 		h: h,

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	sockjsprom "github.com/sockline/sockline/metrics/prometheus"
@@ -116,8 +117,11 @@ func TestMetricNames(t *testing.T) {
 func exportedNames(t *testing.T) (series map[string]string) {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
-	url, h := serveEcho(t, reg, sockjs.Options{})
+	url, h, m := serveEchoMetrics(t, reg, sockjs.Options{})
 	reg.MustRegister(sockjsprom.NewClusterCollector(h, sockjsprom.Options{}))
+	// A handler without a cluster carries nothing; TestCarriedRequestsCounted
+	// checks that these come from carried requests.
+	m.CarriedRequest("xhr_send", time.Millisecond, "ok")
 	if code, body := post(t, url+"/0/s/xhr", ""); code != http.StatusOK || body != "o\n" {
 		t.Fatalf("open: %d %q", code, body)
 	}

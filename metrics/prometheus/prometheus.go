@@ -28,22 +28,26 @@
 //	sockjs_heartbeats_total                  counter
 //	sockjs_authorization_refused_total       counter
 //	sockjs_origin_refused_total              counter (no transport label)
+//	sockjs_cluster_carried_requests_total    counter by transport and outcome:
+//	                                         requests this node carried to
+//	                                         their session's node (ok,
+//	                                         timeout, unreachable, lost,
+//	                                         aborted, client_gone)
+//	sockjs_cluster_carried_first_byte_seconds histogram by transport: how
+//	                                         long the owner took to start
+//	                                         the response (for a send, the
+//	                                         cost of carrying it; for a poll,
+//	                                         also the wait for a message)
 //	sockjs_cluster_dropped_messages_total    counter by reason: forged,
 //	                                         malformed, stray (from
 //	                                         NewClusterCollector)
 //
-// The two byte counters are in different units, and their names say so:
-// sockjs.Events reports a received message by the length of the text Recv
-// returned and a sent one by the length of its JSON encoding (what
-// Options.MaxQueuedBytes counts and the client downloads), and from a
-// length alone neither can be turned into the other. A sent message's
-// encoding is its UTF-8 text plus 2 bytes of quotes, except that each
-// character SockJS escapes counts as its escape: 2 bytes for a quote,
-// backslash, newline, carriage return or tab, 6 for \uXXXX (other control
-// characters, U+2028, U+2029 and the other invisible characters SockJS
-// escapes), 12 for a character outside the Basic Multilingual Plane (an
-// emoji: a surrogate pair). For text without such characters, ASCII or
-// not, the encoding is the text plus 2 bytes a message.
+// Both byte counters count the messages' text in UTF-8 bytes, as Recv
+// returned it and Send took it: in and out compare. What goes on the wire
+// is more: the JSON encoding adds 2 bytes of quotes a message and escapes
+// some characters (2 bytes for a quote, backslash, newline, carriage return
+// or tab, 6 for \uXXXX, 12 for a character outside the Basic Multilingual
+// Plane), plus the transport's framing.
 //
 // New registers every collector in one Register call: it either succeeds
 // or leaves nothing of the adapter registered. Each event costs a map
@@ -93,6 +97,11 @@ func (o Options) namespace() string {
 // refused or broken client) to a day (a dashboard left open).
 var DefaultDurationBuckets = []float64{0.1, 1, 10, 60, 300, 1800, 3600, 4 * 3600, 24 * 3600}
 
+// CarriedBuckets are the upper bounds, in seconds, of the carried
+// requests' time to first byte: a carried send takes about a millisecond
+// on a healthy network; a poll waits up to the heartbeat delay (25 s).
+var CarriedBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
+
 // transportNames are the transports whose children New resolves up front.
 var transportNames = []string{"websocket", "xhr_streaming", "xhr", "eventsource", "htmlfile", "jsonp", "rawwebsocket"}
 
@@ -128,6 +137,8 @@ type vecs struct {
 	durationV                          *prometheus.HistogramVec
 	msgsIn, bytesIn, msgsOut, bytesOut *prometheus.CounterVec
 	conflicts, heartbeats, authRefused *prometheus.CounterVec
+	carried                            *prometheus.CounterVec   // transport, outcome
+	carriedFirstByte                   *prometheus.HistogramVec // transport
 }
 
 // children are one transport's collectors, resolved once.
@@ -204,8 +215,14 @@ func New(reg prometheus.Registerer, o Options) (*Metrics, error) {
 	m.authRefused = counter("authorization_refused_total", "Session opens refused by Options.Authorize (answered 401 or 403).", tr...)
 	m.origin = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "origin_refused_total",
 		Help: "Requests refused with 403 by the origin policy: a page of a site not in AllowedOrigins, or a misconfigured list.", ConstLabels: o.ConstLabels})
+	m.carried = counter("cluster_carried_requests_total", "Requests of sessions owned by another cluster node that this node carried there, "+
+		"by transport and outcome: ok, timeout (the owner went silent for the forward timeout), unreachable (could not be handed to the owner), "+
+		"lost (the session's node is gone), aborted (failed on the way), client_gone (the client left first).", "transport", "outcome")
+	m.carriedFirstByte = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "cluster_carried_first_byte_seconds",
+		Help: "Time until the owner started the response of a carried request, in seconds: for sends (xhr_send, jsonp_send) the cost of carrying; " +
+			"for polls and streams also the wait for a message.", ConstLabels: o.ConstLabels, Buckets: CarriedBuckets}, tr)
 	all := collectors{m.openV, m.openedV, m.closedV, m.durationV, m.msgsIn, m.bytesIn,
-		m.msgsOut, m.bytesOut, m.conflicts, m.heartbeats, m.authRefused, m.origin}
+		m.msgsOut, m.bytesOut, m.conflicts, m.heartbeats, m.authRefused, m.origin, m.carried, m.carriedFirstByte}
 	if err := reg.Register(all); err != nil {
 		return nil, fmt.Errorf("prometheus: registering the %s_* metrics failed and none of them is registered "+
 			"(handlers sharing a registry each need their own ConstLabels values): %w", ns, err)
@@ -308,4 +325,13 @@ func (m *Metrics) OriginRefused(*http.Request) { m.origin.Inc() }
 // AuthorizationRefused implements sockjs.Events.
 func (m *Metrics) AuthorizationRefused(_ *http.Request, transport string, _ error) {
 	m.of(transport).authRefused.Inc()
+}
+
+// CarriedRequest implements sockjs.Events. A response that never started
+// is counted but has no time to first byte.
+func (m *Metrics) CarriedRequest(transport string, firstByte time.Duration, outcome string) {
+	m.carried.WithLabelValues(transport, outcome).Inc()
+	if firstByte > 0 {
+		m.carriedFirstByte.WithLabelValues(transport).Observe(firstByte.Seconds())
+	}
 }

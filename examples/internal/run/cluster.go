@@ -3,6 +3,7 @@ package run
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"time"
 
@@ -29,6 +30,28 @@ type ClusterConfig struct {
 	// Node is the -node flag: this node's name; empty means the host name
 	// and process id.
 	Node string
+	// Direct is the -direct flag: the host (a private address) on which
+	// each handler takes direct connections from the other nodes, on a
+	// port of its own (see sockjs.Cluster.DirectListener); empty: none.
+	Direct string
+	// NATS is the -nats flag: the cluster runs on NATS instead of Redis.
+	NATS string
+}
+
+// DirectUsage is the help text of the examples' -direct flag.
+const DirectUsage = "cluster: carry requests between nodes over direct connections on this host (a private address the other nodes reach; one free port per service) instead of through Redis; empty: through Redis"
+
+// DirectListener returns a listener for one handler's direct connections
+// on host (a free port), or nil when host is empty.
+func DirectListener(host string) (net.Listener, error) {
+	if host == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return nil, fmt.Errorf("-direct %s: %w", host, err)
+	}
+	return ln, nil
 }
 
 // Usage texts of the examples' cluster flags.
@@ -37,12 +60,15 @@ const (
 	RedisCAUsage = "PEM file of the CA(s) that signed the rediss:// server's certificate (default: the system's roots)"
 )
 
-// Cluster connects to Redis as cfg says and returns the cluster template
+// Cluster connects to Redis (or NATS, with cfg.NATS) as cfg says and returns the cluster template
 // for the example's handlers (each sets its own Service) and a function
 // that closes the connection after the handlers shut down. An empty
 // cfg.Redis returns nil: one process. The store adds a random epoch to the
 // node's name, so a restart under the same name is a new incarnation.
 func Cluster(cfg ClusterConfig) (*sockjs.Cluster, func(context.Context) error, error) {
+	if cfg.NATS != "" {
+		return natsCluster(cfg)
+	}
 	addr := cfg.Redis
 	if addr == "" {
 		return nil, func(context.Context) error { return nil }, nil

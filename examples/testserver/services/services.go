@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/sockline/sockline/examples/internal/run"
 	"github.com/sockline/sockline/pubsub"
 	"github.com/sockline/sockline/sockjs"
 )
@@ -23,6 +24,9 @@ type Config struct {
 	// Cluster, when set, makes every service a cluster service (each under
 	// its prefix as Cluster.Service).
 	Cluster *sockjs.Cluster
+	// DirectHost, with Cluster, gives every service a direct listener for
+	// the other nodes on this host, on a free port (run.DirectListener).
+	DirectHost string
 	// MaxSessions bounds the sessions of each service (sockjs.Options);
 	// zero means the default.
 	MaxSessions int
@@ -45,6 +49,11 @@ func New(c Config) (*chi.Mux, func(context.Context) error) {
 		if c.Cluster != nil {
 			cl := *c.Cluster
 			cl.Service = prefix
+			ln, err := run.DirectListener(c.DirectHost)
+			if err != nil {
+				panic(err) // start-up: the address cannot be listened on
+			}
+			cl.DirectListener = ln
 			o.Cluster = &cl
 		}
 		h := sockjs.NewHandler(o, app)
