@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sockline/sockline/history"
 )
@@ -50,6 +51,12 @@ type HistoryOptions struct {
 	// the session with CloseHistoryGap, so that the client reconnects and
 	// recovers.
 	OnGap func(s *Session, topic string, err error)
+	// CheckInterval is how often, in a cluster, each node compares the
+	// position of its topics with the store's, to find messages its bus
+	// lost when no later message came to reveal the gap; they are then
+	// delivered from the store. Zero means DefaultHistoryCheck (5 s);
+	// negative turns the check off.
+	CheckInterval time.Duration
 }
 
 // ErrNoHistory is returned by PublishWithPosition for a topic that no
@@ -90,8 +97,9 @@ type historyHub struct {
 	seed   maphash.Seed
 	pubMus [32]sync.Mutex // one node: a topic's append and fan-out happen together
 
-	mu     sync.Mutex
-	topics map[string]*historyTopic
+	mu       sync.Mutex
+	topics   map[string]*historyTopic
+	checking bool // checkLoop runs (history_check.go)
 }
 
 // historyTopic is one topic with history on this node; ready and err as
@@ -102,6 +110,8 @@ type historyTopic struct {
 	err    error
 	cancel func()
 	last   atomic.Pointer[encodedEntry] // the last message encoded, shared by the fan-out
+	seen   Position                     // the last live message this node got (x.mu)
+	behind Position                     // the store's position at the last check, when ahead (checkLoop only)
 }
 
 type encodedEntry struct {
@@ -188,6 +198,9 @@ func (x *historyHub) deliver(topic string, e history.Entry) {
 		x.mu.Unlock()
 		return
 	}
+	if e.Epoch != t.seen.Epoch || e.Offset > t.seen.Offset {
+		t.seen = e.Position
+	}
 	subs := make([]*historySub, 0, len(t.subs))
 	for sub := range t.subs {
 		subs = append(subs, sub)
@@ -249,6 +262,7 @@ func (x *historyHub) subscribe(ctx context.Context, s *Session, topic string, si
 		if x.h.cl == nil {
 			close(t.ready)
 		}
+		x.startCheckLocked()
 	}
 	sub.t = t
 	sub.cur.Deliver = func(e history.Entry) { _ = s.SendMessage(x.encode(t, topic, e)) }
@@ -294,6 +308,11 @@ func (x *historyHub) subscribe(ctx context.Context, s *Session, topic string, si
 		unsubscribe()
 		return nil, fmt.Errorf("sockjs: read the history of %q: %w", topic, err)
 	}
+	x.mu.Lock()
+	if t.seen.Epoch == "" {
+		t.seen = top // what the node has, as far as it knows
+	}
+	x.mu.Unlock()
 	res := &Subscription{Unsubscribe: unsubscribe}
 	if since != nil && history.Recoverable(from, entries, top) {
 		res.Recovered, res.Replayed = true, len(entries)

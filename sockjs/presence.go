@@ -52,6 +52,8 @@ type presenceHub struct {
 type presenceWatchers struct {
 	fs     map[*func(presence.Event)]struct{}
 	cancel func()
+	ready  chan struct{} // closed once the bus subscription is in place (or failed: err)
+	err    error
 }
 
 func (p *presenceHub) init(h *Handler) {
@@ -163,8 +165,11 @@ func (h *Handler) WatchPresence(ctx context.Context, topic string, f func(presen
 	w := p.watchers[topic]
 	first := w == nil
 	if first {
-		w = &presenceWatchers{fs: make(map[*func(presence.Event)]struct{})}
+		w = &presenceWatchers{fs: make(map[*func(presence.Event)]struct{}), ready: make(chan struct{})}
 		p.watchers[topic] = w
+		if h.cl == nil {
+			close(w.ready)
+		}
 	}
 	w.fs[fp] = struct{}{}
 	p.startLocked()
@@ -191,19 +196,30 @@ func (h *Handler) WatchPresence(ctx context.Context, topic string, f func(presen
 			}
 			h.cl.fanOut(func() { p.notify(ev) })
 		})
-		if err != nil {
-			cancel()
-			return nil, fmt.Errorf("sockjs: watch presence of %q: %w", topic, err)
-		}
 		p.mu.Lock()
-		if p.watchers[topic] == w {
+		w.err = err
+		if err != nil && p.watchers[topic] == w {
+			delete(p.watchers, topic) // the next watcher tries again
+		}
+		if err == nil && p.watchers[topic] == w {
 			w.cancel = bc
 			bc = nil
 		}
+		close(w.ready)
 		p.mu.Unlock()
 		if bc != nil { // everyone left meanwhile
 			bc()
 		}
+	}
+	select {
+	case <-w.ready:
+	case <-ctx.Done():
+		cancel()
+		return nil, ctx.Err()
+	}
+	if w.err != nil {
+		cancel()
+		return nil, fmt.Errorf("sockjs: watch presence of %q: %w", topic, w.err)
 	}
 	return cancel, nil
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -138,10 +139,10 @@ func BenchmarkRedisPresence10k(b *testing.B) {
 	}
 	defer rdb.Close()
 	p := redis.NewPresence(rdb, "")
-	benchPresence(b, p, func() float64 { return info(b, rdb, "memory", "used_memory") })
+	benchPresence(b, p, func() float64 { return info(b, rdb, "memory", "used_memory") }, func() float64 { return redisCPU(b, rdb) })
 }
 
-func benchPresence(b *testing.B, p presence.Store, mem func() float64) {
+func benchPresence(b *testing.B, p presence.Store, mem, cpu func() float64) {
 	ctx := context.Background()
 	ms := make([]presence.Member, 10000)
 	for i := range ms {
@@ -149,11 +150,14 @@ func benchPresence(b *testing.B, p presence.Store, mem func() float64) {
 	}
 	mem0 := mem()
 	b.Run("renew-10k", func(b *testing.B) {
+		cpu0, n := cpu(), 0
 		for b.Loop() {
-			if err := p.Join(ctx, "room", 60e9, ms...); err != nil {
+			if err := p.Join(ctx, "room", time.Minute, ms...); err != nil {
 				b.Fatal(err)
 			}
+			n++
 		}
+		b.ReportMetric((cpu()-cpu0)*1e3/float64(n), "redis-ms-cpu/op")
 	})
 	b.Run("members-10k", func(b *testing.B) {
 		b.ReportAllocs()

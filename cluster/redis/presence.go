@@ -76,18 +76,32 @@ redis.call('zrem', KEYS[2], ARGV[1])
 return redis.call('hdel', KEYS[1], ARGV[1])
 `)
 
-// Join implements presence.Store: members are added in one script, so 10k
-// renewals are one round trip.
+// joinBatch is how many members one script call adds: a few milliseconds
+// of Redis time, so that a node renewing 10k members never blocks Redis
+// for long (a script runs alone).
+const joinBatch = 500
+
+// Join implements presence.Store: members are added joinBatch per script
+// call, pipelined, so 10k renewals are one round trip.
 func (p *Presence) Join(ctx context.Context, topic string, ttl time.Duration, members ...presence.Member) error {
 	if len(members) == 0 {
 		return nil
 	}
-	args := make([]any, 0, 1+2*len(members))
-	args = append(args, ttl.Milliseconds())
-	for _, m := range members {
-		args = append(args, m.ID, m.Info)
-	}
-	if err := joinScript.Run(ctx, p.rdb, p.keys(topic), args...).Err(); err != nil {
+	keys := p.keys(topic)
+	_, err := p.rdb.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
+		for len(members) > 0 {
+			batch := members[:min(joinBatch, len(members))]
+			members = members[len(batch):]
+			args := make([]any, 0, 1+2*len(batch))
+			args = append(args, ttl.Milliseconds())
+			for _, m := range batch {
+				args = append(args, m.ID, m.Info)
+			}
+			joinScript.Eval(ctx, pipe, keys, args...) // EVAL: no NOSCRIPT inside a pipeline
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("cluster: join presence of %q: %w (is Redis reachable?)", topic, err)
 	}
 	return nil

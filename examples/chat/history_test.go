@@ -9,7 +9,9 @@ import (
 
 	"github.com/sockline/sockline/client"
 	"github.com/sockline/sockline/cluster/redis"
+	"github.com/sockline/sockline/internal/clusterfake"
 	"github.com/sockline/sockline/internal/testredis"
+	"github.com/sockline/sockline/pubsub"
 	"github.com/sockline/sockline/sockjs"
 )
 
@@ -128,5 +130,23 @@ func TestChatMembersAcrossNodes(t *testing.T) {
 	}
 	if e := next(t, ann, "join"); e.User != "Bob" {
 		t.Fatalf("Ann saw %+v, want Bob's join from the other node", e)
+	}
+}
+
+// A cluster on an engine with neither history nor presence (here a fake
+// store and an in-memory bus, as -nats is) still serves the chat: the
+// welcome lists this node's members.
+func TestChatClusterWithoutRedis(t *testing.T) {
+	bus := pubsub.NewMemory(0)
+	t.Cleanup(func() { bus.Close() })
+	base := startChat(t, sockjs.Options{Cluster: &sockjs.Cluster{
+		Store: clusterfake.NewShared().Store("n1#1"), Bus: bus,
+		Secret: []byte("chat test secret, 32 bytes......"), Service: "chat",
+	}})
+	ann := dialChat(t, base, "Ann")
+	next(t, ann, "welcome")
+	bob := dialChat(t, base, "Bob")
+	if w := next(t, bob, "welcome"); len(w.Users) != 1 || w.Users[0].User != "Ann" {
+		t.Fatalf("Bob's welcome lists %+v, want Ann", w.Users)
 	}
 }

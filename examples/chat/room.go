@@ -52,6 +52,9 @@ type hello struct {
 type room struct {
 	nextID atomic.Int64
 	h      *sockjs.Handler // set before the handler serves
+	// shared: history and presence are kept (one node, or -redis); with
+	// -nats, which has neither yet, the welcome lists this node's members.
+	shared bool
 
 	// mu orders joins against broadcasts, so that a newcomer's welcome
 	// comes before any event sent after it joined.
@@ -66,11 +69,14 @@ const roomTopic = "room"
 
 // newRoom returns a room and its SockJS handler.
 func newRoom(opts sockjs.Options) *room {
-	r := &room{}
-	opts.History.Rules = []history.Rule{{Pattern: roomTopic, Bounds: history.Bounds{Size: 1000, TTL: 10 * time.Minute}}}
-	opts.History.Encode = encodeEvent
+	r := &room{shared: opts.Cluster == nil}
 	if b, ok := clusterBus(opts); ok { // with -redis: history and presence in Redis
 		opts.History.Store, opts.Presence.Store = b.History(), b.Presence()
+		r.shared = true
+	}
+	if r.shared {
+		opts.History.Rules = []history.Rule{{Pattern: roomTopic, Bounds: history.Bounds{Size: 1000, TTL: 10 * time.Minute}}}
+		opts.History.Encode = encodeEvent
 	}
 	r.h = sockjs.NewHandler(opts, r.serve)
 	return r
@@ -111,16 +117,9 @@ func (r *room) broadcast(ctx context.Context, e event) {
 func (r *room) join(ctx context.Context, s *sockjs.Session, me member, since *sockjs.Position) (leave func(), err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	present, err := r.h.Members(ctx, roomTopic)
+	others, err := r.others(ctx, s)
 	if err != nil {
 		return nil, err
-	}
-	var others []member
-	for _, p := range present {
-		var m member
-		if json.Unmarshal([]byte(p.Info), &m) == nil && p.ID != s.ID() {
-			others = append(others, m)
-		}
 	}
 	slices.SortFunc(others, func(a, b member) int { return strings.Compare(a.User, b.User) })
 	s.Set(memberKey{}, me)
@@ -140,12 +139,14 @@ func (r *room) join(ctx context.Context, s *sockjs.Session, me member, since *so
 		welcome.Recovered = &sub.Recovered
 		_ = s.SendJSON(welcome)
 	}
-	info, _ := json.Marshal(me)
-	leavePresence, err := r.h.Join(ctx, s, roomTopic, string(info))
-	if err != nil {
-		sub.Unsubscribe()
-		s.Set(memberKey{}, nil)
-		return nil, err
+	leavePresence := func() {}
+	if r.shared {
+		info, _ := json.Marshal(me)
+		if leavePresence, err = r.h.Join(ctx, s, roomTopic, string(info)); err != nil {
+			sub.Unsubscribe()
+			s.Set(memberKey{}, nil)
+			return nil, err
+		}
 	}
 	return func() {
 		r.mu.Lock()
@@ -154,6 +155,32 @@ func (r *room) join(ctx context.Context, s *sockjs.Session, me member, since *so
 		s.Set(memberKey{}, nil)
 		r.mu.Unlock()
 	}, nil
+}
+
+// others lists the members but s: those of every node (presence), or
+// without it this node's.
+func (r *room) others(ctx context.Context, s *sockjs.Session) ([]member, error) {
+	var others []member
+	if !r.shared {
+		r.h.Range(func(o *sockjs.Session) bool {
+			if m, ok := memberOf(o); ok && o != s {
+				others = append(others, m)
+			}
+			return true
+		})
+		return others, nil
+	}
+	present, err := r.h.Members(ctx, roomTopic)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range present {
+		var m member
+		if json.Unmarshal([]byte(p.Info), &m) == nil && p.ID != s.ID() {
+			others = append(others, m)
+		}
+	}
+	return others, nil
 }
 
 // serve runs one user's session. The first message a client sends is its
