@@ -561,10 +561,13 @@ func TestClusterCarriedDriver(t *testing.T) {
 	// the time. This process is the driver's alone.
 	dt := http.DefaultTransport.(*http.Transport)
 	dt.MaxIdleConnsPerHost = 256
-	defer dt.CloseIdleConnections()
-	proxy := rrproxy.Start(t, cfg.Backends...)
 	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}
-	defer tr.CloseIdleConnections()
+	// Registered before the proxy's cleanup, so they run after it: the
+	// proxy forwards the sessions' last requests (their close) until it
+	// stops, and may pool a connection for them after any earlier close.
+	t.Cleanup(dt.CloseIdleConnections)
+	t.Cleanup(tr.CloseIdleConnections)
+	proxy := rrproxy.Start(t, cfg.Backends...)
 	opts := &client.Options{Transports: []string{cfg.Transport}, HTTPClient: &http.Client{Transport: tr}}
 
 	conns := make([]*client.Conn, cfg.Sessions)
