@@ -238,13 +238,15 @@ func (s *Store) register(ctx context.Context, before bool) (bool, error) {
 			return false, err
 		}
 		if !marker.exists {
-			if err := s.b.put(ctx, markerKey, []byte("1"), 0, marker.rev); err != nil && !errors.Is(err, errRevision) {
-				return false, err
-			}
+			// The flag before the marker: a node that sees the marker
+			// sees the flag too (Redis sets both in one script).
 			if before {
 				if err := s.b.put(ctx, recoveringKey, []byte("1"), s.recoveryGrace(), anyRev); err != nil {
 					return false, err
 				}
+			}
+			if err := s.b.put(ctx, markerKey, []byte("1"), 0, marker.rev); err != nil && !errors.Is(err, errRevision) {
+				return false, err
 			}
 		}
 		return node.exists, nil
