@@ -59,7 +59,7 @@ type Bus struct {
 
 	mu      sync.Mutex
 	subs    map[string]*topicSubs // by subject
-	waiting map[string]*bool      // PublishCount calls waiting for a flush, by reply subject
+	waiting map[string]bool       // PublishCount calls waiting for a flush, by reply subject: whether "no responders" came
 	nextID  uint64
 	closed  bool
 
@@ -99,7 +99,7 @@ func NewBus(nc *natsgo.Conn, opts BusOptions) (*Bus, error) {
 		msgs:     make(chan *natsgo.Msg, opts.Buffer),
 		replies:  make(chan *natsgo.Msg, 1024),
 		subs:     make(map[string]*topicSubs),
-		waiting:  make(map[string]*bool),
+		waiting:  make(map[string]bool),
 		id:       randomID(),
 		partials: make(map[string]*partial),
 		done:     make(chan struct{}),
@@ -161,9 +161,8 @@ func (b *Bus) PublishCount(ctx context.Context, topic string, payload []byte) (i
 		return 0, err
 	}
 	reply := b.inbox + strconv.FormatUint(b.nextReply.Add(1), 10)
-	noResponders := false
 	b.mu.Lock()
-	b.waiting[reply] = &noResponders
+	b.waiting[reply] = false
 	b.mu.Unlock()
 	defer func() {
 		b.mu.Lock()
@@ -183,14 +182,14 @@ func (b *Bus) PublishCount(ctx context.Context, topic string, payload []byte) (i
 	for drained := false; !drained; {
 		select {
 		case m := <-b.replies:
-			if p := b.waiting[m.Subject]; p != nil && len(m.Data) == 0 && m.Header.Get("Status") == "503" {
-				*p = true
+			if _, ok := b.waiting[m.Subject]; ok && len(m.Data) == 0 && m.Header.Get("Status") == "503" {
+				b.waiting[m.Subject] = true
 			}
 		default:
 			drained = true
 		}
 	}
-	if noResponders {
+	if b.waiting[reply] {
 		return 0, nil
 	}
 	return 1, nil
