@@ -48,7 +48,9 @@ type StoreOptions struct {
 	// loses them, which the store survives (see ErrRecovering).
 	Storage jetstream.StorageType
 	// Replicas is how many servers of a NATS cluster hold the bucket (1, 3
-	// or 5). Zero means 1.
+	// or 5). Zero means 1. With more than one, a read may come from a
+	// replica a moment behind; every write is checked against the latest
+	// revision all the same, so claims stay unique.
 	Replicas int
 	// Lease is how long a node stays alive without renewing its
 	// registration; it renews every third of it (sockjs.Cluster's
