@@ -12,6 +12,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/sockline/sockline/client"
+	"github.com/sockline/sockline/cluster"
 	"github.com/sockline/sockline/cluster/nats"
 	"github.com/sockline/sockline/cluster/nats/natstest"
 	"github.com/sockline/sockline/internal/tunnel"
@@ -195,5 +196,46 @@ func TestClusterTunnelIsAuthenticatedAndCarriesNoCredentials(t *testing.T) {
 	if strings.Contains(s, "credential") || !strings.Contains(s, "real") {
 		t.Fatalf("what crossed NATS: credentials leaked (%v) or the spy saw nothing (%v)",
 			strings.Contains(s, "credential"), !strings.Contains(s, "real"))
+	}
+}
+
+// slowRelease is a node's store whose Release takes a while, as over a slow
+// network.
+type slowRelease struct{ cluster.Store }
+
+func (s slowRelease) Release(ctx context.Context, id string) error {
+	time.Sleep(time.Second)
+	return s.Store.Release(ctx, id)
+}
+
+// A request for a session its node forgot a moment ago (expired, its record
+// being released) gets a new session as on one node, and that session keeps
+// its record: other nodes carry its requests to it.
+func TestClusterSessionReopenedWhileItsReleaseIsUnderWay(t *testing.T) {
+	f := &clusterFixture{nats: natstest.Start(t)}
+	f.wrapStore = func(name string, s cluster.Store) cluster.Store {
+		if name == "n1" {
+			return slowRelease{s}
+		}
+		return s
+	}
+	f.start(t, 2, sockjs.Options{DisconnectDelay: 200 * time.Millisecond})
+	n1, n2 := f.nodes[0].srv.URL+"/echo", f.nodes[1].srv.URL+"/echo"
+	open(t, n1, "s")
+	if code, _ := post(t, n1+"/000/s/xhr_send", `["close bye"]`); code != 204 {
+		t.Fatalf("close: %d", code)
+	}
+	if code, body := post(t, n1+"/000/s/xhr", ""); body != "c[3001,\"bye\"]\n" {
+		t.Fatalf("close frame: %d %q", code, body)
+	}
+	time.Sleep(500 * time.Millisecond) // expired: the slow release is under way
+	open(t, n1, "s")                   // a new session under the id, as on one node
+	poll := request("POST", n1+"/000/s/xhr", "", "")
+	time.Sleep(1500 * time.Millisecond)
+	if code, _ := post(t, n2+"/000/s/xhr_send", `["still here"]`); code != 204 {
+		t.Fatalf("send through n2: %d, want the new session found through its record", code)
+	}
+	if r := await(t, "the new session's poll", poll, 10*time.Second); r[1] != "a[\"still here\"]\n" {
+		t.Fatalf("poll: %s %q", r[0], r[1])
 	}
 }

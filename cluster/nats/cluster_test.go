@@ -77,6 +77,8 @@ type clusterFixture struct {
 	forwardTimeout time.Duration
 	// lease is the nodes' StoreOptions.Lease; zero means a second.
 	lease time.Duration
+	// wrapStore, when set, wraps a node's store (to slow it down).
+	wrapStore func(name string, s cluster.Store) cluster.Store
 }
 
 // echoApp echoes, answers "where?" with the node that runs the handler, and
@@ -139,6 +141,9 @@ func (f *clusterFixture) startNode(t *testing.T, name string, opts sockjs.Option
 	fwd := f.forwardTimeout
 	if fwd == 0 {
 		fwd = 5 * time.Second
+	}
+	if f.wrapStore != nil {
+		store = f.wrapStore(name, store)
 	}
 	opts.Cluster = &sockjs.Cluster{Store: store, Bus: bus, Secret: testSecret, RenewInterval: 250 * time.Millisecond, ForwardTimeout: fwd}
 	nd.h = sockjs.NewHandler(opts, echoApp(name, nd.opened, func() *sockjs.Handler { return nd.h }))
