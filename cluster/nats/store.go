@@ -285,7 +285,9 @@ func (s *Store) Fence(ctx context.Context, node string) error {
 }
 
 // gate reports whether the cluster recovers: the bucket lost its data and
-// no node registered since, or nodes are claiming their sessions back.
+// no node registered since, or nodes are claiming their sessions back. The
+// marker is read first: registration writes the flag before the marker, so
+// a marker seen means its flag is seen too (not so with both read at once).
 func (s *Store) gate(ctx context.Context) (recovering bool, err error) {
 	marker, err := s.b.get(ctx, markerKey)
 	if err != nil {
