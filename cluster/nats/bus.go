@@ -2,6 +2,8 @@ package nats
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -57,11 +59,14 @@ type Bus struct {
 
 	mu      sync.Mutex
 	subs    map[string]*topicSubs // by subject
-	waiting map[string]*bool      // PublishCount calls waiting for a flush, by reply subject
+	waiting map[string]bool       // PublishCount calls waiting for a flush, by reply subject: whether "no responders" came
 	nextID  uint64
 	closed  bool
 
 	nextReply atomic.Uint64
+	id        string              // this bus's id in the parts of a large payload
+	nextMsg   atomic.Uint64       // sequence number of a large payload
+	partials  map[string]*partial // large payloads being put together; the delivery goroutine's
 	done      chan struct{}
 	wg        sync.WaitGroup
 }
@@ -88,14 +93,16 @@ func NewBus(nc *natsgo.Conn, opts BusOptions) (*Bus, error) {
 		opts.Buffer = DefaultBusBuffer
 	}
 	b := &Bus{
-		nc:      nc,
-		prefix:  opts.Prefix + ".t.",
-		inbox:   nc.NewInbox() + ".",
-		msgs:    make(chan *natsgo.Msg, opts.Buffer),
-		replies: make(chan *natsgo.Msg, 1024),
-		subs:    make(map[string]*topicSubs),
-		waiting: make(map[string]*bool),
-		done:    make(chan struct{}),
+		nc:       nc,
+		prefix:   opts.Prefix + ".t.",
+		inbox:    nc.NewInbox() + ".",
+		msgs:     make(chan *natsgo.Msg, opts.Buffer),
+		replies:  make(chan *natsgo.Msg, 1024),
+		subs:     make(map[string]*topicSubs),
+		waiting:  make(map[string]bool),
+		id:       randomID(),
+		partials: make(map[string]*partial),
+		done:     make(chan struct{}),
 	}
 	sub, err := nc.ChanSubscribe(b.inbox+"*", b.replies)
 	if err != nil {
@@ -133,7 +140,7 @@ func (b *Bus) Publish(ctx context.Context, topic string, payload []byte) error {
 	if err := b.usable(); err != nil {
 		return err
 	}
-	if err := b.nc.Publish(b.subject(topic), payload); err != nil {
+	if err := b.send(b.subject(topic), payload, ""); err != nil {
 		return fmt.Errorf("cluster: publish on %q: %w (is NATS reachable?)", topic, err)
 	}
 	if err := flush(ctx, b.nc); err != nil {
@@ -154,16 +161,15 @@ func (b *Bus) PublishCount(ctx context.Context, topic string, payload []byte) (i
 		return 0, err
 	}
 	reply := b.inbox + strconv.FormatUint(b.nextReply.Add(1), 10)
-	noResponders := false
 	b.mu.Lock()
-	b.waiting[reply] = &noResponders
+	b.waiting[reply] = false
 	b.mu.Unlock()
 	defer func() {
 		b.mu.Lock()
 		delete(b.waiting, reply)
 		b.mu.Unlock()
 	}()
-	if err := b.nc.PublishMsg(&natsgo.Msg{Subject: b.subject(topic), Reply: reply, Data: payload}); err != nil {
+	if err := b.send(b.subject(topic), payload, reply); err != nil {
 		return 0, fmt.Errorf("cluster: publish on %q: %w (is NATS reachable?)", topic, err)
 	}
 	if err := flush(ctx, b.nc); err != nil {
@@ -176,14 +182,14 @@ func (b *Bus) PublishCount(ctx context.Context, topic string, payload []byte) (i
 	for drained := false; !drained; {
 		select {
 		case m := <-b.replies:
-			if p := b.waiting[m.Subject]; p != nil && len(m.Data) == 0 && m.Header.Get("Status") == "503" {
-				*p = true
+			if _, ok := b.waiting[m.Subject]; ok && len(m.Data) == 0 && m.Header.Get("Status") == "503" {
+				b.waiting[m.Subject] = true
 			}
 		default:
 			drained = true
 		}
 	}
-	if noResponders {
+	if b.waiting[reply] {
 		return 0, nil
 	}
 	return 1, nil
@@ -209,6 +215,16 @@ func (b *Bus) usable() error {
 		return fmt.Errorf("cluster: NATS connection %s: %w", b.nc.Status(), errNotConnected)
 	}
 	return nil
+}
+
+// errTooLarge reports a payload of more parts than a node puts together.
+var errTooLarge = errors.New("payload too large for the bus: more than 1024 times the server's max_payload")
+
+// randomID returns 16 random hex digits.
+func randomID() string {
+	var r [8]byte
+	_, _ = rand.Read(r[:])
+	return hex.EncodeToString(r[:])
 }
 
 // errNotConnected reports an operation refused while the connection is
@@ -289,8 +305,15 @@ func (b *Bus) deliver() {
 			}
 		}
 		b.mu.Unlock()
+		if len(hs) == 0 {
+			continue
+		}
+		payload := b.assemble(m.Subject, m)
+		if payload == nil {
+			continue
+		}
 		for _, h := range hs {
-			h(topic, m.Data)
+			h(topic, payload)
 		}
 	}
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	natsgo "github.com/nats-io/nats.go"
 	"go.uber.org/goleak"
 
 	"github.com/sockline/sockline/cluster/nats/natstest"
@@ -371,5 +373,100 @@ func waitUntil(t *testing.T, d time.Duration, cond func() bool, msg string) {
 			t.Fatal(msg)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Payloads larger than the server's max_payload go in parts and arrive
+// whole, in order with the publisher's other payloads, also when several
+// goroutines publish large payloads at once.
+func TestBusCarriesPayloadsLargerThanMaxPayload(t *testing.T) {
+	srv := natstest.Start(t)
+	ctx := context.Background()
+	sub, pub := newBus(t, srv), newBus(t, srv)
+	r := newRecorder()
+	if _, err := sub.Subscribe(ctx, "t", r.handle); err != nil {
+		t.Fatal(err)
+	}
+	max := int(pub.nc.MaxPayload())
+	big := func(tag string, n int) string { return tag + strings.Repeat("x", n) }
+	want := []string{"small", big("a", max), "small2", big("b", 3*max+7), big("c", max-fragmentHeadroom-1)}
+	for _, p := range want {
+		if n, err := pub.PublishCount(ctx, "t", []byte(p)); err != nil || n != 1 {
+			t.Fatalf("publish %d bytes: %d receivers, %v", len(p), n, err)
+		}
+	}
+	got := r.waitFor(t, len(want), 20*time.Second)
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("payload %d: %d bytes %.10q, want %d bytes %.10q", i, len(got[i]), got[i], len(want[i]), want[i])
+		}
+	}
+	if n, err := pub.PublishCount(ctx, "nobody", []byte(big("d", 2*max))); err != nil || n != 0 {
+		t.Fatalf("a large payload nobody subscribes to: %d receivers, %v; want 0", n, err)
+	}
+	// Concurrent large payloads: their parts interleave on the wire.
+	r2 := newRecorder()
+	if _, err := sub.Subscribe(ctx, "u", r2.handle); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := pub.Publish(ctx, "u", []byte(big(strconv.Itoa(g), 2*max))); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, p := range r2.waitFor(t, 4, 20*time.Second) {
+		if len(p) != 2*max+1 || strings.Trim(p[1:], "x") != "" {
+			t.Fatalf("a concurrent large payload arrived as %d bytes %.10q", len(p), p)
+		}
+	}
+}
+
+// A payload whose part is missing, or whose parts disagree, is dropped,
+// not delivered short; and what waits for its parts is bounded.
+func TestBusAssembleDropsBrokenPayloads(t *testing.T) {
+	b := &Bus{partials: make(map[string]*partial)}
+	part := func(id string, i, n int, data string) *natsgo.Msg {
+		m := &natsgo.Msg{Data: []byte(data), Header: natsgo.Header{}}
+		m.Header.Set(hdrMsg, id)
+		m.Header.Set(hdrPart, fmt.Sprint(i, "/", n))
+		return m
+	}
+	for _, tc := range []struct {
+		name  string
+		parts []*natsgo.Msg
+		want  string // "" when dropped
+	}{
+		{"whole", []*natsgo.Msg{part("m", 0, 3, "a"), part("m", 1, 3, "b"), part("m", 2, 3, "c")}, "abc"},
+		{"middle part lost", []*natsgo.Msg{part("m", 0, 3, "a"), part("m", 2, 3, "c")}, ""},
+		{"first part lost", []*natsgo.Msg{part("m", 1, 2, "b")}, ""},
+		{"counts disagree", []*natsgo.Msg{part("m", 0, 2, "a"), part("m", 1, 3, "b")}, ""},
+		{"bad index", []*natsgo.Msg{part("m", 0, 2, "a"), part("m", 5, 2, "b")}, ""},
+		{"too many parts", []*natsgo.Msg{part("m", 0, maxParts+1, "a")}, ""},
+		{"interleaved", []*natsgo.Msg{part("m", 0, 2, "a"), part("n", 0, 2, "c"), part("m", 1, 2, "b")}, "ab"},
+		{"not a part", []*natsgo.Msg{{Data: []byte("plain")}}, "plain"},
+	} {
+		clear(b.partials)
+		var got []byte
+		for _, m := range tc.parts {
+			if p := b.assemble("s", m); p != nil {
+				got = p
+			}
+		}
+		if string(got) != tc.want {
+			t.Errorf("%s: assembled %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	clear(b.partials)
+	for i := range 3 * maxPartials {
+		b.assemble("s", part(fmt.Sprint("m", i), 0, 2, "a"))
+	}
+	if len(b.partials) > maxPartials {
+		t.Fatalf("%d incomplete payloads held, want at most %d", len(b.partials), maxPartials)
 	}
 }

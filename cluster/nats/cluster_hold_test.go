@@ -284,8 +284,9 @@ func TestClusterNATSOutageAndRecovery(t *testing.T) {
 	for _, empty := range []bool{false, true} {
 		t.Run(fmt.Sprint("empty=", empty), func(t *testing.T) {
 			// Sessions wait for their client's next request longer than
-			// the outage lasts.
-			f := startCluster(t, 2, sockjs.Options{DisconnectDelay: time.Minute})
+			// the outage lasts; the nodes have half a lease (2 s) after the
+			// first of them registers again to claim their sessions back.
+			f := (&clusterFixture{nats: natstest.Start(t), lease: 4 * time.Second}).start(t, 2, sockjs.Options{DisconnectDelay: time.Minute})
 			n1, n2 := f.nodes[0].srv.URL+"/echo", f.nodes[1].srv.URL+"/echo"
 			open(t, n1, "kept") // an HTTP session that lives through the outage
 			ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(n1, "http")+"/000/wsout/websocket", nil)
@@ -304,6 +305,10 @@ func TestClusterNATSOutageAndRecovery(t *testing.T) {
 			if got := readWS(); got != "o" {
 				t.Fatalf("websocket opened with %q", got)
 			}
+			// A node that first registers after NATS came back empty is
+			// new to the cluster: it starts no recovery, and the others'
+			// sessions would be lost (as on Redis).
+			f.waitRegistered(t)
 			f.nats.Stop()
 			if err := ws.WriteMessage(websocket.TextMessage, []byte(`["during outage"]`)); err != nil {
 				t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -27,11 +28,17 @@ import (
 // (JetStream's least), records last a minute.
 func engine(t testing.TB, srv *natstest.Server, name string) (cluster.Store, pubsub.Bus, func()) {
 	t.Helper()
+	return engineWith(t, srv, name, time.Second)
+}
+
+// engineWith is engine with another lease.
+func engineWith(t testing.TB, srv *natstest.Server, name string, lease time.Duration) (cluster.Store, pubsub.Bus, func()) {
+	t.Helper()
 	nc, err := nats.Connect(srv.URL(), natsgo.ReconnectWait(200*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := nats.NewStore(nc, nats.StoreOptions{Node: name, Lease: time.Second, Tombstone: time.Minute})
+	store, err := nats.NewStore(nc, nats.StoreOptions{Node: name, Lease: lease, Tombstone: time.Minute})
 	if err != nil {
 		nc.Close()
 		t.Fatal(err)
@@ -68,6 +75,10 @@ type clusterFixture struct {
 	proxy *rrproxy.Proxy
 	// forwardTimeout is the nodes' Cluster.ForwardTimeout; zero means 5 s.
 	forwardTimeout time.Duration
+	// lease is the nodes' StoreOptions.Lease; zero means a second.
+	lease time.Duration
+	// wrapStore, when set, wraps a node's store (to slow it down).
+	wrapStore func(name string, s cluster.Store) cluster.Store
 }
 
 // echoApp echoes, answers "where?" with the node that runs the handler, and
@@ -121,11 +132,18 @@ func (f *clusterFixture) start(t *testing.T, n int, opts sockjs.Options) *cluste
 
 func (f *clusterFixture) startNode(t *testing.T, name string, opts sockjs.Options) *node {
 	t.Helper()
-	store, bus, closeEngine := engine(t, f.nats, name)
+	lease := f.lease
+	if lease == 0 {
+		lease = time.Second
+	}
+	store, bus, closeEngine := engineWith(t, f.nats, name, lease)
 	nd := &node{name: name, store: store, bus: bus, closeEngine: closeEngine, opened: make(chan string, 100)}
 	fwd := f.forwardTimeout
 	if fwd == 0 {
 		fwd = 5 * time.Second
+	}
+	if f.wrapStore != nil {
+		store = f.wrapStore(name, store)
 	}
 	opts.Cluster = &sockjs.Cluster{Store: store, Bus: bus, Secret: testSecret, RenewInterval: 250 * time.Millisecond, ForwardTimeout: fwd}
 	nd.h = sockjs.NewHandler(opts, echoApp(name, nd.opened, func() *sockjs.Handler { return nd.h }))
@@ -138,6 +156,27 @@ func (f *clusterFixture) startNode(t *testing.T, name string, opts sockjs.Option
 	})
 	f.nodes = append(f.nodes, nd)
 	return nd
+}
+
+// waitRegistered waits until the store counts every node alive: their
+// first registrations run in the background.
+func (f *clusterFixture) waitRegistered(t *testing.T) {
+	t.Helper()
+	var incs []string
+	for _, nd := range f.nodes {
+		incs = append(incs, nd.store.Node())
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		alive, err := f.nodes[0].store.Alive(context.Background(), incs)
+		if err == nil && !slices.Contains(alive, false) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the nodes are not all registered after 10s: %v, %v", alive, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // testSecret is the cluster secret of the test nodes.

@@ -21,7 +21,10 @@
 //   - The bus ([Bus]): one subscription per topic and node; topic names
 //     are escaped into one subject token each (any string is a topic).
 //     [Bus.PublishCount] tells 0 from "someone" by NATS's no-responders
-//     status. nats.go subscribes again by itself after a reconnect.
+//     status. A payload larger than the server's max_payload (1 MiB by
+//     default; a carried send or poll may be larger) goes in parts that the
+//     receiving node puts together. nats.go subscribes again by itself
+//     after a reconnect.
 //
 // Requirements: nats-server 2.11 or later with JetStream (per-key TTLs),
 // and a connection that reconnects for ever ([Connect] makes one). The

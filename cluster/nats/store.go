@@ -48,7 +48,9 @@ type StoreOptions struct {
 	// loses them, which the store survives (see ErrRecovering).
 	Storage jetstream.StorageType
 	// Replicas is how many servers of a NATS cluster hold the bucket (1, 3
-	// or 5). Zero means 1.
+	// or 5). Zero means 1. With more than one, a read may come from a
+	// replica a moment behind; every write is checked against the latest
+	// revision all the same, so claims stay unique.
 	Replicas int
 	// Lease is how long a node stays alive without renewing its
 	// registration; it renews every third of it (sockjs.Cluster's
@@ -238,13 +240,15 @@ func (s *Store) register(ctx context.Context, before bool) (bool, error) {
 			return false, err
 		}
 		if !marker.exists {
-			if err := s.b.put(ctx, markerKey, []byte("1"), 0, marker.rev); err != nil && !errors.Is(err, errRevision) {
-				return false, err
-			}
+			// The flag before the marker: a node that sees the marker
+			// sees the flag too (Redis sets both in one script).
 			if before {
 				if err := s.b.put(ctx, recoveringKey, []byte("1"), s.recoveryGrace(), anyRev); err != nil {
 					return false, err
 				}
+			}
+			if err := s.b.put(ctx, markerKey, []byte("1"), 0, marker.rev); err != nil && !errors.Is(err, errRevision) {
+				return false, err
 			}
 		}
 		return node.exists, nil
@@ -281,7 +285,9 @@ func (s *Store) Fence(ctx context.Context, node string) error {
 }
 
 // gate reports whether the cluster recovers: the bucket lost its data and
-// no node registered since, or nodes are claiming their sessions back.
+// no node registered since, or nodes are claiming their sessions back. The
+// marker is read first: registration writes the flag before the marker, so
+// a marker seen means its flag is seen too (not so with both read at once).
 func (s *Store) gate(ctx context.Context) (recovering bool, err error) {
 	marker, err := s.b.get(ctx, markerKey)
 	if err != nil {

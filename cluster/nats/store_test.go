@@ -406,3 +406,14 @@ func waitConnected(t *testing.T, stores ...*Store) {
 		}
 	}
 }
+
+func TestConnectFailsClearly(t *testing.T) {
+	for _, url := range []string{"", "nats://127.0.0.1:1"} {
+		if nc, err := Connect(url); err == nil {
+			nc.Close()
+			t.Errorf("Connect(%q) succeeded", url)
+		} else if url != "" && !strings.Contains(err.Error(), "nats-server") {
+			t.Errorf("Connect(%q): %v, want a hint at the server", url, err)
+		}
+	}
+}
