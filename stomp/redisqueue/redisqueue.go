@@ -49,7 +49,35 @@ type Options struct {
 	// Block bounds one XREADGROUP wait, and so how long Close may take.
 	// Zero means 500 ms.
 	Block time.Duration
+	// MaxBacklog bounds the messages one queue holds (waiting or delivered
+	// and not acknowledged); a Put past it fails with stomp.ErrQueueFull.
+	// Zero means stomp.DefaultMaxQueueBacklog; negative: no bound.
+	MaxBacklog int
+	// MaxBytes bounds the bytes all queues hold together, counted as each
+	// message's payload plus entryOverhead (what a stream entry costs
+	// Redis besides it); a Put past it fails with stomp.ErrQueueFull. The
+	// count is shared by every node through one Redis key, checked before
+	// each Put and updated after it, so concurrent Puts may pass it by
+	// what they carry. Zero means stomp.DefaultMaxQueuedBytes; negative:
+	// no bound.
+	MaxBytes int64
 }
+
+// entryOverhead is what a stream entry costs Redis besides its payload,
+// roughly: the entry id, the field name and the listpack's bookkeeping.
+const entryOverhead = 64
+
+// putScript appends a message to a queue's stream unless the queue holds
+// its limit of messages: KEYS[1] the stream, KEYS[2] its byte count (same
+// slot); ARGV[1] the payload, ARGV[2] the backlog limit (negative: none),
+// ARGV[3] the message's cost. It returns 1, or 0 when the queue is full.
+var putScript = goredis.NewScript(`
+local limit = tonumber(ARGV[2])
+if limit >= 0 and redis.call('XLEN', KEYS[1]) >= limit then return 0 end
+redis.call('XADD', KEYS[1], '*', 'p', ARGV[1])
+redis.call('INCRBY', KEYS[2], ARGV[3])
+return 1
+`)
 
 // Store is a stomp.QueueStore on Redis Streams. It is safe for concurrent
 // use.
@@ -80,8 +108,22 @@ func New(rdb goredis.UniversalClient, o Options) *Store {
 	if o.Block <= 0 {
 		o.Block = 500 * time.Millisecond
 	}
+	if o.MaxBacklog == 0 {
+		o.MaxBacklog = stomp.DefaultMaxQueueBacklog
+	}
+	if o.MaxBytes == 0 {
+		o.MaxBytes = stomp.DefaultMaxQueuedBytes
+	}
 	return &Store{rdb: rdb, o: o}
 }
+
+// bytesKey counts the bytes of queue's messages (in its stream's slot);
+// totalKey those of every queue.
+func (s *Store) bytesKey(queue string) string { return s.key(queue) + ":bytes" }
+func (s *Store) totalKey() string             { return s.o.Prefix + "total-bytes" }
+
+// cost is what a message of payload counts against MaxBytes.
+func cost(payload []byte) int64 { return int64(len(payload)) + entryOverhead }
 
 // key is the queue's stream; the braces make the name the hash tag.
 func (s *Store) key(queue string) string {
@@ -90,8 +132,29 @@ func (s *Store) key(queue string) string {
 
 // Put implements stomp.QueueStore.
 func (s *Store) Put(ctx context.Context, queue string, payload []byte) error {
-	if err := s.rdb.XAdd(ctx, &goredis.XAddArgs{Stream: s.key(queue), Values: []any{"p", payload}}).Err(); err != nil {
+	c := cost(payload)
+	if s.o.MaxBytes > 0 {
+		total, err := s.rdb.Get(ctx, s.totalKey()).Int64()
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			return fmt.Errorf("redisqueue: queued bytes: %w", err)
+		}
+		if total+c > s.o.MaxBytes {
+			return fmt.Errorf("%w: %s (the queues hold %d bytes, MaxBytes %d)", stomp.ErrQueueFull, queue, total, s.o.MaxBytes)
+		}
+	}
+	limit := s.o.MaxBacklog
+	if limit < 0 {
+		limit = -1
+	}
+	ok, err := putScript.Run(ctx, s.rdb, []string{s.key(queue), s.bytesKey(queue)}, payload, limit, c).Int()
+	if err != nil {
 		return fmt.Errorf("redisqueue: XADD %s: %w", queue, err)
+	}
+	if ok == 0 {
+		return fmt.Errorf("%w: %s (MaxBacklog %d)", stomp.ErrQueueFull, queue, s.o.MaxBacklog)
+	}
+	if err := s.rdb.IncrBy(ctx, s.totalKey(), c).Err(); err != nil {
+		return fmt.Errorf("redisqueue: queued bytes: %w", err)
 	}
 	return nil
 }
@@ -269,17 +332,32 @@ func (c *consumer) refresh() {
 // Ack implements stomp.QueueConsumer.
 func (c *consumer) Ack(ctx context.Context, id string) error {
 	c.mu.Lock()
+	payload, known := c.inflight[id]
 	delete(c.inflight, id)
 	c.mu.Unlock()
+	var deleted *goredis.IntCmd
 	_, err := c.s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		p.XAck(ctx, c.key, c.s.o.Group, id)
-		p.XDel(ctx, c.key, id)
+		deleted = p.XDel(ctx, c.key, id)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("redisqueue: XACK: %w", err)
 	}
+	if known && deleted.Val() == 1 { // counted once, by the node that deleted it
+		c.uncount(ctx, payload)
+	}
 	return nil
+}
+
+// uncount takes an acknowledged message off the byte counts.
+func (c *consumer) uncount(ctx context.Context, payload []byte) {
+	n := cost(payload)
+	_, _ = c.s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		p.DecrBy(ctx, c.key+":bytes", n)
+		p.DecrBy(ctx, c.s.totalKey(), n)
+		return nil
+	})
 }
 
 // Release implements stomp.QueueConsumer.

@@ -1,6 +1,8 @@
 package redisqueue_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
@@ -236,4 +238,76 @@ func TestConformance(t *testing.T) {
 		t.Cleanup(func() { rdb.Close() })
 		return redisqueue.New(rdb, redisqueue.Options{Block: 50 * time.Millisecond})
 	})
+}
+
+// A queue holds at most MaxBacklog messages, and all queues together at
+// most MaxBytes: a Put past either fails with stomp.ErrQueueFull and
+// stores nothing; acknowledged messages make room again.
+func TestQueueBounds(t *testing.T) {
+	rs := startRedis(t)
+	rdb := goredis.NewClient(&goredis.Options{Addr: strings.TrimPrefix(rs.URL(), "redis://")})
+	defer rdb.Close()
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name     string
+		o        redisqueue.Options
+		fits     int // messages of 100 bytes that go in
+		queues   int // spread over this many queues
+		wantFull bool
+	}{
+		{"backlog", redisqueue.Options{Prefix: "b:", MaxBacklog: 5, MaxBytes: -1}, 5, 1, true},
+		{"bytes over queues", redisqueue.Options{Prefix: "m:", MaxBacklog: -1, MaxBytes: 10 * (100 + 64)}, 10, 7, true},
+		{"no bounds", redisqueue.Options{Prefix: "n:", MaxBacklog: -1, MaxBytes: -1}, 50, 3, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := tt.o
+			o.Block = 50 * time.Millisecond
+			store := redisqueue.New(rdb, o)
+			payload := []byte(strings.Repeat("x", 100))
+			for i := range tt.fits {
+				if err := store.Put(ctx, fmt.Sprint("q", i%tt.queues), payload); err != nil {
+					t.Fatalf("put %d: %v", i, err)
+				}
+			}
+			err := store.Put(ctx, "q0", payload)
+			if !tt.wantFull {
+				if err != nil {
+					t.Fatalf("put past %d: %v", tt.fits, err)
+				}
+				return
+			}
+			if !errors.Is(err, stomp.ErrQueueFull) {
+				t.Fatalf("put past the bound: %v, want ErrQueueFull", err)
+			}
+			if n := rdb.XLen(ctx, o.Prefix+"{q0}").Val(); n != int64((tt.fits+tt.queues-1)/tt.queues) {
+				t.Fatalf("q0 holds %d entries after the refused put", n)
+			}
+			// Take one message of q0 and acknowledge it: there is room again.
+			got := make(chan stomp.QueuedMessage, 1)
+			cons, err := store.Consume("q0", func(m stomp.QueuedMessage) bool {
+				select {
+				case got <- m:
+					return true
+				default:
+					return false
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cons.Close()
+			var m stomp.QueuedMessage
+			select {
+			case m = <-got:
+			case <-time.After(5 * time.Second):
+				t.Fatal("no message delivered")
+			}
+			if err := cons.Ack(ctx, m.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := store.Put(ctx, "q0", payload); err != nil {
+				t.Fatalf("put after an acknowledgement made room: %v", err)
+			}
+		})
+	}
 }
