@@ -173,3 +173,32 @@ func (st *Sentinel) Failover(t testing.TB, kill bool) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// Stop kills the master and the replica, as an outage would; the
+// sentinels go on.
+func (st *Sentinel) Stop() {
+	for _, s := range st.Data {
+		s.Stop()
+	}
+}
+
+// Start starts the stopped master and replica again, empty, in the roles
+// they started with, and returns once the replica has synced and the
+// sentinels know it.
+func (st *Sentinel) Start(t testing.TB) {
+	t.Helper()
+	for _, s := range st.Data {
+		s.Restart(t)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := st.ready()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("testredis: the Sentinel set-up is not ready 30s after a restart: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
