@@ -42,6 +42,8 @@ func main() {
 	var cc run.ClusterConfig
 	flag.StringVar(&cc.Redis, "redis", "", run.RedisUsage)
 	flag.StringVar(&cc.RedisCA, "redis-ca", "", run.RedisCAUsage)
+	flag.StringVar(&cc.RedisCluster, "redis-cluster", "", run.RedisClusterUsage)
+	flag.StringVar(&cc.RedisSentinel, "redis-sentinel", "", run.RedisSentinelUsage)
 	flag.StringVar(&cc.Node, "node", "", run.NodeUsage)
 	maxSessions := flag.Int("max-sessions", 0, "sessions each service holds at most (0: the default, 100000; negative: no bound)")
 	tlsSelfSigned := flag.Bool("tls-self-signed", false, "serve HTTPS (HTTP/2 and HTTP/1.1) with a throw-away self-signed certificate made at start, and the requests per HTTP version at /protocols")
@@ -54,7 +56,7 @@ func main() {
 	}
 	mux, shutdown := services.New(services.Config{SockJSURL: *sockjsURL, Cluster: cl, MaxSessions: *maxSessions, HeartbeatDelay: *heartbeat})
 	if cl != nil {
-		log.Printf("cluster node %s on Redis %s", cl.Store.Node(), cc.Redis)
+		log.Printf("cluster node %s on %s", cl.Store.Node(), cc.Engine())
 	}
 	if *tlsSelfSigned {
 		serveTLS(*addr, mux, shutdown)
