@@ -150,6 +150,9 @@ func (b *Bus) PublishCount(ctx context.Context, topic string, payload []byte) (i
 		n, err = b.rdb.Publish(ctx, b.channel(topic), payload).Result()
 	}
 	if err != nil {
+		if b.sh != nil {
+			b.sh.cc.ReloadState(ctx) // a master may have failed over
+		}
 		return 0, fmt.Errorf("cluster: publish on %q: %w (is Redis reachable?)", topic, err)
 	}
 	return int(n), nil

@@ -198,6 +198,9 @@ func (s *Store) Register(ctx context.Context) (bool, error) {
 	n, err := registerScript.Run(ctx, s.rdb, []string{s.nodeKey(s.inc), s.markerKey(group(s.inc)), s.recoveringKey(group(s.inc)), s.fenceKey(s.inc)},
 		s.opts.Lease.Milliseconds(), s.recoveryGrace().Milliseconds(), flag).Int64()
 	if err != nil {
+		if cc, ok := s.rdb.(*goredis.ClusterClient); ok {
+			cc.ReloadState(ctx) // a master may have failed over
+		}
 		return false, fmt.Errorf("cluster: register node %q: %w", s.inc, err)
 	}
 	if n < 0 {
