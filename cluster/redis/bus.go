@@ -125,7 +125,31 @@ func NewBus(rdb goredis.UniversalClient, opts BusOptions) *Bus {
 	return b
 }
 
-func (b *Bus) channel(topic string) string { return b.prefix + topic }
+// channel returns topic's Redis channel: the prefix and the topic, and on a
+// Redis Cluster a hash tag between them (see busTag).
+func (b *Bus) channel(topic string) string {
+	if b.sh != nil {
+		return b.prefix + busTag(topic) + topic
+	}
+	return b.prefix + topic
+}
+
+// topic returns the topic of a Redis channel, or false when the channel is
+// not one of the bus's.
+func (b *Bus) topic(channel string) (string, bool) {
+	rest, ok := strings.CutPrefix(channel, b.prefix)
+	if !ok || b.sh == nil {
+		return rest, ok
+	}
+	if !strings.HasPrefix(rest, "{") {
+		return "", false
+	}
+	i := strings.IndexByte(rest, '}')
+	if i < 0 {
+		return "", false
+	}
+	return rest[i+1:], true
+}
 
 // Publish implements pubsub.Bus. It fails when Redis cannot be reached
 // before ctx ends; the payload is then not sent.
@@ -333,7 +357,7 @@ func (b *Bus) deliver(msgs <-chan *goredis.Message) {
 	defer b.wg.Done()
 	var hs []pubsub.Handler
 	for m := range msgs {
-		topic, ok := strings.CutPrefix(m.Channel, b.prefix)
+		topic, ok := b.topic(m.Channel)
 		if !ok {
 			continue
 		}

@@ -155,3 +155,33 @@ func TestSlotIsRedisClusterKeySlot(t *testing.T) {
 		t.Error("a key with an empty or unclosed tag hashed as its would-be tag")
 	}
 }
+
+// A whole Redis Cluster restarting (empty, on the same addresses) leaves
+// every subscription in place once it is back: a slot's channels are
+// subscribed again on one connection (before: go-redis subscribed the
+// channels of several slots in one SSUBSCRIBE, which Redis refused, and
+// the node went deaf for good).
+func TestBusShardedRecoversWhenTheWholeClusterRestarts(t *testing.T) {
+	rc := testredis.StartCluster(t)
+	buses, _ := newClusterBuses(t, rc, 1)
+	b := buses[0]
+	ctx := context.Background()
+	var topics []string
+	for i := range 40 {
+		topic := fmt.Sprintf("room/%d", i)
+		topics = append(topics, topic)
+		if _, err := b.Subscribe(ctx, topic, func(string, []byte) {}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rc.Stop()
+	rc.Restart(t)
+	waitUntil(t, 10*time.Second, func() bool {
+		for _, topic := range topics {
+			if n, err := b.PublishCount(ctx, topic, []byte("x")); err != nil || n != 1 {
+				return false
+			}
+		}
+		return true
+	}, "the bus did not hear every topic again within 10s of the cluster coming back")
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"strconv"
 	"sync"
 	"time"
 
@@ -12,32 +14,36 @@ import (
 
 // sharded is the Bus's subscriptions on a Redis Cluster: sharded pub/sub
 // (SSUBSCRIBE, Redis 7), so that a payload travels only within the shard
-// that owns its channel's slot. It holds one subscription connection per
-// master that owns a subscribed channel, and merges what they receive into
+// that owns its channel's slot.
+//
+// Every channel carries one of busGroups hash tags (busTag), so a node's
+// channels fall into at most busGroups slots, and it holds one subscription
+// connection per slot in use: go-redis subscribes a connection's channels
+// again in one SSUBSCRIBE when it reconnects, which Redis refuses for
+// channels of different slots. What the connections receive is merged into
 // one channel for the Bus's delivery goroutine, which keeps one order per
-// node. It reads the cluster's layout (CLUSTER SLOTS) every round, at most
-// a second apart, and moves the channels that a failover or a resharding
-// moved: publishers reach a channel's new master at once, so a subscriber
-// must follow within the tunnel's forward timeout or be taken for dead.
-// Its methods run on the Bus's manager goroutine only.
+// node. The cluster's layout (CLUSTER SLOTS) is read every round, at most a
+// second apart, and a slot's connection moves to the slot's new master
+// after a failover or a resharding: publishers reach the new master at
+// once, so a subscriber must follow within the tunnel's forward timeout or
+// be taken for dead. Its methods run on the Bus's manager goroutine only.
 type sharded struct {
 	cc     *goredis.ClusterClient
 	bus    *Bus
 	every  time.Duration
 	chOpts []goredis.ChannelOption
 
-	layout     []goredis.ClusterSlot
-	conns      map[string]*shardConn // by master address
-	connsByKey map[string]*shardConn // the connection of each subscribed channel
-	msgs       chan *goredis.Message
-	wg         sync.WaitGroup // the forwarders
-	stop       chan struct{}
+	layout []goredis.ClusterSlot
+	conns  map[int]*shardConn // by slot
+	msgs   chan *goredis.Message
+	wg     sync.WaitGroup // the forwarders
+	stop   chan struct{}
 }
 
-// shardConn is one subscription connection, to one master; a placeholder
-// (ps nil) stands for a channel wanted but not subscribed anywhere yet.
+// shardConn is the subscription connection of one slot, at its master.
 type shardConn struct {
-	addr     string
+	slot     int
+	addr     string // "" while no master could be reached: the next round retries
 	client   *goredis.Client
 	ps       *goredis.PubSub
 	channels map[string]struct{}
@@ -46,16 +52,45 @@ type shardConn struct {
 // maxLayoutAge bounds how long a failover goes unnoticed by subscribers.
 const maxLayoutAge = time.Second
 
+// busGroups is how many hash tags (and so slots) a Redis Cluster bus
+// spreads its channels over: at most this many subscription connections
+// per node.
+const busGroups = 16
+
+// busTags are the hash tags of the groups, chosen so that their slots are
+// spread evenly over the slot space (and so over masters that split it
+// into ranges, as redis-cli --cluster create does).
+var busTags = func() [busGroups]string {
+	var tags [busGroups]string
+	width := 16384 / busGroups
+	for g := range busGroups {
+		for i := 0; ; i++ {
+			tag := "b" + strconv.Itoa(i)
+			if sl := slot(tag); sl >= g*width && sl < (g+1)*width {
+				tags[g] = "{" + tag + "}"
+				break
+			}
+		}
+	}
+	return tags
+}()
+
+// busTag returns topic's hash tag.
+func busTag(topic string) string {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(topic))
+	return busTags[h.Sum32()%busGroups]
+}
+
 func newSharded(cc *goredis.ClusterClient, b *Bus, opts BusOptions, chOpts []goredis.ChannelOption) *sharded {
 	return &sharded{
-		cc:         cc,
-		bus:        b,
-		every:      min(opts.HealthCheck, maxLayoutAge),
-		chOpts:     chOpts,
-		conns:      make(map[string]*shardConn),
-		connsByKey: make(map[string]*shardConn),
-		msgs:       make(chan *goredis.Message, opts.Buffer),
-		stop:       make(chan struct{}),
+		cc:     cc,
+		bus:    b,
+		every:  min(opts.HealthCheck, maxLayoutAge),
+		chOpts: chOpts,
+		conns:  make(map[int]*shardConn),
+		msgs:   make(chan *goredis.Message, opts.Buffer),
+		stop:   make(chan struct{}),
 	}
 }
 
@@ -69,14 +104,13 @@ func (s *sharded) refresh(ctx context.Context) error {
 	return nil
 }
 
-// masterOf returns the address of the master that serves channel's slot.
-func (s *sharded) masterOf(ctx context.Context, channel string) (string, error) {
+// masterOf returns the address of the master that serves slot sl.
+func (s *sharded) masterOf(ctx context.Context, sl int) (string, error) {
 	if s.layout == nil {
 		if err := s.refresh(ctx); err != nil {
 			return "", err
 		}
 	}
-	sl := slot(channel)
 	for _, r := range s.layout {
 		if r.Start <= sl && sl <= r.End && len(r.Nodes) > 0 {
 			return r.Nodes[0].Addr, nil
@@ -85,35 +119,37 @@ func (s *sharded) masterOf(ctx context.Context, channel string) (string, error) 
 	return "", fmt.Errorf("no master serves slot %d of the Redis Cluster", sl)
 }
 
-// subscribe subscribes channel at the master that owns its slot now.
+// subscribe subscribes channel on its slot's connection.
 func (s *sharded) subscribe(ctx context.Context, channel string) error {
-	if c, ok := s.connsByKey[channel]; ok {
-		if c.ps != nil {
-			return nil
-		}
-		delete(s.connsByKey, channel) // a placeholder: try now
-	}
-	addr, err := s.masterOf(ctx, channel)
-	if err != nil {
-		return err
-	}
-	c := s.conns[addr]
+	sl := slot(channel)
+	c := s.conns[sl]
 	if c == nil {
-		c = s.dial(ctx, addr)
+		addr, err := s.masterOf(ctx, sl)
+		if err != nil {
+			return err
+		}
+		c = s.dial(ctx, sl, addr)
+	}
+	if _, ok := c.channels[channel]; ok {
+		return nil
+	}
+	if c.ps == nil {
+		return fmt.Errorf("no connection to the master of slot %d yet", sl)
 	}
 	if err := c.ps.SSubscribe(ctx, channel); err != nil {
-		s.dropIfEmpty(c)
+		if len(c.channels) == 0 {
+			s.closeConn(c)
+		}
 		s.layout = nil // perhaps stale (MOVED): read it again next time
 		return err
 	}
 	c.channels[channel] = struct{}{}
-	s.connsByKey[channel] = c
 	return nil
 }
 
-// dial opens a subscription connection to the master at addr, with the
-// cluster client's credentials and TLS.
-func (s *sharded) dial(ctx context.Context, addr string) *shardConn {
+// dial opens slot sl's subscription connection to the master at addr, with
+// the cluster client's credentials and TLS.
+func (s *sharded) dial(ctx context.Context, sl int, addr string) *shardConn {
 	o := s.cc.Options()
 	client := goredis.NewClient(&goredis.Options{
 		Addr:      addr,
@@ -123,8 +159,8 @@ func (s *sharded) dial(ctx context.Context, addr string) *shardConn {
 		Password:  o.Password,
 		TLSConfig: o.TLSConfig,
 	})
-	c := &shardConn{addr: addr, client: client, ps: client.SSubscribe(ctx), channels: make(map[string]struct{})}
-	s.conns[addr] = c
+	c := &shardConn{slot: sl, addr: addr, client: client, ps: client.SSubscribe(ctx), channels: make(map[string]struct{})}
+	s.conns[sl] = c
 	s.wg.Add(1)
 	go s.forward(c.ps.Channel(s.chOpts...))
 	return c
@@ -133,36 +169,34 @@ func (s *sharded) dial(ctx context.Context, addr string) *shardConn {
 // unsubscribe drops channel's subscription, and its connection when it
 // was the last one there.
 func (s *sharded) unsubscribe(ctx context.Context, channel string) error {
-	c := s.connsByKey[channel]
+	c := s.conns[slot(channel)]
 	if c == nil {
 		return nil
 	}
-	delete(s.connsByKey, channel)
-	if c.ps == nil {
+	if _, ok := c.channels[channel]; !ok {
 		return nil
 	}
 	delete(c.channels, channel)
-	if s.dropIfEmpty(c) {
+	if len(c.channels) == 0 {
+		s.closeConn(c)
+		return nil
+	}
+	if c.ps == nil {
 		return nil
 	}
 	return c.ps.SUnsubscribe(ctx, channel)
 }
 
-// dropIfEmpty closes c when it holds no channel, and tells whether it did.
-func (s *sharded) dropIfEmpty(c *shardConn) bool {
-	if len(c.channels) > 0 {
-		return false
-	}
-	s.closeConn(c)
-	return true
-}
-
+// closeConn closes c and forgets it.
 func (s *sharded) closeConn(c *shardConn) {
-	if s.conns[c.addr] == c {
-		delete(s.conns, c.addr)
+	if s.conns[c.slot] == c {
+		delete(s.conns, c.slot)
+	}
+	if c.ps == nil {
+		return
 	}
 	if err := c.ps.Close(); err != nil && !errors.Is(err, goredis.ErrClosed) {
-		s.bus.log.Debug("sockline cluster: closing a shard's subscription connection", "master", c.addr, "err", err)
+		s.bus.log.Debug("sockline cluster: closing a slot's subscription connection", "master", c.addr, "err", err)
 	}
 	_ = c.client.Close()
 }
@@ -179,11 +213,10 @@ func (s *sharded) forward(in <-chan *goredis.Message) {
 	}
 }
 
-// reconcile reads the layout and moves every channel whose slot another
-// master serves now (a failover, or a resharding: Redis then ends the
-// subscription at the old master), or that could not be subscribed
-// before. A connection to a node that is no master any more is closed
-// whole, without unsubscribing channel by channel from a dead server.
+// reconcile reads the layout and moves the connection of every slot that
+// another master serves now (a failover, or a resharding: Redis then ends
+// the subscriptions at the old master) to it, subscribing its channels
+// there again.
 func (s *sharded) reconcile() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -191,35 +224,32 @@ func (s *sharded) reconcile() {
 		s.bus.log.Debug("sockline cluster: reading the Redis Cluster's layout failed; trying again", "err", err)
 		return
 	}
-	masters := make(map[string]bool)
-	for _, r := range s.layout {
-		if len(r.Nodes) > 0 {
-			masters[r.Nodes[0].Addr] = true
+	var moved []*shardConn
+	for sl, c := range s.conns {
+		if addr, err := s.masterOf(ctx, sl); err == nil && addr != c.addr {
+			moved = append(moved, c)
 		}
 	}
-	placeholder := &shardConn{}
-	for addr, c := range s.conns {
-		if masters[addr] {
-			continue
-		}
+	if len(moved) > 0 {
 		// go-redis does not re-read the layout after a connection refused:
 		// make it, for the publishes and the store's commands.
 		s.cc.ReloadState(ctx)
-		for channel := range c.channels {
-			s.connsByKey[channel] = placeholder
-		}
-		s.closeConn(c)
 	}
-	for channel, c := range s.connsByKey {
-		addr, err := s.masterOf(ctx, channel)
-		if err != nil || addr == c.addr && c.ps != nil {
-			continue
+	for _, c := range moved {
+		s.closeConn(c)
+		channels := make([]string, 0, len(c.channels))
+		for ch := range c.channels {
+			channels = append(channels, ch)
 		}
-		_ = s.unsubscribe(ctx, channel)
-		if err := s.subscribe(ctx, channel); err != nil {
-			s.bus.log.Warn("sockline cluster: subscribing at the slot's new master failed; retrying", "channel", channel, "err", err)
-			s.connsByKey[channel] = placeholder // still wanted: the next round retries
+		addr, _ := s.masterOf(ctx, c.slot)
+		nc := s.dial(ctx, c.slot, addr)
+		if err := nc.ps.SSubscribe(ctx, channels...); err != nil {
+			s.bus.log.Warn("sockline cluster: subscribing at the slot's new master failed; retrying", "master", addr, "err", err)
+			s.closeConn(nc)
+			nc = &shardConn{slot: c.slot} // no connection: the next round retries
+			s.conns[c.slot] = nc
 		}
+		nc.channels = c.channels
 	}
 }
 
@@ -227,8 +257,10 @@ func (s *sharded) reconcile() {
 func (s *sharded) close() {
 	close(s.stop)
 	for _, c := range s.conns {
-		_ = c.ps.Close()
-		_ = c.client.Close()
+		if c.ps != nil {
+			_ = c.ps.Close()
+			_ = c.client.Close()
+		}
 	}
 	clear(s.conns)
 	s.wg.Wait()
