@@ -16,6 +16,8 @@ echo "== go vet"
 go vet ./...
 echo "== go test -race"
 go test -race -count=1 -timeout 15m ./...
+echo "== the chaos test on a Redis Cluster (a master killed mid-run)"
+CHAOS_ENGINE=redis-cluster go test -race -count=1 -timeout 10m -run TestChaos ./cluster/chaos/
 echo "== fuzz every target briefly"
 bash scripts/fuzz.sh
 
@@ -25,6 +27,8 @@ bash scripts/install-proxies.sh   # nginx and haproxy for the runs through real 
 npx playwright test -c e2e/playwright.config.js
 echo "== browser transport suite against two cluster nodes behind a round-robin proxy"
 E2E_CLUSTER=2 npx playwright test -c e2e/playwright.config.js e2e/transports.spec.js
+echo "== browser transport suite against two cluster nodes on a Redis Cluster (three masters, a replica each)"
+E2E_CLUSTER=2 E2E_ENGINE=redis-cluster npx playwright test -c e2e/playwright.config.js e2e/transports.spec.js
 echo "== browser transport suite over HTTPS and HTTP/2 (self-signed certificates)"
 E2E_TLS=1 npx playwright test -c e2e/playwright.config.js e2e/transports.spec.js
 echo "== browser transport suite through real proxies: nginx as the README configures it, nginx with its defaults, HAProxy as the README configures it"
