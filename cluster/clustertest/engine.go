@@ -14,9 +14,9 @@ import (
 // Engine is one running cluster engine (a Redis, a Redis Cluster, a NATS
 // server...) that the scenarios connect nodes to.
 type Engine interface {
-	// Connect returns a Store and a Bus for a node named name, on
-	// connections of their own, as a separate process would have them.
-	// Node.Close cuts them off as a killed process would be cut.
+	// Connect returns a Store (not registered yet) and a Bus for a node
+	// named name, on connections of their own, as a separate process would
+	// have them. Node.Close cuts them off as a killed process would be cut.
 	Connect(t testing.TB, name string, o NodeOptions) *Node
 	// Stop makes the engine unreachable, as an outage would (every server
 	// killed); Start brings it back without its data (as a replacement
@@ -55,7 +55,8 @@ type NodeOptions struct {
 type Node struct {
 	Store cluster.Store
 	Bus   pubsub.Counter
-	// Close closes the Bus and the node's connections to the engine.
+	// Close closes the Bus and the node's connections to the engine; it is
+	// called more than once (a crash, then the test's cleanup).
 	Close func()
 }
 
