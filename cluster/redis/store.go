@@ -195,23 +195,31 @@ func (s *Store) Register(ctx context.Context) (bool, error) {
 	if before {
 		flag = "1"
 	}
-	n, err := registerScript.Run(ctx, s.rdb, []string{s.nodeKey(s.inc), s.markerKey(group(s.inc)), s.recoveringKey(group(s.inc)), s.fenceKey(s.inc)},
-		s.opts.Lease.Milliseconds(), s.recoveryGrace().Milliseconds(), flag).Int64()
+	// One pipeline, one round trip per master: the node's registration,
+	// then every group's marker (see gateCmds).
+	keys := []string{s.nodeKey(s.inc), s.markerKey(group(s.inc)), s.recoveringKey(group(s.inc)), s.fenceKey(s.inc)}
+	cmds, err := s.pipelineScript(ctx, func(c goredis.Scripter) []*goredis.Cmd {
+		reg := registerScript.EvalSha(ctx, c, keys, s.opts.Lease.Milliseconds(), s.recoveryGrace().Milliseconds(), flag)
+		return append([]*goredis.Cmd{reg}, s.gateCmds(ctx, c, flag)...)
+	}, registerScript, gateScript)
 	if err != nil {
 		if cc, ok := s.rdb.(*goredis.ClusterClient); ok {
 			cc.ReloadState(ctx) // a master may have failed over
 		}
 		return false, fmt.Errorf("cluster: register node %q: %w", s.inc, err)
 	}
+	n, _ := cmds[0].Int64()
 	if n < 0 {
 		s.mu.Lock()
 		s.registered = false
 		s.mu.Unlock()
 		return false, fmt.Errorf("cluster: node %q was not renewed within its lease (%v): %w", s.inc, s.opts.Lease, ErrSessionLost)
 	}
-	whole, err := s.gates(ctx, flag)
-	if err != nil {
-		return false, fmt.Errorf("cluster: register node %q: %w", s.inc, err)
+	whole := true
+	for _, c := range cmds[1:] {
+		if g, _ := c.Int64(); g != 1 {
+			whole = false
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -219,35 +227,22 @@ func (s *Store) Register(ctx context.Context) (bool, error) {
 	return n == 1 && whole, nil
 }
 
-// gates checks every group's marker, setting those missing (and their
-// recovering flag when before is "1"), and reports whether every group is
-// whole and none recovering: otherwise sessions this node holds may have
-// lost their records, and it must claim them back.
-func (s *Store) gates(ctx context.Context, before string) (bool, error) {
-	run := func(c goredis.Scripter) []*goredis.Cmd {
-		cmds := make([]*goredis.Cmd, groups)
-		for g := range groups {
-			cmds[g] = gateScript.EvalSha(ctx, c, []string{s.markerKey(g), s.recoveringKey(g)}, s.recoveryGrace().Milliseconds(), before)
-		}
-		return cmds
+// gateCmds adds to c a check of every group's marker, which sets those
+// missing (and their recovering flag when before is "1"); each answers 1
+// when its group is whole and not recovering. Otherwise sessions this node
+// holds may have lost their records, and it must claim them back.
+func (s *Store) gateCmds(ctx context.Context, c goredis.Scripter, before string) []*goredis.Cmd {
+	cmds := make([]*goredis.Cmd, groups)
+	for g := range groups {
+		cmds[g] = gateScript.EvalSha(ctx, c, []string{s.markerKey(g), s.recoveringKey(g)}, s.recoveryGrace().Milliseconds(), before)
 	}
-	cmds, err := s.pipelineScript(ctx, gateScript, run)
-	if err != nil {
-		return false, err
-	}
-	whole := true
-	for _, c := range cmds {
-		if n, _ := c.Int64(); n != 1 {
-			whole = false
-		}
-	}
-	return whole, nil
+	return cmds
 }
 
 // pipelineScript runs the EvalSha commands that run adds to a pipeline;
-// when a server does not have the script (a new master after a failover,
-// or a restarted Redis), it loads the script and runs them once more.
-func (s *Store) pipelineScript(ctx context.Context, sc *goredis.Script, run func(goredis.Scripter) []*goredis.Cmd) ([]*goredis.Cmd, error) {
+// when a server does not have a script (a new master after a failover, or
+// a restarted Redis), it loads scripts and runs them once more.
+func (s *Store) pipelineScript(ctx context.Context, run func(goredis.Scripter) []*goredis.Cmd, scripts ...*goredis.Script) ([]*goredis.Cmd, error) {
 	for attempt := 0; ; attempt++ {
 		pipe := s.rdb.Pipeline()
 		cmds := run(pipe)
@@ -258,8 +253,10 @@ func (s *Store) pipelineScript(ctx context.Context, sc *goredis.Script, run func
 		if attempt > 0 || !goredis.HasErrorPrefix(err, "NOSCRIPT") {
 			return nil, err
 		}
-		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
-			return nil, err
+		for _, sc := range scripts {
+			if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+				return nil, err
+			}
 		}
 	}
 }
@@ -421,13 +418,13 @@ const renewBatch = 1000
 func (s *Store) Renew(ctx context.Context, ids []string) (lost []string, err error) {
 	for start := 0; start < len(ids); start += renewBatch {
 		batch := ids[start:min(start+renewBatch, len(ids))]
-		cmds, err := s.pipelineScript(ctx, renewScript, func(c goredis.Scripter) []*goredis.Cmd {
+		cmds, err := s.pipelineScript(ctx, func(c goredis.Scripter) []*goredis.Cmd {
 			cmds := make([]*goredis.Cmd, len(batch))
 			for i, id := range batch {
 				cmds[i] = renewScript.EvalSha(ctx, c, []string{s.sessKey(id)}, s.inc, s.opts.Tombstone.Milliseconds())
 			}
 			return cmds
-		})
+		}, renewScript)
 		if err != nil {
 			return lost, fmt.Errorf("cluster: renew session records: %w", err)
 		}
