@@ -17,6 +17,8 @@ echo "== go vet"
 go vet ./...
 echo "== go test -race"
 go test -race -count=1 -timeout 15m ./...
+echo "== the chaos test on a Redis Cluster (a master killed mid-run)"
+CHAOS_ENGINE=redis-cluster go test -race -count=1 -timeout 10m -run TestChaos ./cluster/chaos/
 echo "== fuzz every target briefly"
 bash scripts/fuzz.sh
 
@@ -30,6 +32,8 @@ echo "== browser STOMP suite on two cluster nodes behind the round-robin proxy"
 E2E_CLUSTER=2 E2E_OUTPUT_DIR="$PWD/e2e/test-results/stomp-cluster" npx playwright test -c e2e/playwright.config.js e2e/stomp.spec.js
 echo "== browser STOMP suite through the broker relay to RabbitMQ"
 bash scripts/e2e-relay.sh
+echo "== browser transport suite against two cluster nodes on a Redis Cluster (three masters, a replica each)"
+E2E_CLUSTER=2 E2E_ENGINE=redis-cluster npx playwright test -c e2e/playwright.config.js e2e/transports.spec.js
 echo "== browser transport suite over HTTPS and HTTP/2 (self-signed certificates)"
 E2E_TLS=1 npx playwright test -c e2e/playwright.config.js e2e/transports.spec.js
 echo "== browser transport suite through real proxies: nginx as the README configures it, nginx with its defaults, HAProxy as the README configures it"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sockline/sockline/cluster/clustertest"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -111,7 +112,7 @@ func startHistNodeWith(t *testing.T, srv *testredis.Server, name string, presenc
 		b = wrap(bus)
 	}
 	nd.h = sockjs.NewHandler(sockjs.Options{
-		Cluster: &sockjs.Cluster{Store: store, Bus: b, Secret: testSecret, RenewInterval: 250 * time.Millisecond},
+		Cluster: &sockjs.Cluster{Store: store, Bus: b, Secret: clustertest.Secret, RenewInterval: 250 * time.Millisecond},
 		History: sockjs.HistoryOptions{
 			Rules:         []history.Rule{{Pattern: "news"}},
 			Store:         redis.NewHistory(rdb, redis.HistoryOptions{}),
@@ -166,7 +167,7 @@ func ask(t *testing.T, c *client.Conn, msg, prefix string) (string, []string) {
 	}
 	var before []string
 	for {
-		m := recv(t, c)
+		m := clustertest.Recv(t, c)
 		if strings.HasPrefix(m, prefix) {
 			return m, before
 		}
@@ -182,7 +183,7 @@ func ask(t *testing.T, c *client.Conn, msg, prefix string) (string, []string) {
 func dialOn(t *testing.T, url, transport, not string) (*client.Conn, string) {
 	t.Helper()
 	for attempt := range 10 {
-		c := dial(t, url, transport)
+		c := clustertest.Dial(t, url, transport)
 		where, _ := ask(t, c, "where?", "node ")
 		if where != "node "+not {
 			return c, where
@@ -237,7 +238,7 @@ func TestClusterHistoryRecoveryOnTheOtherNode(t *testing.T) {
 				}
 			}
 			for i := 1; i <= seen; i++ {
-				pos, msg := positioned(t, recv(t, a))
+				pos, msg := positioned(t, clustertest.Recv(t, a))
 				if i == 1 {
 					base = pos.Offset - 1 // earlier subtests published on news too
 				}
@@ -273,7 +274,7 @@ func TestClusterHistoryRecoveryOnTheOtherNode(t *testing.T) {
 				if len(replay) > 0 {
 					m, replay = replay[0], replay[1:]
 				} else {
-					m = recv(t, b)
+					m = clustertest.Recv(t, b)
 				}
 				pos, msg := positioned(t, m)
 				if msg != fmt.Sprintf("m%d", i) || pos.Offset != base+uint64(i) || pos.Epoch != last.Epoch {
@@ -416,7 +417,7 @@ func TestClusterHistoryGapClosesAndRecovers(t *testing.T) {
 	n1 := startHistNodeWith(t, srv, "n1", 0, func(b pubsub.Bus) pubsub.Bus { return dropThird{b} })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c := dial(t, n1.srv.URL+"/h", client.WebSocket)
+	c := clustertest.Dial(t, n1.srv.URL+"/h", client.WebSocket)
 	ask(t, c, "sub news -", "subscribed")
 	for i := 1; i <= 5; i++ {
 		if err := n1.h.Publish(ctx, "news", fmt.Sprintf("m%d", i)); err != nil {
@@ -425,7 +426,7 @@ func TestClusterHistoryGapClosesAndRecovers(t *testing.T) {
 	}
 	var last sockjs.Position
 	for i := 1; i <= 2; i++ {
-		pos, msg := positioned(t, recv(t, c))
+		pos, msg := positioned(t, clustertest.Recv(t, c))
 		if msg != fmt.Sprintf("m%d", i) {
 			t.Fatalf("message %d = %q", i, msg)
 		}
@@ -436,7 +437,7 @@ func TestClusterHistoryGapClosesAndRecovers(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Code != sockjs.CloseHistoryGap {
 		t.Fatalf("after the lost message: %v, want a close with %d", err, sockjs.CloseHistoryGap)
 	}
-	c2 := dial(t, n1.srv.URL+"/h", client.WebSocket)
+	c2 := clustertest.Dial(t, n1.srv.URL+"/h", client.WebSocket)
 	ans, replay := ask(t, c2, "sub news "+last.String(), "subscribed")
 	if !strings.HasPrefix(ans, "subscribed true ") || len(replay) != 3 {
 		t.Fatalf("recovery after the gap: %q with %q", ans, replay)
@@ -456,7 +457,7 @@ func TestClusterHistoryCheckFindsALostLastMessage(t *testing.T) {
 	n1 := startHistNodeWith(t, srv, "n1", 0, func(b pubsub.Bus) pubsub.Bus { return dropThird{b} })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c := dial(t, n1.srv.URL+"/h", client.WebSocket)
+	c := clustertest.Dial(t, n1.srv.URL+"/h", client.WebSocket)
 	ask(t, c, "sub news -", "subscribed")
 	for i := 1; i <= 3; i++ {
 		if err := n1.h.Publish(ctx, "news", fmt.Sprintf("m%d", i)); err != nil {
@@ -465,7 +466,7 @@ func TestClusterHistoryCheckFindsALostLastMessage(t *testing.T) {
 	}
 	start := time.Now()
 	for i := 1; i <= 3; i++ {
-		if _, msg := positioned(t, recv(t, c)); msg != fmt.Sprintf("m%d", i) {
+		if _, msg := positioned(t, clustertest.Recv(t, c)); msg != fmt.Sprintf("m%d", i) {
 			t.Fatalf("message %d = %q", i, msg)
 		}
 	}

@@ -284,10 +284,10 @@ async function createTestServer(pageServer) {
       nodes: clusterNodes,
       port: await freePort(),
       freePort,
-      makeNode: async (i, redisURL) => new ServerProcess({
+      makeNode: async (i, engineArgs) => new ServerProcess({
         name: `go-node-${i + 1}`,
         command,
-        args: ['-redis', redisURL],
+        args: engineArgs,
         port: await freePort(),
         sockjsUrl: pageServer.sockjsUrl,
         readyPath: '/echo/info',

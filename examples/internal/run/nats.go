@@ -14,22 +14,10 @@ import (
 // NATSUsage is the help text of the examples' -nats flag.
 const NATSUsage = "NATS address (nats://host:port, tls://... for TLS, several comma-separated; the server needs JetStream: nats-server -js) to run as one node of a cluster instead of on Redis; empty: one process. Every node needs the same secret in $" + SecretEnv
 
-// Engine names the engine cfg runs the cluster on, for a log line:
-// "NATS nats://...", "Redis host:port", or "" for one process.
-func (cfg ClusterConfig) Engine() string {
-	switch {
-	case cfg.NATS != "":
-		return "NATS " + cfg.NATS
-	case cfg.Redis != "":
-		return "Redis " + cfg.Redis
-	}
-	return ""
-}
-
 // natsCluster is Cluster on NATS: cfg.NATS is set.
 func natsCluster(cfg ClusterConfig) (*sockjs.Cluster, func(context.Context) error, error) {
-	if cfg.Redis != "" {
-		return nil, nil, errors.New("give -redis or -nats, not both: the nodes share one engine")
+	if cfg.Redis != "" || cfg.RedisCluster != "" || cfg.RedisSentinel != "" {
+		return nil, nil, errors.New("give -nats or a Redis flag (-redis, -redis-cluster, -redis-sentinel), not both: the nodes share one engine")
 	}
 	secret := os.Getenv(SecretEnv)
 	if len(secret) < 16 {
