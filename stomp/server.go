@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sockline/sockline/history"
 	"github.com/sockline/sockline/pubsub"
 	"github.com/sockline/sockline/sockjs"
 )
@@ -124,6 +125,13 @@ type Config struct {
 	// MaxQueuedBytes do not apply (the store's memory policy does). Nil
 	// means queues in this node's memory. The Server does not close it.
 	QueueStore QueueStore
+
+	// History keeps the recent messages of chosen topics: a SUBSCRIBE
+	// with x-stream-offset (first, last, next or offset=N) replays them,
+	// and every MESSAGE of such a topic carries its x-stream-offset and
+	// x-stream-epoch, as RabbitMQ's streams do (see HistoryConfig). The
+	// zero value keeps none. It does not go with PatternSubscriptions.
+	History HistoryConfig
 
 	// Relay, when set, carries the topic and queue destinations (and user
 	// destinations, resolved as Spring does) to an external STOMP broker
@@ -285,6 +293,15 @@ func NewServer(cfg Config) *Server {
 	s.broker.isTopic = func(key string) bool { return hasPrefix(key, s.cfg.TopicPrefixes) }
 	s.broker.allTopics = cfg.PatternSubscriptions
 	s.broker.logErr = s.cfg.Logger.Error
+	if len(cfg.History.Rules) > 0 && cfg.Relay == nil {
+		if cfg.PatternSubscriptions {
+			panic(errHistoryPatterns.Error())
+		}
+		s.broker.hist, s.broker.histRules = cfg.History.Store, slices.Clone(cfg.History.Rules)
+		if s.broker.hist == nil {
+			s.broker.hist = history.NewMemory(s.cfg.Bus)
+		}
+	}
 	s.users = newUserRegistry(s)
 	return s
 }
