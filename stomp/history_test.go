@@ -1,13 +1,17 @@
 package stomp
 
 import (
+	"encoding/json"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/sockline/sockline/cluster/redis"
 	"github.com/sockline/sockline/history"
+	"github.com/sockline/sockline/presence"
 )
 
 var topicHistory = HistoryConfig{Rules: []history.Rule{{Pattern: "/topic/*", Bounds: history.Bounds{Size: 1000, TTL: 10 * time.Minute}}}}
@@ -258,4 +262,101 @@ func historyNodesOn(t *testing.T, url string) (*Server, *Server) {
 		return srv
 	}
 	return node(), node()
+}
+
+// presenceEvent reads one presence event MESSAGE.
+func (c *client) presenceEvent() presence.Event {
+	c.t.Helper()
+	f := c.expect("MESSAGE")
+	var ev presence.Event
+	if err := json.Unmarshal(f.Body, &ev); err != nil {
+		c.t.Fatalf("presence event %q: %v", f.Body, err)
+	}
+	return ev
+}
+
+// members reads the members of /topic/room with SUBSCRIBE /app/presence/room.
+func (c *client) members(id string) string {
+	c.t.Helper()
+	c.send("SUBSCRIBE", "", "id", id, "destination", "/app/presence/room")
+	f := c.expect("MESSAGE")
+	c.send("UNSUBSCRIBE", "", "id", id)
+	var ms []presence.Member
+	if err := json.Unmarshal(f.Body, &ms); err != nil {
+		c.t.Fatalf("members %q: %v", f.Body, err)
+	}
+	var infos []string
+	for _, m := range ms {
+		infos = append(infos, m.Info)
+	}
+	sort.Strings(infos)
+	return strings.Join(infos, ",")
+}
+
+// Presence across two nodes on Redis: joins and leaves reach the watchers
+// of every node, the members are read from any node, and the members of a
+// node that dies (stops renewing) leave within the TTL.
+func TestPresenceAcrossNodes(t *testing.T) {
+	t.Parallel()
+	rs := startRedis(t)
+	node := func() *Server {
+		rdb, err := redis.NewClient(rs.URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		bus := redis.NewBus(rdb, redis.BusOptions{Prefix: "stomppres:"})
+		srv := NewServer(Config{Bus: bus, Authenticate: LoginAuthenticator,
+			Presence: PresenceConfig{Enabled: true, Store: bus.Presence(), TTL: 600 * time.Millisecond}})
+		t.Cleanup(func() {
+			srv.Close()
+			bus.Close()
+			rdb.Close()
+		})
+		return srv
+	}
+	a, b := node(), node()
+	watch := connect(t, a, "watcher")
+	watch.send("SUBSCRIBE", "", "id", "ev", "destination", "/topic/presence.room", "receipt", "r")
+	watch.expect("RECEIPT")
+
+	ann := connect(t, a, "ann")
+	ann.send("SUBSCRIBE", "", "id", "1", "destination", "/topic/room", HdrPresence, "true", "receipt", "r")
+	ann.expect("RECEIPT")
+	bob := connect(t, b, "bob")
+	bob.send("SUBSCRIBE", "", "id", "1", "destination", "/topic/room", HdrPresence, "true", HdrPresenceInfo, "Bob B", "receipt", "r")
+	bob.expect("RECEIPT")
+	for _, want := range []string{"ann", "Bob B"} {
+		if ev := watch.presenceEvent(); !ev.Joined || ev.Member.Info != want || ev.Topic != "/topic/room" {
+			t.Fatalf("event %+v, want %s joined", ev, want)
+		}
+	}
+	if got := watch.members("m"); got != "Bob B,ann" {
+		t.Fatalf("members %q", got)
+	}
+	ann.send("UNSUBSCRIBE", "", "id", "1")
+	if ev := watch.presenceEvent(); ev.Joined || ev.Member.Info != "ann" {
+		t.Fatalf("event %+v, want ann left", ev)
+	}
+	// bob's session dies: it leaves
+	bob.p.Close(1000, "gone")
+	<-bob.done
+	if ev := watch.presenceEvent(); ev.Joined || ev.Member.Info != "Bob B" {
+		t.Fatalf("event %+v, want Bob B left", ev)
+	}
+	// a node dies: its members expire and a node still there announces it
+	carl := connect(t, b, "carl")
+	carl.send("SUBSCRIBE", "", "id", "1", "destination", "/topic/room", HdrPresence, "true", "receipt", "r")
+	carl.expect("RECEIPT")
+	dan := connect(t, a, "dan")
+	dan.send("SUBSCRIBE", "", "id", "1", "destination", "/topic/room", HdrPresence, "true", "receipt", "r")
+	dan.expect("RECEIPT")
+	watch.presenceEvent()
+	watch.presenceEvent()
+	b.presence.close() // node b stops renewing (as if it died)
+	if ev := watch.presenceEvent(); ev.Joined || ev.Member.Info != "carl" {
+		t.Fatalf("event %+v, want carl expired", ev)
+	}
+	if got := watch.members("m2"); got != "dan" {
+		t.Fatalf("members %q after node b died", got)
+	}
 }

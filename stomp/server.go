@@ -132,6 +132,9 @@ type Config struct {
 	// x-stream-epoch, as RabbitMQ's streams do (see HistoryConfig). The
 	// zero value keeps none. It does not go with PatternSubscriptions.
 	History HistoryConfig
+	// Presence tells who is subscribed to which topic, across nodes (see
+	// PresenceConfig). The zero value is off.
+	Presence PresenceConfig
 
 	// Relay, when set, carries the topic and queue destinations (and user
 	// destinations, resolved as Spring does) to an external STOMP broker
@@ -173,7 +176,8 @@ type Server struct {
 	closeMu sync.Mutex
 	closed  bool
 
-	users *userRegistry
+	users    *userRegistry
+	presence *presenceState // nil: Config.Presence is off
 
 	mu        sync.RWMutex
 	routes    []*route // SEND handlers
@@ -303,6 +307,9 @@ func NewServer(cfg Config) *Server {
 		}
 	}
 	s.users = newUserRegistry(s)
+	if cfg.Presence.Enabled && cfg.Relay == nil {
+		s.presence = newPresence(s, cfg.Presence)
+	}
 	return s
 }
 
@@ -402,6 +409,9 @@ func (s *Server) Close() error {
 	}
 	s.closed = true
 	s.users.close()
+	if s.presence != nil {
+		s.presence.close()
+	}
 	if s.ownBus != nil {
 		err := s.ownBus.Close()
 		<-s.ownBus.Done()

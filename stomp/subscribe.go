@@ -74,6 +74,15 @@ func (c *conn) onSubscribe(ctx context.Context, f *Frame) error {
 			err = appErr(f, dest, berr)
 		}
 	}
+	if (err == nil || err == errWithheld) && kind == kindTopic && c.srv.presence != nil && f.Header.Get(HdrPresence) == "true" {
+		info, ok := f.Header.Lookup(HdrPresenceInfo)
+		if !ok {
+			info = c.principal.Name
+		}
+		if perr := c.srv.presence.join(ctx, s, info); perr != nil {
+			err = appErr(f, dest, perr)
+		}
+	}
 	if err == nil || err == errForwarded || err == errWithheld {
 		c.srv.users.changed(c)
 		c.srv.event(Event{Type: EventSubscribe, Session: c.id, Principal: c.principal, Frame: f, Subscription: id, Destination: dest})
@@ -114,6 +123,9 @@ func (c *conn) onUnsubscribe(ctx context.Context, f *Frame) error {
 		return nil
 	}
 	c.srv.broker.unsubscribe(s)
+	if c.srv.presence != nil {
+		c.srv.presence.leave(s)
+	}
 	c.srv.users.changed(c)
 	c.srv.event(Event{Type: EventUnsubscribe, Session: c.id, Principal: c.principal, Frame: f, Subscription: id, Destination: s.dest})
 	if s.relayed {
