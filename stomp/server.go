@@ -464,6 +464,12 @@ func (m *AppMessage) Reply(destination string, header Header, body []byte) error
 	return m.c.reply(destination, newMessage(header, body), m.sub)
 }
 
+// Disconnect closes the sender's connection, without an ERROR frame, as a
+// network that drops it would: the client sees its connection close (and
+// stompjs reconnects when it has a reconnectDelay). The rest of the
+// handler runs on.
+func (m *AppMessage) Disconnect() { m.c.end(CloseNormal, "disconnected by the application") }
+
 // Publish is Server.Publish on the server that received the message.
 func (m *AppMessage) Publish(ctx context.Context, destination string, header Header, body []byte) error {
 	return m.c.srv.Publish(ctx, destination, header, body)
