@@ -1,6 +1,7 @@
 package stomp
 
 import (
+	"context"
 	"encoding/json"
 	"sort"
 	"strconv"
@@ -359,4 +360,23 @@ func TestPresenceAcrossNodes(t *testing.T) {
 	if got := watch.members("m2"); got != "dan" {
 		t.Fatalf("members %q after node b died", got)
 	}
+}
+
+// A live message that skips one (the bus lost it) ends the connection with
+// an ERROR that says to resubscribe from the last offset, rather than
+// delivering a stream with a hole.
+func TestHistoryGapFails(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, Config{History: topicHistory})
+	pub := connect(t, srv, "")
+	pub.publish("/topic/g", "a")
+	sub := connect(t, srv, "")
+	sub.send("SUBSCRIBE", "", "id", "s", "destination", "/topic/g", HdrStreamOffset, "last", "receipt", "r")
+	sub.expect("RECEIPT")
+	_, last := sub.bodies(1)
+	lost := history.Position{Offset: last.Offset + 2, Epoch: last.Epoch}
+	if err := srv.cfg.Bus.Publish(context.Background(), "/topic/g", history.Frame(lost, []byte("\nafter a hole\x00"))); err != nil {
+		t.Fatal(err)
+	}
+	sub.expectError("resubscribe from the last x-stream-offset")
 }
