@@ -380,3 +380,23 @@ func TestHistoryGapFails(t *testing.T) {
 	}
 	sub.expectError("resubscribe from the last x-stream-offset")
 }
+
+// parseStreamStart accepts exactly first, last, next and offset=N.
+func FuzzStreamStart(f *testing.F) {
+	for _, s := range []string{"first", "last", "next", "offset=0", "offset=18446744073709551615", "offset=-1", "offset=", "timestamp=1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		st, err := parseStreamStart(s)
+		if err != nil {
+			return
+		}
+		again := st.kind
+		if st.kind == "offset" {
+			again = "offset=" + strconv.FormatUint(st.n, 10)
+		}
+		if st2, err := parseStreamStart(again); err != nil || st2 != st {
+			t.Fatalf("%q read as %+v, which reads back as %+v, %v", s, st, st2, err)
+		}
+	})
+}
