@@ -57,7 +57,11 @@ func (c *conn) messageFrame(s *subscription, id uint64, m *message) string {
 	if s.pat != nil && m.dest != "" {
 		dest = m.dest // the destination the message was sent to, not the pattern
 	}
-	b := make([]byte, 0, 64+len(dest)+len(s.id)+len(tail))
+	n := 64 + len(dest) + len(s.id) + len(tail)
+	if m.pos.Epoch != "" {
+		n += 64 + len(m.pos.Epoch) // x-stream-offset, x-stream-epoch, x-stream-recovered
+	}
+	b := make([]byte, 0, n)
 	b = append(b, CmdMessage+"\n"+HdrDestination+":"...)
 	b = appendEscapedVersion(b, dest, c.version)
 	b = append(b, "\n"+HdrSubscription+":"...)
