@@ -60,6 +60,42 @@ window.REC = (() => {
       for (let k = from; k < to; k++) window.REC.pub.publish({ destination: topic, body: String(k) });
     },
     cut() { window.REC.sub.publish({ destination: '/app/cut', body: '' }); },
+    // presence: a member connection per name, and a watcher of the joins,
+    // leaves and members
+    member(url, transport, login, topic) {
+      return new Promise((resolve) => {
+        const c = new StompJs.Client({
+          webSocketFactory: () => new SockJS(url, null, { transports: [transport] }),
+          connectHeaders: { login }, reconnectDelay: 0,
+        });
+        c.onConnect = () => {
+          c.watchForReceipt('m', () => resolve());
+          c.subscribe(topic, () => {}, { 'x-presence': 'true', receipt: 'm' });
+        };
+        c.activate();
+        (window.REC.members = window.REC.members || {})[login] = c;
+      });
+    },
+    leave(login) { return window.REC.members[login].deactivate(); },
+    watch(url, transport, name) {
+      const w = { events: [], members: null };
+      window.REC.watcher = w;
+      return new Promise((resolve) => {
+        const c = client(url, transport, 0, (cl) => {
+          cl.watchForReceipt('w', () => resolve());
+          cl.subscribe('/topic/presence.' + name, (m) => w.events.push(JSON.parse(m.body)), { receipt: 'w' });
+        });
+        w.client = c;
+      });
+    },
+    members(name) {
+      const w = window.REC.watcher;
+      w.members = null;
+      const sub = w.client.subscribe('/app/presence/' + name, (m) => {
+        w.members = JSON.parse(m.body).map((mb) => mb.info).sort();
+        sub.unsubscribe();
+      });
+    },
   };
 })();
 `;
@@ -94,3 +130,25 @@ for (const transport of ['websocket', 'xhr-streaming']) {
     expect(st.recovered).toEqual(st.connects >= 2 ? Array(st.connects - 1).fill('true') : []);
   });
 }
+
+test('presence over STOMP: joins, leaves and members, across nodes with E2E_CLUSTER', async ({ page, sockjsServer }) => {
+  const name = `pres${Date.now() % 1000000}`;
+  const topic = `/topic/${name}`;
+  const url = `${sockjsServer.origin}/stomp`;
+  await page.evaluate(([u, n]) => window.REC.watch(u, 'websocket', n), [url, name]);
+  for (const login of ['ann', 'bob', 'cat']) {
+    await page.evaluate(([u, l, t]) => window.REC.member(u, 'websocket', l, t), [url, login, topic]);
+  }
+  await page.waitForFunction(() => window.REC.watcher.events.length >= 3, null, { timeout: WAIT_MS });
+  await page.evaluate(([n]) => window.REC.members(n), [name]);
+  await page.waitForFunction(() => window.REC.watcher.members, null, { timeout: WAIT_MS });
+  expect(await page.evaluate(() => window.REC.watcher.members)).toEqual(['ann', 'bob', 'cat']);
+  await page.evaluate(() => window.REC.leave('bob'));
+  await page.waitForFunction(() => window.REC.watcher.events.length >= 4, null, { timeout: WAIT_MS });
+  const events = await page.evaluate(() => window.REC.watcher.events);
+  expect(events.slice(0, 3).map((e) => e.joined && e.member.info).sort()).toEqual(['ann', 'bob', 'cat']);
+  expect(events[3]).toMatchObject({ topic, joined: false, member: { info: 'bob' } });
+  await page.evaluate(([n]) => window.REC.members(n), [name]);
+  await page.waitForFunction(() => window.REC.watcher.members, null, { timeout: WAIT_MS });
+  expect(await page.evaluate(() => window.REC.watcher.members)).toEqual(['ann', 'cat']);
+});
