@@ -61,10 +61,17 @@ func dialBench(b *testing.B, srv *Server) *client {
 // a private Redis through the cluster's bus, 50 subscribers on each and
 // the publisher on the first (skipped without redis-server outside CI).
 //
+// "one-node-history" keeps history (memory) on the topic.
+//
 //	go test -run '^$' -bench SendTo100 -benchtime 2000x ./stomp
 func BenchmarkSendTo100(b *testing.B) {
 	b.Run("one-node", func(b *testing.B) {
 		srv := NewServer(Config{})
+		defer srv.Close()
+		benchSend(b, []*Server{srv})
+	})
+	b.Run("one-node-history", func(b *testing.B) {
+		srv := NewServer(Config{History: topicHistory})
 		defer srv.Close()
 		benchSend(b, []*Server{srv})
 	})
@@ -132,4 +139,68 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkRecover1000 measures a SUBSCRIBE with x-stream-offset that
+// recovers 1000 missed messages (200-byte bodies), up to the last MESSAGE
+// queued on the subscriber's transport: on one node (memory) and on Redis.
+//
+//	go test -run '^$' -bench Recover1000 -benchtime 50x ./stomp
+func BenchmarkRecover1000(b *testing.B) {
+	b.Run("memory", func(b *testing.B) {
+		srv := NewServer(Config{History: topicHistory})
+		defer srv.Close()
+		benchRecover(b, srv)
+	})
+	b.Run("redis", func(b *testing.B) {
+		rs := startRedis(b)
+		rdb, err := redis.NewClient(rs.URL())
+		if err != nil {
+			b.Fatal(err)
+		}
+		bus := redis.NewBus(rdb, redis.BusOptions{Prefix: "stompbenchrec:"})
+		cfg := Config{Bus: bus, History: topicHistory}
+		cfg.History.Store = bus.History()
+		srv := NewServer(cfg)
+		b.Cleanup(func() {
+			srv.Close()
+			bus.Close()
+			rdb.Close()
+		})
+		benchRecover(b, srv)
+	})
+}
+
+func benchRecover(b *testing.B, srv *Server) {
+	const n = 1000
+	pub := dialBench(b, srv)
+	pub.send("CONNECT", "", "accept-version", "1.2")
+	pub.expect("CONNECTED")
+	body := string(make([]byte, 200))
+	for i := range n {
+		h := []string{"destination", "/topic/rec"}
+		if i == n-1 {
+			h = append(h, "receipt", "p")
+		}
+		pub.send("SEND", body, h...)
+	}
+	pub.expect("RECEIPT")
+	b.ResetTimer()
+	for i := range b.N {
+		c := &client{t: b, p: newPipe(2 * n), done: make(chan struct{})}
+		go func() {
+			defer close(c.done)
+			srv.serve(b.Context(), c.p, &ConnectRequest{})
+		}()
+		c.send("CONNECT", "", "accept-version", "1.2")
+		c.expect("CONNECTED")
+		c.send("SUBSCRIBE", "", "id", strconv.Itoa(i), "destination", "/topic/rec", HdrStreamOffset, "offset=1")
+		for range n {
+			<-c.p.out
+		}
+		b.StopTimer()
+		c.p.Close(1000, "")
+		<-c.done
+		b.StartTimer()
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sockline/sockline/history"
 	"github.com/sockline/sockline/pubsub"
 )
 
@@ -20,6 +21,7 @@ type message struct {
 	tail    []byte
 	storeID string                   // its id in Config.QueueStore, for one from there
 	dest    string                   // the topic it was sent to, for pattern subscriptions
+	pos     history.Position         // its position in its topic's history; zero without
 	alt     atomic.Pointer[altTails] // made on first need by a 1.0 or 1.1 client
 }
 
@@ -110,6 +112,11 @@ type subscription struct {
 	// confirmed is closed when the broker acknowledged a relayed SUBSCRIBE.
 	confirmed chan struct{}
 	pat       *pattern // a pattern subscription (Config.PatternSubscriptions)
+	// cur joins the replay and the live messages of a subscription with
+	// an x-stream-offset; set before it joins its fan-out.
+	cur *history.Cursor
+
+	recovered string // x-stream-recovered for the next MESSAGE; guarded by c.mu
 
 	// guarded by c.mu
 	unacked []delivery
@@ -138,8 +145,10 @@ type broker struct {
 	isTopic    func(key string) bool // a broadcast destination
 	allTopics  bool                  // every topic on one bus channel (Config.PatternSubscriptions)
 
-	store  QueueStore // nil: queues in memory
-	logErr func(msg string, args ...any)
+	store     QueueStore    // nil: queues in memory
+	hist      history.Store // nil: no topic keeps history
+	histRules []history.Rule
+	logErr    func(msg string, args ...any)
 
 	mu          sync.Mutex
 	fanouts     map[string]*fanout
@@ -191,6 +200,13 @@ func (b *broker) send(ctx context.Context, key string, m *message) error {
 	}
 	if b.isQueue(key) {
 		return b.put(key, m)
+	}
+	if bounds, ok := b.historyBounds(key); ok {
+		// the store publishes it, framed with its position, on the bus
+		if _, err := b.hist.Publish(ctx, key, m.tail, bounds); err != nil {
+			return fmt.Errorf("%w: publish to %s: %w", errBus, key, err)
+		}
+		return nil
 	}
 	payload := m.tail
 	if b.allTopics && b.isTopic(key) {
@@ -276,8 +292,17 @@ func (b *broker) fanOut(f *fanout, payload []byte) {
 	b.mu.Unlock()
 	if f.key != allTopicsChannel {
 		m := &message{tail: payload}
+		if _, ok := b.historyBounds(f.key); ok {
+			if e, err := history.ParseFrame(payload); err == nil {
+				m = &message{tail: e.Payload, pos: e.Position}
+			}
+		}
 		for _, s := range subs {
-			s.c.deliver(s, m, false)
+			if s.cur != nil && m.pos.Epoch != "" {
+				s.cur.Live(history.Entry{Position: m.pos, Payload: m.tail})
+			} else if s.cur == nil {
+				s.c.deliver(s, m, false)
+			}
 		}
 		return
 	}

@@ -131,6 +131,9 @@ func (c *conn) teardown() {
 	c.mu.Unlock()
 	for _, s := range subs {
 		c.srv.broker.unsubscribe(s)
+		if c.srv.presence != nil {
+			c.srv.presence.leave(s)
+		}
 	}
 	if c.relay != nil {
 		_ = c.relay.Close()

@@ -50,14 +50,18 @@ func (c *conn) deliver(s *subscription, m *message, queued bool) bool {
 
 // messageFrame is the MESSAGE for one delivery: the per-delivery header
 // lines, then the message's shared tail, both written for the connection's
-// STOMP version.
+// STOMP version. Called with c.mu held.
 func (c *conn) messageFrame(s *subscription, id uint64, m *message) string {
 	tail := m.tailFor(c.version)
 	dest := s.dest
 	if s.pat != nil && m.dest != "" {
 		dest = m.dest // the destination the message was sent to, not the pattern
 	}
-	b := make([]byte, 0, 64+len(dest)+len(s.id)+len(tail))
+	n := 64 + len(dest) + len(s.id) + len(tail)
+	if m.pos.Epoch != "" {
+		n += 64 + len(m.pos.Epoch) // x-stream-offset, x-stream-epoch, x-stream-recovered
+	}
+	b := make([]byte, 0, n)
 	b = append(b, CmdMessage+"\n"+HdrDestination+":"...)
 	b = appendEscapedVersion(b, dest, c.version)
 	b = append(b, "\n"+HdrSubscription+":"...)
@@ -67,6 +71,17 @@ func (c *conn) messageFrame(s *subscription, id uint64, m *message) string {
 	if s.ack != ackAuto {
 		b = append(b, "\n"+HdrAck+":"...)
 		b = strconv.AppendUint(b, id, 10)
+	}
+	if m.pos.Epoch != "" {
+		b = append(b, "\n"+HdrStreamOffset+":"...)
+		b = strconv.AppendUint(b, m.pos.Offset, 10)
+		b = append(b, "\n"+HdrStreamEpoch+":"...)
+		b = appendEscapedVersion(b, m.pos.Epoch, c.version)
+	}
+	if s.recovered != "" {
+		b = append(b, "\n"+HdrStreamRecovered+":"...)
+		b = append(b, s.recovered...)
+		s.recovered = ""
 	}
 	b = append(b, '\n')
 	b = append(b, tail...)

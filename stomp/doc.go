@@ -88,6 +88,23 @@
 // interval. Anything received from the client counts as its heart-beat;
 // by default the server asks for none.
 //
+// # History, recovery and presence
+//
+// With [Config.History] the broker keeps the recent messages of chosen
+// topics, after RabbitMQ's streams: each MESSAGE of such a topic carries
+// x-stream-offset and x-stream-epoch; a SUBSCRIBE with x-stream-offset
+// (first, last, next, offset=N; optionally x-stream-epoch) replays from
+// there, then goes live, with no gap and no duplicate. offset=N replays
+// every message from N on or none: its RECEIPT and first MESSAGE carry
+// x-stream-recovered true or false. A hole in the live stream ends the
+// connection with an ERROR, so that the client recovers. With Config.Relay
+// the external broker's streams apply instead.
+//
+// With [Config.Presence] a topic SUBSCRIBE with "x-presence: true" joins
+// the topic's members; SUBSCRIBE /app/presence/{name} answers the members
+// of /topic/{name} once, and /topic/presence.{name} carries the joins and
+// leaves, as JSON (see [PresenceConfig]).
+//
 // # Concurrency and bounds
 //
 // Frames of one connection are handled in order on the goroutine that

@@ -6,9 +6,11 @@ import (
 	"log"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/sockline/sockline/history"
 	"github.com/sockline/sockline/sockjs"
 	"github.com/sockline/sockline/stomp"
 )
@@ -80,4 +82,29 @@ func ExampleServer_HandleSubscribe() {
 	})
 	fmt.Println(len(srv.Users()))
 	// Output: 0
+}
+
+// Topics under /topic/rooms/ keep their last 1000 messages for 10 minutes:
+// a stompjs page that reconnects subscribes with x-stream-offset
+// "offset=N" (N: one more than the x-stream-offset of the last message it
+// showed) and x-stream-epoch, and gets what it missed. Pages subscribing
+// with "x-presence: true" are members of the room (read with SUBSCRIBE
+// /app/presence/rooms/{room}, followed on /topic/presence.rooms/{room}).
+// In a cluster, give Bus the cluster's bus and the stores bus.History() and
+// bus.Presence() (package cluster/redis).
+func ExampleHistoryConfig() {
+	srv := stomp.NewServer(stomp.Config{
+		History: stomp.HistoryConfig{Rules: []history.Rule{{
+			Pattern: "/topic/rooms/*",
+			Bounds:  history.Bounds{Size: 1000, TTL: 10 * time.Minute},
+		}}},
+		Presence: stomp.PresenceConfig{Enabled: true},
+	})
+	defer srv.Close()
+	// Published messages get their position; so do SENDs of the pages.
+	if err := srv.Publish(context.Background(), "/topic/rooms/lobby", nil, []byte("hello")); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("ok")
+	// Output: ok
 }

@@ -15,7 +15,7 @@ var ErrQueueFull = errors.New("stomp: queue full (no consumer is taking its mess
 // backlog slot; a queue's struct, name and map entry. TestQueueBoundCountsRealCost
 // measures them.
 const (
-	heldMessageOverhead = 64
+	heldMessageOverhead = 96
 	queueOverhead       = 160
 )
 

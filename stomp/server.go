@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sockline/sockline/history"
 	"github.com/sockline/sockline/pubsub"
 	"github.com/sockline/sockline/sockjs"
 )
@@ -125,6 +126,16 @@ type Config struct {
 	// means queues in this node's memory. The Server does not close it.
 	QueueStore QueueStore
 
+	// History keeps the recent messages of chosen topics: a SUBSCRIBE
+	// with x-stream-offset (first, last, next or offset=N) replays them,
+	// and every MESSAGE of such a topic carries its x-stream-offset and
+	// x-stream-epoch, as RabbitMQ's streams do (see HistoryConfig). The
+	// zero value keeps none. It does not go with PatternSubscriptions.
+	History HistoryConfig
+	// Presence tells who is subscribed to which topic, across nodes (see
+	// PresenceConfig). The zero value is off.
+	Presence PresenceConfig
+
 	// Relay, when set, carries the topic and queue destinations (and user
 	// destinations, resolved as Spring does) to an external STOMP broker
 	// instead of the built-in one; application destinations stay here.
@@ -165,7 +176,8 @@ type Server struct {
 	closeMu sync.Mutex
 	closed  bool
 
-	users *userRegistry
+	users    *userRegistry
+	presence *presenceState // nil: Config.Presence is off
 
 	mu        sync.RWMutex
 	routes    []*route // SEND handlers
@@ -285,7 +297,19 @@ func NewServer(cfg Config) *Server {
 	s.broker.isTopic = func(key string) bool { return hasPrefix(key, s.cfg.TopicPrefixes) }
 	s.broker.allTopics = cfg.PatternSubscriptions
 	s.broker.logErr = s.cfg.Logger.Error
+	if len(cfg.History.Rules) > 0 && cfg.Relay == nil {
+		if cfg.PatternSubscriptions {
+			panic(errHistoryPatterns.Error())
+		}
+		s.broker.hist, s.broker.histRules = cfg.History.Store, slices.Clone(cfg.History.Rules)
+		if s.broker.hist == nil {
+			s.broker.hist = history.NewMemory(s.cfg.Bus)
+		}
+	}
 	s.users = newUserRegistry(s)
+	if cfg.Presence.Enabled && cfg.Relay == nil {
+		s.presence = newPresence(s, cfg.Presence)
+	}
 	return s
 }
 
@@ -385,6 +409,9 @@ func (s *Server) Close() error {
 	}
 	s.closed = true
 	s.users.close()
+	if s.presence != nil {
+		s.presence.close()
+	}
 	if s.ownBus != nil {
 		err := s.ownBus.Close()
 		<-s.ownBus.Done()
@@ -436,6 +463,12 @@ type AppMessage struct {
 func (m *AppMessage) Reply(destination string, header Header, body []byte) error {
 	return m.c.reply(destination, newMessage(header, body), m.sub)
 }
+
+// Disconnect closes the sender's connection, without an ERROR frame, as a
+// network that drops it would: the client sees its connection close (and
+// stompjs reconnects when it has a reconnectDelay). The rest of the
+// handler runs on.
+func (m *AppMessage) Disconnect() { m.c.end(CloseNormal, "disconnected by the application") }
 
 // Publish is Server.Publish on the server that received the message.
 func (m *AppMessage) Publish(ctx context.Context, destination string, header Header, body []byte) error {

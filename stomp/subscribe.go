@@ -57,6 +57,7 @@ func (c *conn) onSubscribe(ctx context.Context, f *Frame) error {
 	case n >= maxSubscriptions:
 		return fmt.Errorf("more than %d subscriptions", maxSubscriptions)
 	}
+	hb, histOK := c.srv.broker.historyBounds(s.key)
 	var err error
 	switch {
 	case kind == kindApp:
@@ -65,13 +66,24 @@ func (c *conn) onSubscribe(ctx context.Context, f *Frame) error {
 		err = c.runApp(ctx, dest, f, s)
 	case c.relay != nil:
 		err = c.relaySubscribe(ctx, f, s, kind)
+	case f.Header.Get(HdrStreamOffset) != "" && kind == kindTopic && s.pat == nil && histOK:
+		err = c.subscribeHistory(ctx, f, s, hb)
 	default:
 		if berr := c.srv.broker.subscribe(ctx, s); berr != nil {
 			c.dropSub(s)
 			err = appErr(f, dest, berr)
 		}
 	}
-	if err == nil || err == errForwarded {
+	if (err == nil || err == errWithheld) && kind == kindTopic && c.srv.presence != nil && f.Header.Get(HdrPresence) == "true" {
+		info, ok := f.Header.Lookup(HdrPresenceInfo)
+		if !ok {
+			info = c.principal.Name
+		}
+		if perr := c.srv.presence.join(ctx, s, info); perr != nil {
+			err = appErr(f, dest, perr)
+		}
+	}
+	if err == nil || err == errForwarded || err == errWithheld {
 		c.srv.users.changed(c)
 		c.srv.event(Event{Type: EventSubscribe, Session: c.id, Principal: c.principal, Frame: f, Subscription: id, Destination: dest})
 	}
@@ -111,6 +123,9 @@ func (c *conn) onUnsubscribe(ctx context.Context, f *Frame) error {
 		return nil
 	}
 	c.srv.broker.unsubscribe(s)
+	if c.srv.presence != nil {
+		c.srv.presence.leave(s)
+	}
 	c.srv.users.changed(c)
 	c.srv.event(Event{Type: EventUnsubscribe, Session: c.id, Principal: c.principal, Frame: f, Subscription: id, Destination: s.dest})
 	if s.relayed {

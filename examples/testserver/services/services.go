@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/sockline/sockline/cluster/redis"
 	"github.com/sockline/sockline/examples/internal/run"
 	"github.com/sockline/sockline/sockjs"
 	"github.com/sockline/sockline/stomp"
@@ -98,6 +99,9 @@ func New(c Config) (*chi.Mux, func(context.Context) error) {
 	stompCfg := StompConfig{Relay: c.StompRelay, QueueStore: c.StompQueueStore}
 	if c.Cluster != nil {
 		stompCfg.Bus = c.Cluster.Bus
+		if b, ok := c.Cluster.Bus.(*redis.Bus); ok { // with -redis: history and presence in Redis
+			stompCfg.History, stompCfg.Presence = b.History(), b.Presence()
+		}
 	}
 	stompServer := StompWith(stompCfg)
 	mount("/stomp", base, stompServer.ServeSession)

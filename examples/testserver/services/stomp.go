@@ -6,6 +6,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/sockline/sockline/history"
+	"github.com/sockline/sockline/presence"
 	"github.com/sockline/sockline/pubsub"
 	"github.com/sockline/sockline/stomp"
 )
@@ -19,6 +21,13 @@ type StompConfig struct {
 	Relay stomp.BrokerRelay
 	// QueueStore, when set, shares the queues between nodes.
 	QueueStore stomp.QueueStore
+	// History, when set (the cluster's Redis), keeps the topics' history
+	// for every node; nil keeps it in memory, unless Bus is set (a cluster
+	// without a shared store keeps none).
+	History history.Store
+	// Presence, when set (the cluster's Redis), holds the topics' members
+	// for every node; nil keeps them in memory, unless Bus is set.
+	Presence presence.Store
 }
 
 // Stomp is StompWith(StompConfig{Bus: bus}).
@@ -35,11 +44,26 @@ func Stomp(bus pubsub.Bus) *stomp.Server { return StompWith(StompConfig{Bus: bus
 //     /app/panic panics: both reach the sender's /user/queue/errors, and
 //     the session stays;
 //   - SUBSCRIBE /app/hello is answered once, on that subscription, with
-//     "hello LOGIN" (@SubscribeMapping style).
+//     "hello LOGIN" (@SubscribeMapping style);
+//   - SEND /app/cut closes the sender's connection, as a network that
+//     drops it would (no ERROR frame).
+//
+// Every /topic/ keeps history (1000 messages, 10 minutes: SUBSCRIBE with
+// x-stream-offset recovers) and presence (SUBSCRIBE with x-presence: true;
+// /app/presence/{name}, /topic/presence.{name}), in memory on one node, in
+// the cluster's Redis with History and Presence set.
 //
 // Serve sessions with its ServeSession; Close it after the handler's
 // Shutdown, which stops its in-memory bus.
 func StompWith(c StompConfig) *stomp.Server {
+	cfg := stomp.Config{}
+	if c.Bus == nil || c.History != nil {
+		cfg.History = stomp.HistoryConfig{Store: c.History,
+			Rules: []history.Rule{{Pattern: stomp.TopicPrefix + "*", Bounds: history.Bounds{Size: 1000, TTL: 10 * time.Minute}}}}
+	}
+	if c.Bus == nil || c.Presence != nil {
+		cfg.Presence = stomp.PresenceConfig{Enabled: true, Store: c.Presence}
+	}
 	node := fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano()%1e6)
 	srv := stomp.NewServer(stomp.Config{
 		NodeID:       node,
@@ -49,6 +73,12 @@ func StompWith(c StompConfig) *stomp.Server {
 		Relay:        c.Relay,
 		QueueStore:   c.QueueStore,
 		ClusterUsers: c.Bus != nil,
+		History:      cfg.History,
+		Presence:     cfg.Presence,
+	})
+	srv.Handle("/app/cut", func(ctx context.Context, m *stomp.AppMessage) error {
+		m.Disconnect()
+		return nil
 	})
 	srv.Handle("/app/echo", func(ctx context.Context, m *stomp.AppMessage) error {
 		return m.Reply("/user/queue/echo", m.Header, m.Body)
