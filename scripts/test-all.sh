@@ -29,7 +29,7 @@ npx playwright test -c e2e/playwright.config.js
 echo "== browser transport suite against two cluster nodes behind a round-robin proxy"
 E2E_CLUSTER=2 npx playwright test -c e2e/playwright.config.js e2e/transports.spec.js
 echo "== browser STOMP suite on two cluster nodes behind the round-robin proxy"
-E2E_CLUSTER=2 E2E_OUTPUT_DIR="$PWD/e2e/test-results/stomp-cluster" npx playwright test -c e2e/playwright.config.js e2e/stomp.spec.js
+E2E_CLUSTER=2 E2E_OUTPUT_DIR="$PWD/e2e/test-results/stomp-cluster" npx playwright test -c e2e/playwright.config.js e2e/stomp.spec.js e2e/stomp-recovery.spec.js
 echo "== browser STOMP suite through the broker relay to RabbitMQ"
 bash scripts/e2e-relay.sh
 echo "== browser transport suite against two cluster nodes on a Redis Cluster (three masters, a replica each)"
