@@ -309,6 +309,18 @@ type engine struct {
 }
 
 func startEngine(t *testing.T) engine {
+	e := startEngineOnly(t)
+	// $CHAOS_DIRECT=1: the nodes also carry requests over direct
+	// connections between them (-direct, sockjs.Cluster.DirectListener),
+	// which a killed or restarted node breaks mid-exchange.
+	if os.Getenv("CHAOS_DIRECT") == "1" {
+		e.name += "+direct"
+		e.flags = append(e.flags, "-direct", "127.0.0.1")
+	}
+	return e
+}
+
+func startEngineOnly(t *testing.T) engine {
 	switch name := os.Getenv("CHAOS_ENGINE"); name {
 	case "", "redis":
 		rs := testredis.Start(t)

@@ -7,6 +7,10 @@
 //
 //	go test -run TestChaos -v ./cluster/chaos/
 //	CHAOS_ENGINE=redis-cluster go test -run TestChaos -v ./cluster/chaos/
+//	CHAOS_DIRECT=1 go test -run TestChaos -v ./cluster/chaos/
+//
+// (CHAOS_DIRECT=1: the nodes carry requests over direct connections
+// between them, -direct.)
 //
 // to see the survival figures.
 package chaos
