@@ -17,7 +17,7 @@ const HELPER = `
 window.REC = (() => {
   function client(url, transport, reconnectDelay, onConnect) {
     const c = new StompJs.Client({
-      webSocketFactory: () => new SockJS(url, null, { transports: [transport] }),
+      webSocketFactory: () => new SockJS(url, null, { transports: [transport], timeout: 5000 }),
       reconnectDelay,
       heartbeatIncoming: 0,
       heartbeatOutgoing: 0,
@@ -65,7 +65,7 @@ window.REC = (() => {
     member(url, transport, login, topic) {
       return new Promise((resolve) => {
         const c = new StompJs.Client({
-          webSocketFactory: () => new SockJS(url, null, { transports: [transport] }),
+          webSocketFactory: () => new SockJS(url, null, { transports: [transport], timeout: 5000 }),
           connectHeaders: { login }, reconnectDelay: 0,
         });
         c.onConnect = () => {

@@ -39,7 +39,7 @@ window.ST = (() => {
       const c = { messages: {}, errors: [], closes: [], receipts: [], subs: {}, connected: false, transport: null };
       c.client = new StompJs.Client({
         webSocketFactory: () => {
-          const sock = new SockJS(url, null, { transports: [transport] });
+          const sock = new SockJS(url, null, { transports: [transport], timeout: 5000 });
           c.sock = sock;
           return sock;
         },
@@ -111,7 +111,20 @@ async function stompConnect(page, sockjsServer, transport, login) {
 
 const ev = (page, fn, ...args) => page.evaluate(fn, args);
 
-for (const transport of ['websocket', 'xhr-streaming', 'xhr-polling']) {
+// Every transport sockjs-client uses from a page of another origin (plain
+// htmlfile works same-origin only; its iframe-htmlfile form runs here). The
+// forced transport opens within 5 s (SockJS's timeout option) rather than
+// its RTO-based default: there is no fallback to save it on a busy box.
+// Through the broker relay (E2E_STOMP_RELAY) the three main transports only:
+// the relay sits behind the transport, and RabbitMQ now and then refuses an
+// UNSUBSCRIBE that follows its SUBSCRIBE at once even after the SUBSCRIBE's
+// RECEIPT (it registers the consumer later still), which the topic scenario
+// does: more rows would only run into that more often.
+const ALL_STOMP_TRANSPORTS = ['websocket', 'xhr-streaming', 'xhr-polling', 'eventsource', 'iframe-eventsource',
+  'iframe-htmlfile', 'iframe-xhr-polling', 'jsonp-polling'];
+const STOMP_TRANSPORTS = process.env.E2E_STOMP_RELAY ? ALL_STOMP_TRANSPORTS.slice(0, 3) : ALL_STOMP_TRANSPORTS;
+
+for (const transport of STOMP_TRANSPORTS) {
   test.describe(`STOMP over ${transport}`, () => {
     test('topic fan-out in order with headers, receipts, unsubscribe', async ({ page, sockjsServer }) => {
       const u = unique(transport);

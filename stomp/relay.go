@@ -50,6 +50,8 @@ func (c *conn) relaySubscribe(ctx context.Context, f *Frame, s *subscription, ki
 	// The broker may take an UNSUBSCRIBE that follows at once for one of a
 	// subscription it has not set up yet (RabbitMQ answers ERROR "There is
 	// no current subscription"): the UNSUBSCRIBE waits for this receipt.
+	// That narrows the window; RabbitMQ may still register the consumer
+	// after its RECEIPT, rarely.
 	receipt, own := f.Header.Get(HdrReceipt), false
 	if receipt == "" {
 		receipt, own = relayReceiptPrefix+s.id, true
