@@ -96,13 +96,17 @@ func testIncarnationsOfOneNameAreDistinct(t *testing.T, e Engine) {
 
 func testDeadNodesSessionsAreLost(t *testing.T, e Engine) {
 	ctx := context.Background()
-	st := storesOn(t, e, 300*time.Millisecond, time.Minute, "a", "b")
+	// A lease of 1 s renewed every 200 ms: on a busy CI box a renewal 100 ms
+	// apart once took longer than a 300 ms lease, and the live node was
+	// (rightly) taken for dead.
+	const lease = time.Second
+	st := storesOn(t, e, lease, time.Minute, "a", "b")
 	if _, created, err := st[0].Claim(ctx, "sid"); err != nil || !created {
 		t.Fatalf("claim: created=%v err=%v", created, err)
 	}
 	// a registers for a while: the session stays a's.
 	for range 4 {
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(lease / 5)
 		if _, err := st[0].Register(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -114,7 +118,7 @@ func testDeadNodesSessionsAreLost(t *testing.T, e Engine) {
 		t.Fatalf("Alive = %v, %v", alive, err)
 	}
 	// a dies: no more registrations. After the lease, b must not re-create it.
-	time.Sleep(700 * time.Millisecond)
+	time.Sleep(lease + lease/2)
 	if _, _, err := st[1].Claim(ctx, "sid"); !errors.Is(err, cluster.ErrSessionLost) {
 		t.Fatalf("claim after the owner died: %v, want ErrSessionLost", err)
 	}
