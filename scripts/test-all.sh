@@ -8,8 +8,8 @@
 #
 # After the installs and go vet, two lanes run side by side, each a list of
 # suites one after the other, so that CI stays under 45 minutes on two cores:
-#   go:      go test -race ./..., the chaos test on a Redis Cluster and with
-#            direct connections between the nodes, fuzzing,
+#   go:      go test -race ./..., the chaos test on a Redis Cluster, with
+#            direct connections between the nodes and on NATS, fuzzing,
 #            then the browser suite through nginx (README set-up, defaults);
 #   browser: the browser suites (one node, two cluster nodes on Redis and on a
 #            Redis Cluster, STOMP on two nodes and through the RabbitMQ relay,
@@ -73,6 +73,7 @@ lane_go() {
   suite go-test go test -race -count=1 -timeout 20m ./...
   suite chaos-redis-cluster env CHAOS_ENGINE=redis-cluster go test -race -count=1 -timeout 10m -run TestChaos ./cluster/chaos/
   suite chaos-direct env CHAOS_DIRECT=1 go test -race -count=1 -timeout 10m -run TestChaos ./cluster/chaos/
+  suite chaos-nats env CHAOS_ENGINE=nats go test -race -count=1 -timeout 10m -run TestChaos ./cluster/chaos/
   suite fuzz bash scripts/fuzz.sh
   suite proxy-nginx proxy nginx e2e/transports.spec.js e2e/probe.spec.js
   suite proxy-nginx-default proxy nginx-default e2e/transports.spec.js e2e/probe.spec.js

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/sockline/sockline/client"
+	"github.com/sockline/sockline/cluster/nats/natstest"
 	"github.com/sockline/sockline/internal/rrproxy"
 	"github.com/sockline/sockline/internal/testredis"
 )
@@ -133,6 +134,7 @@ type tally struct {
 	ended    map[string]map[string]int // phase -> reason -> count
 	failures []string                  // what must never happen
 	recs     []*recorder
+	samples  map[string][]string // reason -> the last requests of one session that ended so
 }
 
 func (r *recorder) lastRequests() []string {
@@ -226,6 +228,14 @@ func worker(ta *tally, url, transport string, id int, stop <-chan struct{}) {
 				}
 			}
 			ta.end(reason)
+			ta.mu.Lock()
+			if ta.samples == nil {
+				ta.samples = map[string][]string{}
+			}
+			if _, ok := ta.samples[reason]; !ok {
+				ta.samples[reason] = rec.lastRequests()
+			}
+			ta.mu.Unlock()
 		}
 	}
 }
@@ -298,8 +308,9 @@ func endReason(err error) string {
 }
 
 // engine is the store and bus the chaos test's nodes share, chosen by
-// $CHAOS_ENGINE: "redis" (the default: one Redis) or "redis-cluster" (three
-// masters with a replica each, one of which is killed mid-run).
+// $CHAOS_ENGINE: "redis" (the default: one Redis), "redis-cluster" (three
+// masters with a replica each, one of which is killed mid-run) or "nats"
+// (one nats-server with JetStream, in this process; restarted empty).
 type engine struct {
 	name     string
 	flags    []string    // the testserver flags that name it
@@ -330,8 +341,12 @@ func startEngineOnly(t *testing.T) engine {
 		rc := testredis.StartCluster(t)
 		return engine{name: name, flags: []string{"-redis-cluster", strings.Join(rc.Addrs(), ",")}, stop: rc.Stop,
 			start: func() { rc.Restart(t) }, failover: func() bool { rc.KillMaster(t, nil); return true }}
+	case "nats":
+		ns := natstest.Start(t)
+		return engine{name: name, flags: []string{"-nats", ns.URL()}, stop: ns.Stop,
+			start: func() { ns.RestartEmpty(t) }, failover: func() bool { return false }}
 	default:
-		t.Fatalf("CHAOS_ENGINE=%q: want redis or redis-cluster", name)
+		t.Fatalf("CHAOS_ENGINE=%q: want redis, redis-cluster or nats", name)
 		return engine{}
 	}
 }
@@ -464,22 +479,28 @@ func TestChaos(t *testing.T) {
 	// A drain ends only the draining node's own sessions: with 1001 when
 	// the client hears it in time, else (the node has left) with 1011, or
 	// 404 on a send. Sessions of the nodes that stay must all survive a
-	// rolling deploy, while each node drains and once it is back.
+	// rolling deploy: none other ends while a node drains, and none at all
+	// once it is back (its own were over by then).
 	for i, n := range nodes {
-		for _, p := range []string{fmt.Sprintf("%d %s draining", drainBase+2*i, n.name), fmt.Sprintf("%d %s restarted", drainBase+1+2*i, n.name)} {
-			own, other := 0, map[string]int{}
-			for reason, count := range ta.ended[p] {
-				switch {
-				case strings.HasPrefix(reason, "1001 "), strings.HasPrefix(reason, "1011 "),
-					strings.Contains(reason, "answered 404 Not Found"):
-					own += count
-				default:
-					other[reason] += count
-				}
+		drained, back := fmt.Sprintf("%d %s draining", drainBase+2*i, n.name), fmt.Sprintf("%d %s restarted", drainBase+1+2*i, n.name)
+		own, other := 0, map[string]int{}
+		for reason, count := range ta.ended[drained] {
+			switch {
+			case strings.HasPrefix(reason, "1001 "), strings.HasPrefix(reason, "1011 "),
+				strings.Contains(reason, "answered 404 Not Found"):
+				own += count
+			default:
+				other[reason] += count
 			}
-			t.Logf("%s: %d sessions of %s ended, %d of the other nodes", p, own, n.name, sum(other))
-			if len(other) > 0 {
-				t.Errorf("%s: sessions of the nodes that stay ended: %v; want none (a rolling deploy ends only the draining node's own)", p, other)
+		}
+		for reason, count := range ta.ended[back] {
+			other[reason] += count
+		}
+		t.Logf("%s drained and restarted: %d sessions of its own ended, %d of the other nodes", n.name, own, sum(other))
+		if len(other) > 0 {
+			t.Errorf("%s drained and restarted: sessions of the nodes that stay ended: %v; want none (a rolling deploy ends only the draining node's own)", n.name, other)
+			for reason := range other {
+				t.Logf("last requests of one that ended with %q: %v", reason, ta.samples[reason])
 			}
 		}
 	}
