@@ -71,9 +71,9 @@ proxy() {
 
 lane_go() {
   suite go-test go test -race -count=1 -timeout 20m ./...
-  suite chaos-redis-cluster env CHAOS_ENGINE=redis-cluster go test -race -count=1 -timeout 10m -run TestChaos ./cluster/chaos/
-  suite chaos-direct env CHAOS_DIRECT=1 go test -race -count=1 -timeout 10m -run TestChaos ./cluster/chaos/
-  suite chaos-nats env CHAOS_ENGINE=nats go test -race -count=1 -timeout 10m -run TestChaos ./cluster/chaos/
+  suite chaos-redis-cluster env CHAOS_LOGS="$logs/chaos" CHAOS_ENGINE=redis-cluster go test -race -count=1 -timeout 10m -run TestChaos ./cluster/chaos/
+  suite chaos-direct env CHAOS_LOGS="$logs/chaos" CHAOS_DIRECT=1 go test -race -count=1 -timeout 10m -run TestChaos ./cluster/chaos/
+  suite chaos-nats env CHAOS_LOGS="$logs/chaos" CHAOS_ENGINE=nats go test -race -count=1 -timeout 10m -run TestChaos ./cluster/chaos/
   suite fuzz bash scripts/fuzz.sh
   suite proxy-nginx proxy nginx e2e/transports.spec.js e2e/probe.spec.js
   suite proxy-nginx-default proxy nginx-default e2e/transports.spec.js e2e/probe.spec.js

@@ -507,6 +507,11 @@ func TestChaos(t *testing.T) {
 	if t.Failed() {
 		for _, n := range nodes {
 			logs, _ := os.ReadFile(n.logPath())
+			// $CHAOS_LOGS: a directory to keep the nodes' whole logs in.
+			if dir := os.Getenv("CHAOS_LOGS"); dir != "" {
+				_ = os.MkdirAll(dir, 0o755)
+				_ = os.WriteFile(filepath.Join(dir, eng.name+"-"+n.name+".log"), logs, 0o644)
+			}
 			seen := map[string]bool{}
 			for _, l := range strings.Split(string(logs), "\n") {
 				if i := strings.Index(l, " WARN "); i >= 0 || strings.Contains(l, " ERROR ") || strings.Contains(l, "shut") {
