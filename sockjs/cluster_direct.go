@@ -54,6 +54,9 @@ const (
 	// redialAfter is how long a node waits before it dials a peer again
 	// after a failed dial.
 	redialAfter = 5 * time.Second
+	// maxFailedPeers is how many failed peers are remembered before the
+	// ones past redialAfter are forgotten.
+	maxFailedPeers = 64
 )
 
 // direct is a node's direct connections to the other nodes.
@@ -67,9 +70,8 @@ type direct struct {
 	mu       sync.Mutex
 	peers    map[string]*peerConn   // a live connection per peer incarnation
 	conns    map[*peerConn]struct{} // every connection, to close them
-	addrs    map[string]string      // the direct address of each peer heard of
 	dialing  map[string]bool        // dials under way, by peer
-	failedAt map[string]time.Time   // the last failed dial, by peer
+	failedAt map[string]time.Time   // the last failed dial, by peer (pruned: see dial)
 	pins     map[string]*peerConn   // exchange id -> the connection it runs on
 	pending  map[net.Conn]struct{}  // accepted connections still in their Hello
 	closed   bool
@@ -104,7 +106,7 @@ func newDirect(c *clusterNode, ln net.Listener, advertise string) (*direct, erro
 	return &direct{
 		c: c, ln: ln, addr: advertise,
 		peers: make(map[string]*peerConn), conns: make(map[*peerConn]struct{}),
-		addrs: make(map[string]string), dialing: make(map[string]bool), failedAt: make(map[string]time.Time),
+		dialing: make(map[string]bool), failedAt: make(map[string]time.Time),
 		pins: make(map[string]*peerConn), pending: make(map[net.Conn]struct{}),
 	}, nil
 }
@@ -232,7 +234,6 @@ func (d *direct) learn(node, addr string) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.addrs[node] = addr
 	if d.closed || d.peers[node] != nil || d.dialing[node] || time.Since(d.failedAt[node]) < redialAfter {
 		return
 	}
@@ -248,6 +249,16 @@ func (d *direct) dial(node, addr string) {
 	d.mu.Lock()
 	delete(d.dialing, node)
 	if err != nil {
+		// Every restart of a peer is a new incarnation, so failures of
+		// incarnations long gone would pile up: forget those past their
+		// redial delay, which is all the entry is for.
+		if len(d.failedAt) >= maxFailedPeers {
+			for peer, at := range d.failedAt {
+				if time.Since(at) >= redialAfter {
+					delete(d.failedAt, peer)
+				}
+			}
+		}
 		d.failedAt[node] = time.Now()
 	}
 	d.mu.Unlock()
