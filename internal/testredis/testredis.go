@@ -169,6 +169,17 @@ func (s *Server) scheme() string {
 	return "redis"
 }
 
+// Pid returns the server process's id, 0 when it is stopped: benchmarks
+// read its CPU time in /proc.
+func (s *Server) Pid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil {
+		return 0
+	}
+	return s.proc.Pid
+}
+
 // Stop kills the server (as a crash would) and waits for it to exit. It is
 // safe to call more than once.
 func (s *Server) Stop() {
