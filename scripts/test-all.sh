@@ -86,6 +86,9 @@ lane_browser() {
   suite e2e-stomp-relay bash scripts/e2e-relay.sh
   suite e2e-redis-cluster env E2E_CLUSTER=2 E2E_ENGINE=redis-cluster E2E_OUTPUT_DIR="$PWD/e2e/test-results/redis-cluster" npx playwright test -c e2e/playwright.config.js e2e/transports.spec.js
   suite e2e-tls env E2E_TLS=1 E2E_OUTPUT_DIR="$PWD/e2e/test-results/tls" npx playwright test -c e2e/playwright.config.js e2e/transports.spec.js
+  # STOMP over HTTPS/HTTP-2 on the three transports a page mostly gets (the
+  # others run on HTTP/1.1 above; over TLS they take about 5 more minutes).
+  suite e2e-tls-stomp env E2E_TLS=1 E2E_OUTPUT_DIR="$PWD/e2e/test-results/tls-stomp" npx playwright test -c e2e/playwright.config.js e2e/stomp.spec.js -g "STOMP over (websocket|xhr-streaming|xhr-polling) "
   suite proxy-haproxy proxy haproxy e2e/transports.spec.js e2e/probe.spec.js
   # sockline probe must name the buffering of a proxy that holds whole
   # responses (no browser, no sockjs-client timeouts: deterministic, fatal).
