@@ -77,6 +77,10 @@ lane_go() {
   suite fuzz bash scripts/fuzz.sh
   suite proxy-nginx proxy nginx e2e/transports.spec.js e2e/probe.spec.js
   suite proxy-nginx-default proxy nginx-default e2e/transports.spec.js e2e/probe.spec.js
+  # STOMP through the README's nginx and HAProxy set-ups, on the transports
+  # that pass them all (the iframe and jsonp ones run without a proxy).
+  OUT=proxy-nginx-stomp suite proxy-nginx-stomp proxy nginx e2e/stomp.spec.js -g "STOMP over (websocket|xhr-streaming|xhr-polling|eventsource) "
+  OUT=proxy-haproxy-stomp suite proxy-haproxy-stomp proxy haproxy e2e/stomp.spec.js -g "STOMP over (websocket|xhr-streaming|xhr-polling|eventsource) "
 }
 
 lane_browser() {
