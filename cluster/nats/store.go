@@ -83,6 +83,11 @@ type Store struct {
 	opts StoreOptions
 	inc  string
 
+	// reg lets one Register at a time run: the handlers sharing this
+	// Store renew on the same tick, and would otherwise fail one another's
+	// conditional writes of the node's key until they give up.
+	reg chan struct{}
+
 	mu         sync.Mutex
 	registered bool                  // Register succeeded once
 	alive      map[string]aliveEntry // liveness answers, kept briefly
@@ -145,7 +150,7 @@ func NewStore(nc *natsgo.Conn, opts StoreOptions) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{b: b, opts: opts, inc: cluster.Incarnation(opts.Node), alive: make(map[string]aliveEntry)}, nil
+	return &Store{b: b, opts: opts, inc: cluster.Incarnation(opts.Node), reg: make(chan struct{}, 1), alive: make(map[string]aliveEntry)}, nil
 }
 
 // Node returns this node's incarnation: StoreOptions.Node and a random
@@ -177,6 +182,12 @@ var errLapsed = errors.New("lapsed")
 // sessions as lost, so it must close them; it is registered again by the
 // next call.
 func (s *Store) Register(ctx context.Context) (bool, error) {
+	select {
+	case s.reg <- struct{}{}:
+		defer func() { <-s.reg }()
+	case <-ctx.Done():
+		return false, fmt.Errorf("cluster: register node %q: %w", s.inc, ctx.Err())
+	}
 	s.mu.Lock()
 	before := s.registered
 	s.mu.Unlock()
@@ -223,14 +234,16 @@ func (s *Store) register(ctx context.Context, before bool) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		if !node.exists && marker.exists && before {
-			rec, err := s.b.get(ctx, recoveringKey)
-			if err != nil {
+		// The flag is read after the marker, as gate does: a marker written
+		// by a registration that recovers is seen with its flag.
+		var rec entry
+		if marker.exists {
+			if rec, err = s.b.get(ctx, recoveringKey); err != nil {
 				return false, err
 			}
-			if !rec.exists {
-				return false, errLapsed
-			}
+		}
+		if !node.exists && marker.exists && before && !rec.exists {
+			return false, errLapsed
 		}
 		err = s.b.put(ctx, nodeKey(s.inc), []byte("1"), s.opts.Lease, node.rev)
 		if errors.Is(err, errRevision) {
@@ -251,7 +264,10 @@ func (s *Store) register(ctx context.Context, before bool) (bool, error) {
 				return false, err
 			}
 		}
-		return node.exists, nil
+		// Known only when the cluster does not recover (as Redis answers):
+		// every caller sharing this Store (a handler per service) must
+		// claim its sessions back, not just the first to find the key gone.
+		return node.exists && marker.exists && !rec.exists, nil
 	}
 	return false, errors.New("the node's key kept changing; try again")
 }
