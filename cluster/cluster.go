@@ -56,7 +56,10 @@ type Store interface {
 	// false when the store did not know it: its first registration, or the
 	// store forgot it (restarted empty, or the lease ran out): a node that
 	// had registered before must then claim back the sessions it holds
-	// (Renew with all of them) and, if any were lost, close them.
+	// (Renew with all of them) and, if any were lost, close them. known is
+	// also false for as long as the store recovers from such a restart, so
+	// that every caller sharing one Store (one per handler) claims its own
+	// sessions back, not only the first to register again.
 	Register(ctx context.Context) (known bool, err error)
 	// Deregister records that this node is leaving: its sessions are lost
 	// from now on.
