@@ -287,7 +287,14 @@ func (h *History) publish(ctx context.Context, topic string, payload []byte, b h
 			return history.Position{}, fmt.Errorf("a message of %d bytes does not fit the server's max_payload (%d) with its position", len(payload), max)
 		}
 		seq, err := publishAck(ctx, h.nc, m)
+		var wl wrongLast
 		switch {
+		case errors.As(err, &wl) && wl.last > t.last:
+			// Another node published first: the answer says how far the
+			// stream is, so the next attempt needs no read. (A last
+			// sequence below ours means the stream was made again: read.)
+			t.last = wl.last
+			continue
 		case errors.Is(err, errRevision), errors.Is(err, errNoStream):
 			// Another node published first, or the stream is gone
 			// (made again with another epoch, or not yet): read it again.

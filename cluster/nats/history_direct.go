@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -80,9 +81,16 @@ func directBatch(ctx context.Context, nc *natsgo.Conn, stream string, req direct
 	}
 }
 
+// wrongLast is errRevision with the last sequence the server has.
+type wrongLast struct{ last uint64 }
+
+func (w wrongLast) Error() string        { return fmt.Sprintf("%v (the last sequence is %d)", errRevision, w.last) }
+func (w wrongLast) Is(target error) bool { return target == errRevision }
+
 // publishAck publishes m to a stream and returns its sequence. The errors
 // a caller acts on are errNoStream (nobody stores m's subject) and
-// errRevision (an expected sequence header did not hold).
+// errRevision (an expected sequence header did not hold; a wrongLast tells
+// the sequence the server has, when its answer says).
 func publishAck(ctx context.Context, nc *natsgo.Conn, m *natsgo.Msg) (uint64, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -101,7 +109,15 @@ func publishAck(ctx context.Context, nc *natsgo.Conn, m *natsgo.Msg) (uint64, er
 		return 0, fmt.Errorf("write %s: the server's answer does not parse: %w", m.Subject, err)
 	}
 	if ack.Error != nil {
-		if ack.Error.ErrCode == int(jetstream.JSErrCodeStreamWrongLastSequence) || ack.Error.ErrCode == int(jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+		if ack.Error.ErrCode == int(jetstream.JSErrCodeStreamWrongLastSequence) {
+			// "wrong last sequence: N": N is the stream's (or subject's) last sequence
+			_, n, _ := strings.Cut(ack.Error.Description, ": ")
+			if last, err := strconv.ParseUint(n, 10, 64); err == nil {
+				return 0, wrongLast{last}
+			}
+			return 0, errRevision
+		}
+		if ack.Error.ErrCode == int(jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
 			return 0, errRevision
 		}
 		return 0, fmt.Errorf("write %s: %s (error %d)", m.Subject, ack.Error.Description, ack.Error.ErrCode)
