@@ -391,4 +391,3 @@ func TestClusterPresenceWithANodeKilled(t *testing.T) {
 		t.Fatalf("members after ann's node died: %q", got)
 	}
 }
-

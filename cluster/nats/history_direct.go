@@ -84,7 +84,9 @@ func directBatch(ctx context.Context, nc *natsgo.Conn, stream string, req direct
 // wrongLast is errRevision with the last sequence the server has.
 type wrongLast struct{ last uint64 }
 
-func (w wrongLast) Error() string        { return fmt.Sprintf("%v (the last sequence is %d)", errRevision, w.last) }
+func (w wrongLast) Error() string {
+	return fmt.Sprintf("%v (the last sequence is %d)", errRevision, w.last)
+}
 func (w wrongLast) Is(target error) bool { return target == errRevision }
 
 // publishAck publishes m to a stream and returns its sequence. The errors
