@@ -208,6 +208,9 @@ func BenchmarkPresence10k(b *testing.B) {
 			b.ReportMetric((processCPU(b)-cpu0+e.serverCPU()-srv0)*1e3/float64(n), "cpu-ms/op")
 		})
 		b.Run(e.name+"/members-10k", func(b *testing.B) {
+			if err := e.pres.Join(ctx, "room", time.Minute, ms...); err != nil {
+				b.Fatal(err)
+			}
 			cpu0, srv0, n := processCPU(b), e.serverCPU(), 0
 			b.ReportAllocs()
 			for b.Loop() {

@@ -49,6 +49,11 @@ func directBatch(ctx context.Context, nc *natsgo.Conn, stream string, req direct
 		return 0, fmt.Errorf("read %s: %w", stream, err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
+	// The server bounds a batch (by count and its byte limit); the client's
+	// default limits must not drop part of it as a slow consumer.
+	if err := sub.SetPendingLimits(-1, -1); err != nil {
+		return 0, fmt.Errorf("read %s: %w", stream, err)
+	}
 	// The subscription goes out before the request on the one connection,
 	// so the server has it when it answers.
 	if err := nc.PublishMsg(&natsgo.Msg{Subject: "$JS.API.DIRECT.GET." + stream, Reply: inbox, Data: body}); err != nil {

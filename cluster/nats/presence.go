@@ -75,9 +75,14 @@ const hdrLeft = "Sockline-Left"
 // tombstoneTTL is how long a tombstone stays (the server's shortest TTL).
 const tombstoneTTL = time.Second
 
-// presenceBatch is how many members one read asks for, and how many
-// writes one Join or sweep has under way at once.
+// presenceBatch is how many writes one Join or sweep has under way at once.
 const presenceBatch = 1000
+
+// membersBatch is how many members one read asks for: the server counts
+// what is left after each batch, over the whole topic, so few large
+// batches cost less than many small ones. (It stops a batch early past
+// its byte limit, 64 MiB by default, and Members asks again.)
+const membersBatch = 100000
 
 // NewPresence returns a Presence on nc; it talks to the server only when
 // used (the stream is made by the first call), and holds no goroutine.
@@ -302,7 +307,7 @@ func (p *Presence) Members(ctx context.Context, topic string) (members, expired 
 		filter := p.opts.Prefix + ".p." + token(topic) + ".*"
 		for seq := uint64(0); ; {
 			from := seq
-			pending, err := directBatch(ctx, p.nc, p.opts.Stream, directRequest{Seq: seq, NextFor: filter, Batch: presenceBatch}, func(m *natsgo.Msg, s uint64) error {
+			pending, err := directBatch(ctx, p.nc, p.opts.Stream, directRequest{Seq: seq, NextFor: filter, Batch: membersBatch}, func(m *natsgo.Msg, s uint64) error {
 				seq = s + 1
 				var v presenceValue
 				if m.Header.Get(hdrLeft) != "" || json.Unmarshal(m.Data, &v) != nil {
