@@ -221,6 +221,7 @@ func (h *History) load(ctx context.Context, topic string, b history.Bounds, upda
 	if err != nil {
 		return streamState{}, fmt.Errorf("read the stream %s (is JetStream enabled on the server?): %w", name, err)
 	}
+	created := s.CachedInfo().Created
 	st, err := h.state(topic, s.CachedInfo())
 	if err != nil || !update || st.limits == limitsOf(b) {
 		return st, err
@@ -228,6 +229,13 @@ func (h *History) load(ctx context.Context, topic string, b history.Bounds, upda
 	s, err = h.js.UpdateStream(ctx, h.config(topic, st.epoch, b))
 	if err != nil {
 		return streamState{}, fmt.Errorf("set the limits of the stream %s: %w", name, err)
+	}
+	if !s.CachedInfo().Created.Equal(created) {
+		// The stream was made again between the read and the update, which
+		// gave it the epoch read: a history under another's epoch. Delete
+		// it, so that the next use starts a new epoch.
+		_ = h.js.DeleteStream(ctx, name)
+		return streamState{}, fmt.Errorf("the stream %s was made again meanwhile", name)
 	}
 	return h.state(topic, s.CachedInfo())
 }

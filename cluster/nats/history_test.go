@@ -304,3 +304,35 @@ func TestHistoryPruneDeletesIdleStreams(t *testing.T) {
 		t.Fatalf("after the prune: %v, %v (was %v)", p, err, old)
 	}
 }
+
+// The bounds of a publish apply to its topic's stream: a topic whose rule
+// changed keeps its epoch and offsets, and is trimmed to the new size.
+func TestHistoryBoundsChange(t *testing.T) {
+	srv := natstest.Start(t)
+	h := newHistory(t, histConn(t, srv), nats.HistoryOptions{})
+	ctx := context.Background()
+	var ps []history.Position
+	for i := range 20 {
+		b := history.Bounds{Size: 100}
+		if i >= 10 {
+			b.Size = 5
+		}
+		p, err := h.Publish(ctx, "room", []byte("x"), b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	if ps[19] != (history.Position{Offset: 20, Epoch: ps[0].Epoch}) {
+		t.Fatalf("after the change: %v (first %v)", ps[19], ps[0])
+	}
+	for _, tc := range []struct {
+		from history.Position
+		ok   bool
+	}{{ps[9], false}, {ps[14], true}} {
+		es, top, err := h.Since(ctx, "room", tc.from, 100)
+		if err != nil || history.Recoverable(tc.from, es, top) != tc.ok {
+			t.Fatalf("from %v: %d entries to %v, recoverable %v, want %v (%v)", tc.from, len(es), top, !tc.ok, tc.ok, err)
+		}
+	}
+}
