@@ -356,22 +356,29 @@ func (h *History) Since(ctx context.Context, topic string, from history.Position
 func (h *History) read(ctx context.Context, topic string, st streamState, seq uint64) ([]history.Entry, error) {
 	// The server's age check runs on a timer, so a message past its TTL
 	// may still be there: the oldest one wanted is checked against the
-	// TTL here (its server time stamp against this process's clock).
+	// TTL here (its server time stamp against this process's clock). It
+	// is read alone with its headers; the rest without (the server rewrites
+	// the headers of each message it sends, which costs more than the
+	// messages), each one's frame telling its offset, its sequence.
 	oldest := time.Now().Add(-st.limits.ttlOr(st.limits.maxAge))
 	entries := make([]history.Entry, 0, st.last-seq+1)
 	for seq <= st.last {
-		req := directRequest{Seq: seq, Batch: int(min(st.last-seq+1, sinceBatch))}
+		first := len(entries) == 0
+		req := directRequest{Seq: seq, Batch: int(min(st.last-seq+1, sinceBatch)), NoHeaders: !first}
+		if first {
+			req.Batch = 1
+		}
 		gap := false
-		_, err := directBatch(ctx, h.nc, h.stream(topic), req, func(m *natsgo.Msg, s uint64) error {
-			if gap || s > st.last {
+		_, err := directBatch(ctx, h.nc, h.stream(topic), req, func(m *natsgo.Msg, _ uint64) error {
+			if gap {
 				return nil
 			}
 			e, err := history.ParseFrame(m.Data)
-			if s != seq || err != nil || e.Epoch != st.epoch || e.Offset != s {
+			if err != nil || e.Epoch != st.epoch || e.Offset != seq {
 				gap = true // trimmed, or another epoch's
 				return nil
 			}
-			if len(entries) == 0 {
+			if first {
 				ts, err := time.Parse(time.RFC3339Nano, m.Header.Get("Nats-Time-Stamp"))
 				if err != nil || ts.Before(oldest) {
 					gap = true // aged out

@@ -21,6 +21,9 @@ type directRequest struct {
 	Seq     uint64 `json:"seq,omitempty"`
 	NextFor string `json:"next_by_subj,omitempty"`
 	Batch   int    `json:"batch"`
+	// NoHeaders leaves out every message's headers (its sequence and time
+	// stamp too): the server then need not rewrite them per message.
+	NoHeaders bool `json:"no_hdr,omitempty"`
 }
 
 // errNoStream: nobody answers on the stream's subjects or API (the stream
@@ -28,7 +31,7 @@ type directRequest struct {
 var errNoStream = errors.New("the stream does not exist")
 
 // directBatch reads one batch of stream and calls each for every message,
-// in sequence order. It returns how many matching messages come after the
+// in sequence order, with its sequence (0 with NoHeaders). It returns how many matching messages come after the
 // last one read (the server's count at the end of the batch): a batch stops
 // early at the server's byte limit, so a reader that wants them all asks
 // again from the last sequence plus one. A stream with nothing to return
@@ -76,9 +79,11 @@ func directBatch(ctx context.Context, nc *natsgo.Conn, stream string, req direct
 		default:
 			return 0, fmt.Errorf("read %s: status %s %s", stream, status, m.Header.Get("Description"))
 		}
-		seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("read %s: a message without its sequence (%w)", stream, err)
+		var seq uint64 // 0 without headers
+		if !req.NoHeaders {
+			if seq, err = strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64); err != nil {
+				return 0, fmt.Errorf("read %s: a message without its sequence (%w)", stream, err)
+			}
 		}
 		if err := each(m, seq); err != nil {
 			return 0, err
