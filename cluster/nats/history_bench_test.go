@@ -3,7 +3,9 @@ package nats_test
 // Benchmarks of history and presence on NATS against the same on one Redis,
 // in one run (issue 22, item 6):
 //
-//	go test -run '^$' -bench 'History|Presence10k' -benchtime 3000x ./cluster/nats/
+//	go test -run '^$' -bench HistoryPublish -benchtime 5000x -count 3 ./cluster/nats/
+//	go test -run '^$' -bench HistoryRecover -benchtime 200x -count 2 ./cluster/nats/
+//	go test -run '^$' -bench Presence10k -benchtime 10x ./cluster/nats/
 //
 // The nats-server runs in this process (unless $SOCKLINE_BENCH_NATS names
 // one of its own), redis-server in its own: so the CPU figure is the whole
