@@ -136,8 +136,8 @@ func TestChatMembersAcrossNodes(t *testing.T) {
 }
 
 // A cluster on an engine with neither history nor presence (here a fake
-// store and an in-memory bus, as -nats is) still serves the chat: the
-// welcome lists this node's members.
+// store and an in-memory bus) still serves the chat: the welcome lists
+// this node's members.
 func TestChatClusterWithoutRedis(t *testing.T) {
 	bus := pubsub.NewMemory(0)
 	t.Cleanup(func() { bus.Close() })

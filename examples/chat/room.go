@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log"
 	"slices"
 	"strings"
 	"sync"
@@ -11,8 +13,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sockline/sockline/cluster/nats"
 	"github.com/sockline/sockline/cluster/redis"
 	"github.com/sockline/sockline/history"
+	"github.com/sockline/sockline/presence"
 	"github.com/sockline/sockline/sockjs"
 )
 
@@ -44,16 +48,17 @@ type hello struct {
 // room sends every event to every member: the sessions that have told their
 // name, which hold their member value (memberKey) and are subscribed to the
 // room's topic. A session that has not is not in the room yet. Events go
-// out with Handler.Publish, so with -redis they reach the members on every
-// node; the welcome's member list comes from presence (Handler.Members), so
+// out with Handler.Publish, so with -redis or -nats they reach the members
+// on every node; the welcome's member list comes from presence (Handler.Members), so
 // it names the members of every node. The room's topic keeps its last 1000
 // events for 10 minutes: a page that lost its connection comes back with
 // the position of its last event and gets the ones it missed.
 type room struct {
 	nextID atomic.Int64
 	h      *sockjs.Handler // set before the handler serves
-	// shared: history and presence are kept (one node, or -redis); with
-	// -nats, which has neither yet, the welcome lists this node's members.
+	// shared: history and presence are kept (one node, -redis or -nats);
+	// on a cluster engine with neither, the welcome lists this node's
+	// members.
 	shared bool
 
 	// mu orders joins against broadcasts, so that a newcomer's welcome
@@ -70,8 +75,8 @@ const roomTopic = "room"
 // newRoom returns a room and its SockJS handler.
 func newRoom(opts sockjs.Options) *room {
 	r := &room{shared: opts.Cluster == nil}
-	if b, ok := clusterBus(opts); ok { // with -redis: history and presence in Redis
-		opts.History.Store, opts.Presence.Store = b.History(), b.Presence()
+	if hs, ps, ok := clusterStores(opts); ok { // with -redis or -nats: history and presence there
+		opts.History.Store, opts.Presence.Store = hs, ps
 		r.shared = true
 	}
 	if r.shared {
@@ -82,12 +87,25 @@ func newRoom(opts sockjs.Options) *room {
 	return r
 }
 
-func clusterBus(opts sockjs.Options) (*redis.Bus, bool) {
+// clusterStores returns the history and presence stores of the cluster's
+// engine: in Redis with -redis, in NATS JetStream with -nats.
+func clusterStores(opts sockjs.Options) (history.Store, presence.Store, bool) {
 	if opts.Cluster == nil {
-		return nil, false
+		return nil, nil, false
 	}
-	b, ok := opts.Cluster.Bus.(*redis.Bus)
-	return b, ok
+	switch b := opts.Cluster.Bus.(type) {
+	case *redis.Bus:
+		return b.History(), b.Presence(), true
+	case *nats.Bus:
+		h, err1 := b.History(nats.HistoryOptions{})
+		p, err2 := b.Presence(nats.PresenceOptions{})
+		if err := errors.Join(err1, err2); err != nil {
+			log.Printf("chat: no shared history and presence on NATS: %v", err)
+			return nil, nil, false
+		}
+		return h, p, true
+	}
+	return nil, nil, false
 }
 
 // encodeEvent adds the event's position to its JSON object, as "pos".

@@ -5,16 +5,44 @@ package services
 import (
 	"context"
 	"errors"
+	"log"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/sockline/sockline/cluster/nats"
 	"github.com/sockline/sockline/cluster/redis"
 	"github.com/sockline/sockline/examples/internal/run"
+	"github.com/sockline/sockline/history"
+	"github.com/sockline/sockline/presence"
+	"github.com/sockline/sockline/pubsub"
 	"github.com/sockline/sockline/sockjs"
 	"github.com/sockline/sockline/stomp"
 )
+
+// clusterStores returns the history and presence stores the cluster's
+// engine shares between the nodes: in Redis with -redis, in JetStream with
+// -nats; nil for another bus (the cluster then keeps neither).
+func clusterStores(bus pubsub.Bus) (history.Store, presence.Store) {
+	switch b := bus.(type) {
+	case *redis.Bus:
+		return b.History(), b.Presence()
+	case *nats.Bus:
+		h, err := b.History(nats.HistoryOptions{})
+		if err != nil {
+			log.Printf("no shared history on NATS: %v", err)
+			return nil, nil
+		}
+		p, err := b.Presence(nats.PresenceOptions{})
+		if err != nil {
+			log.Printf("no shared presence on NATS: %v", err)
+			return nil, nil
+		}
+		return h, p
+	}
+	return nil, nil
+}
 
 // Config tunes the services for tests.
 type Config struct {
@@ -99,9 +127,7 @@ func New(c Config) (*chi.Mux, func(context.Context) error) {
 	stompCfg := StompConfig{Relay: c.StompRelay, QueueStore: c.StompQueueStore}
 	if c.Cluster != nil {
 		stompCfg.Bus = c.Cluster.Bus
-		if b, ok := c.Cluster.Bus.(*redis.Bus); ok { // with -redis: history and presence in Redis
-			stompCfg.History, stompCfg.Presence = b.History(), b.Presence()
-		}
+		stompCfg.History, stompCfg.Presence = clusterStores(c.Cluster.Bus)
 	}
 	stompServer := StompWith(stompCfg)
 	mount("/stomp", base, stompServer.ServeSession)

@@ -21,12 +21,12 @@ type StompConfig struct {
 	Relay stomp.BrokerRelay
 	// QueueStore, when set, shares the queues between nodes.
 	QueueStore stomp.QueueStore
-	// History, when set (the cluster's Redis), keeps the topics' history
-	// for every node; nil keeps it in memory, unless Bus is set (a cluster
-	// without a shared store keeps none).
+	// History, when set (the cluster's Redis or NATS), keeps the topics'
+	// history for every node; nil keeps it in memory, unless Bus is set (a
+	// cluster without a shared store keeps none).
 	History history.Store
-	// Presence, when set (the cluster's Redis), holds the topics' members
-	// for every node; nil keeps them in memory, unless Bus is set.
+	// Presence, when set (the cluster's Redis or NATS), holds the topics'
+	// members for every node; nil keeps them in memory, unless Bus is set.
 	Presence presence.Store
 }
 
@@ -51,7 +51,7 @@ func Stomp(bus pubsub.Bus) *stomp.Server { return StompWith(StompConfig{Bus: bus
 // Every /topic/ keeps history (1000 messages, 10 minutes: SUBSCRIBE with
 // x-stream-offset recovers) and presence (SUBSCRIBE with x-presence: true;
 // /app/presence/{name}, /topic/presence.{name}), in memory on one node, in
-// the cluster's Redis with History and Presence set.
+// the cluster's Redis or NATS JetStream with History and Presence set.
 //
 // Serve sessions with its ServeSession; Close it after the handler's
 // Shutdown, which stops its in-memory bus.
