@@ -351,11 +351,11 @@ func (o *Options) Validate() error {
 	case o.ResponseLimit < 0, o.MaxMessageBytes < 0, o.MaxQueuedBytes < 0, o.MaxInboxBytes < 0:
 		return fmt.Errorf("%w: size limits must not be negative (zero means the default)", ErrInvalidOptions)
 	case o.Cluster != nil && (o.Cluster.Store == nil || o.Cluster.Bus == nil):
-		return fmt.Errorf("%w: Cluster needs both a Store and a Bus (see package cluster/redis)", ErrInvalidOptions)
+		return fmt.Errorf("%w: Cluster needs both a Store and a Bus (see packages cluster/redis and cluster/nats)", ErrInvalidOptions)
 	case o.Cluster != nil && len(o.Cluster.Secret) < tunnel.MinSecretBytes:
 		return fmt.Errorf("%w: Cluster.Secret must be the same random secret of at least %d bytes on every node (it authenticates what nodes send one another through the Bus)", ErrInvalidOptions, tunnel.MinSecretBytes)
 	case o.Cluster != nil && len(o.History.Rules) > 0 && o.History.Store == nil:
-		return fmt.Errorf("%w: History.Rules in a cluster need a History.Store shared by the nodes (cluster/redis.NewHistory)", ErrInvalidOptions)
+		return fmt.Errorf("%w: History.Rules in a cluster need a History.Store shared by the nodes (cluster/redis.NewHistory, cluster/nats Bus.History)", ErrInvalidOptions)
 	case o.Presence.TTL < 0:
 		return fmt.Errorf("%w: Presence.TTL must not be negative (zero means the default)", ErrInvalidOptions)
 	case o.MaxSessionsPerClient < 0:

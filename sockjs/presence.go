@@ -31,7 +31,7 @@ type PresenceOptions struct {
 
 // ErrPresenceStore is returned by Join in a cluster without
 // Options.Presence.Store.
-var ErrPresenceStore = errors.New("sockjs: presence in a cluster needs a store its nodes share: set Options.Presence.Store (cluster/redis.NewPresence)")
+var ErrPresenceStore = errors.New("sockjs: presence in a cluster needs a store its nodes share: set Options.Presence.Store (cluster/redis.NewPresence, cluster/nats Bus.Presence)")
 
 // presenceHub holds this node's members, to renew them, and the
 // application's watchers, told of joins and leaves.

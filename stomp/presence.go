@@ -44,7 +44,7 @@ type PresenceConfig struct {
 	// Enabled turns presence on.
 	Enabled bool
 	// Store holds the members. Nil means this process's memory; a cluster
-	// needs one shared by its nodes (cluster/redis Bus.Presence()).
+	// needs one shared by its nodes (cluster/redis or cluster/nats Bus.Presence).
 	Store presence.Store
 	// TTL is how long a member of a node that stopped renewing it stays.
 	// Zero means DefaultPresenceTTL; the node renews its members every

@@ -25,6 +25,15 @@
 //     default; a carried send or poll may be larger) goes in parts that the
 //     receiving node puts together. nats.go subscribes again by itself
 //     after a reconnect.
+//   - History ([History], [Bus.History]): one JetStream stream per topic,
+//     offsets are its sequences, the epoch is in the stream's metadata and
+//     subject; the stream republishes each stored message on the bus, so
+//     offsets reach every node in order. [History.Prune] deletes streams
+//     idle past KeepPosition (streams never expire by themselves).
+//   - Presence ([Presence], [Bus.Presence]): one stream, a subject per topic
+//     and member holding its last renewal, expiry from the server's time
+//     stamp; each expired member is claimed with an expected sequence, so
+//     it is announced once.
 //
 // Requirements: nats-server 2.11 or later with JetStream (per-key TTLs),
 // and a connection that reconnects for ever ([Connect] makes one). The
