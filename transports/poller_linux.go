@@ -74,6 +74,13 @@ func newPollWatch(conn net.Conn, onReady func()) *pollWatch {
 // has hung up. An error means it will not run (the connection is closed).
 func (w *pollWatch) arm() error {
 	p := sharedPoller()
+	op := syscall.EPOLL_CTL_MOD
+	if !w.added {
+		op = syscall.EPOLL_CTL_ADD
+	}
+	// Set before the watch is in the set: onReady may run, and arm again,
+	// before EpollCtl returns.
+	w.added = true
 	p.mu.Lock()
 	p.waiting[w.token] = w
 	if !p.running {
@@ -86,14 +93,9 @@ func (w *pollWatch) arm() error {
 		Fd:     int32(uint32(w.token)),
 		Pad:    int32(uint32(w.token >> 32)),
 	}
-	op := syscall.EPOLL_CTL_MOD
-	if !w.added {
-		op = syscall.EPOLL_CTL_ADD
-	}
 	var ctlErr error
 	err := w.rc.Control(func(fd uintptr) { ctlErr = syscall.EpollCtl(p.epfd, op, int(fd), &ev) })
 	if err == nil && ctlErr == nil {
-		w.added = true
 		return nil
 	}
 	p.mu.Lock()

@@ -1,6 +1,7 @@
 package transports
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"sync"
@@ -48,13 +49,25 @@ type wsConn struct {
 	release   func() // from Config.Track
 	text      []byte // rawText's buffer, the writers'
 
+	// The reader's (one at a time: see wspoll.go).
+	rbuf []byte   // readMessage's buffer
+	msgs []string // the decoded batch being delivered
+	// br is gorilla's read buffer when upgrade could lend it (nil else);
+	// with it, and a descriptor to poll, an idle connection waits in the
+	// shared poller (watch) instead of a reader goroutine.
+	br      *bufio.Reader
+	watch   *pollWatch
+	silence *time.Timer // ends a silent connection waiting in the poller
+	// deadline is the read deadline last set, in Unix nanoseconds.
+	deadline atomic.Int64
+
 	endOnce sync.Once
 }
 
 // serveWS runs a SockJS (raw false) or raw websocket session on conn and
 // returns at once; the connection goes on without the caller.
-func (c *Config) serveWS(conn *websocket.Conn, sess *session.Session, raw bool, onBusy func()) {
-	wc := &wsConn{c: c, conn: conn, sess: sess, raw: raw}
+func (c *Config) serveWS(conn *websocket.Conn, br *bufio.Reader, sess *session.Session, raw bool, onBusy func()) {
+	wc := &wsConn{c: c, conn: conn, sess: sess, raw: raw, br: br}
 	wc.ctx, wc.cancel = context.WithCancel(context.Background())
 	// A message sent while this sets up wakes the connection before wc.rcv
 	// is set: count such wakes, but start no writer until it is.
@@ -72,7 +85,11 @@ func (c *Config) serveWS(conn *websocket.Conn, sess *session.Session, raw bool, 
 	if c.Track != nil {
 		wc.release = c.Track()
 	}
-	go wc.read()
+	conn.SetPongHandler(func(string) error {
+		wc.extendReadDeadline()
+		return nil
+	})
+	wc.startReading()
 	startWriter(wc) // the open frame is ready, and what was counted meanwhile
 }
 
@@ -163,7 +180,7 @@ func (wc *wsConn) writeClose(f session.Frame) {
 		c.wsClose(conn, websocket.CloseNormalClosure, "")
 	}
 	wc.cancel()
-	wc.lingering.Store(time.AfterFunc(time.Second, func() { _ = conn.Close() }))
+	wc.lingering.Store(time.AfterFunc(time.Second, wc.closeConn))
 }
 
 // writeFailed ends a connection whose write (err) failed. When the reader
@@ -176,20 +193,27 @@ func (wc *wsConn) writeFailed(err error) {
 		wc.rcv.Interrupt(session.ErrWriteFailed)
 	}
 	wc.cancel()
-	_ = wc.conn.Close()
+	wc.closeConn()
 }
 
 // read delivers the client's messages until the connection ends, then
 // ends the session with the reader's reason (unless it had ended already)
 // and releases everything.
 func (wc *wsConn) read() {
-	var err error
-	if wc.raw {
-		err = wc.c.rawRead(wc.ctx, wc.conn, wc.sess)
-	} else {
-		err = wc.c.wsRead(wc.ctx, wc.conn, wc.sess)
+	for {
+		if err := wc.readNext(); err != nil {
+			wc.end(err)
+			return
+		}
 	}
-	wc.end(err)
+}
+
+// readNext reads and delivers the client's next message.
+func (wc *wsConn) readNext() error {
+	if wc.raw {
+		return wc.readRaw()
+	}
+	return wc.readSockJS()
 }
 
 // end runs once, on the reader's goroutine: the receiver is detached
@@ -203,6 +227,9 @@ func (wc *wsConn) end(err error) {
 		_ = wc.conn.Close()
 		if t := wc.lingering.Load(); t != nil {
 			t.Stop()
+		}
+		if wc.silence != nil {
+			wc.silence.Stop()
 		}
 		wc.release()
 	})
