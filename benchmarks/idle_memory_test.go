@@ -141,6 +141,12 @@ func measureIdle(t *testing.T, tr string, n int) {
 		t.Errorf("%d of %d %s sessions had no heartbeat within %s", late, n, tr, idleHold)
 	}
 	reportIdle(t, tr, n, before, after)
+	// On linux an idle session waits in the shared poller: the only
+	// goroutine it keeps is the application's handler (a few writers
+	// finishing heartbeats may still run).
+	if g := float64(after.Goroutines-before.Goroutines) / float64(n); runtime.GOOS == "linux" && g > 1.5 {
+		t.Errorf("%.2f goroutines per idle %s session: want the handler's alone (1)", g, tr)
+	}
 }
 
 // forEachIdle runs f on every client, 50 at a time.

@@ -56,6 +56,7 @@ type wsConn struct {
 	// with it, and a descriptor to poll, an idle connection waits in the
 	// shared poller (watch) instead of a reader goroutine.
 	br      *bufio.Reader
+	spare   *bufio.Reader // an emptied reader kept for lendReadBuffer
 	watch   *pollWatch
 	silence *time.Timer // ends a silent connection waiting in the poller
 	// deadline is the read deadline last set, in Unix nanoseconds.

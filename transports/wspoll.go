@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -76,6 +77,7 @@ func (wc *wsConn) readable() { startWriter((*wsReader)(wc)) }
 // readBurst reads and delivers every message the client has sent, then
 // waits in the poller again.
 func (wc *wsConn) readBurst() {
+	wc.borrowReadBuffer()
 	_, _ = wc.br.Peek(1) // the poller said readable: this does not wait
 	for {
 		if !wc.skipPong() {
@@ -117,6 +119,7 @@ func (wc *wsConn) skipPong() bool {
 // client.
 func (wc *wsConn) park() {
 	wc.rbuf, wc.msgs = nil, nil
+	wc.lendReadBuffer()
 	wc.extendReadDeadline()
 	if d := wc.deadline.Load(); d != 0 {
 		wait := time.Until(time.Unix(0, d))
@@ -149,4 +152,52 @@ func (wc *wsConn) closeConn() {
 	if wc.watch != nil && wc.watch.forget() {
 		go wc.end(net.ErrClosed)
 	}
+}
+
+// readBuffers lends the read buffers of websockets waiting in the poller
+// to those reading: *sync.Pool of *bufio.Reader by buffer size.
+var readBuffers sync.Map
+
+func readBufferPool(size int) *sync.Pool {
+	if p, ok := readBuffers.Load(size); ok {
+		return p.(*sync.Pool)
+	}
+	p, _ := readBuffers.LoadOrStore(size, &sync.Pool{})
+	return p.(*sync.Pool)
+}
+
+// lendReadBuffer hands the connection's empty read buffer to the pool.
+// Gorilla keeps its *bufio.Reader, whose contents are moved out and back:
+// nobody uses it while the connection waits in the poller.
+func (wc *wsConn) lendReadBuffer() {
+	if wc.br.Size() == 0 || wc.br.Buffered() > 0 {
+		return
+	}
+	lent := wc.spare
+	if lent == nil {
+		lent = new(bufio.Reader)
+	}
+	*lent = *wc.br
+	lent.Reset(nil) // holds no connection
+	*wc.br = bufio.Reader{}
+	wc.spare = nil
+	readBufferPool(lent.Size()).Put(lent)
+}
+
+// borrowReadBuffer gives the connection a read buffer again, keeping the
+// emptied *bufio.Reader for the next lendReadBuffer.
+func (wc *wsConn) borrowReadBuffer() {
+	if wc.br.Size() != 0 {
+		return
+	}
+	size := wc.c.readBufferSize()
+	b, _ := readBufferPool(size).Get().(*bufio.Reader)
+	if b == nil {
+		*wc.br = *bufio.NewReaderSize(wc.conn.UnderlyingConn(), size)
+		return
+	}
+	*wc.br = *b
+	wc.br.Reset(wc.conn.UnderlyingConn())
+	*b = bufio.Reader{}
+	wc.spare = b
 }
