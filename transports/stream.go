@@ -20,8 +20,9 @@ import (
 // about 10 KiB of net/http's buffers, which made an idle streaming session
 // cost twice what an idle websocket does. Once the status line, headers
 // and prelude are out through net/http (chunked, as net/http chose), the
-// handler hijacks the connection and returns; one goroutine reads (to see
-// the client leave), and a writer runs only while frames are ready,
+// handler hijacks the connection and returns; the connection waits in the
+// shared poller to see the client leave (a reader goroutine where it
+// cannot: TLS, other systems), and a writer runs only while frames are ready,
 // writing each as an HTTP/1.1 chunk. The response ends as before, at the
 // close frame or the response limit, with the last chunk, and the
 // connection is then closed: it cannot go back to net/http's keep-alive

@@ -13,19 +13,22 @@ import (
 )
 
 // DefaultWebSocketReadBufferSize is the read buffer a websocket connection
-// gets when WSOptions.ReadBufferSize is zero. It is small because every
-// idle connection holds it for its whole life; messages longer than it are
-// still read whole (through the buffer a piece at a time).
+// gets when WSOptions.ReadBufferSize is zero. It is small because an idle
+// connection with a reader goroutine holds it for its whole life (one
+// waiting in the poller lends it out); messages longer than it are still
+// read whole (through the buffer a piece at a time).
 const DefaultWebSocketReadBufferSize = 512
 
 // wsConn is a websocket session connection after its handshake. The HTTP
 // handler that upgraded it returns at once, so that the connection does not
 // keep net/http's goroutine, its deep stack and its buffers for its whole
-// life. What remains is one goroutine reading, and a writing goroutine
+// life. What remains is a reader (waiting in the shared poller while idle,
+// see wspoll.go; a goroutine where it cannot), and a writing goroutine
 // only while there is something to write: the session calls wake (through
 // session.AttachFunc) whenever a frame may be ready, and wake hands the
-// connection to a writer (writers.go) unless one is at work on it. Writers never overlap, so one goroutine at a
-// time owns the connection's writes; control frames (pings, the reader's
+// connection to a writer (writers.go) unless one is at work on it.
+// Writers never overlap, so one goroutine at a time owns the connection's
+// writes; control frames (pings, the reader's
 // close answers) go through gorilla's WriteControl, which may be called
 // concurrently.
 //
