@@ -187,17 +187,21 @@ func (wc *wsConn) lendReadBuffer() {
 // borrowReadBuffer gives the connection a read buffer again, keeping the
 // emptied *bufio.Reader for the next lendReadBuffer.
 func (wc *wsConn) borrowReadBuffer() {
-	if wc.br.Size() != 0 {
-		return
+	if wc.br.Size() == 0 {
+		wc.borrowReadBufferFrom(wc.conn.UnderlyingConn())
 	}
+}
+
+// borrowReadBufferFrom is borrowReadBuffer reading from conn.
+func (wc *wsConn) borrowReadBufferFrom(conn net.Conn) {
 	size := wc.c.readBufferSize()
 	b, _ := readBufferPool(size).Get().(*bufio.Reader)
 	if b == nil {
-		*wc.br = *bufio.NewReaderSize(wc.conn.UnderlyingConn(), size)
+		*wc.br = *bufio.NewReaderSize(conn, size)
 		return
 	}
 	*wc.br = *b
-	wc.br.Reset(wc.conn.UnderlyingConn())
+	wc.br.Reset(conn)
 	*b = bufio.Reader{}
 	wc.spare = b
 }
