@@ -6,6 +6,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // poller waits for many idle connections to become readable in one
@@ -135,6 +136,19 @@ func (w *pollWatch) readNow(b []byte) (n int, wait bool, err error) {
 		return 0, false, errEOF
 	}
 	return n, false, nil
+}
+
+// pending reports whether the kernel holds unread bytes for the
+// connection: the reader then goes on without a round through the poller.
+func (w *pollWatch) pending() bool {
+	var n int32
+	_ = w.rc.Control(func(fd uintptr) {
+		_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&n)))
+		if errno != 0 {
+			n = 0
+		}
+	})
+	return n > 0
 }
 
 // errEOF is readNow's end of stream.

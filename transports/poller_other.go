@@ -18,3 +18,5 @@ func (*pollWatch) arm() error { return errors.ErrUnsupported }
 func (*pollWatch) forget() bool { return false }
 
 func (*pollWatch) readNow([]byte) (int, bool, error) { return 0, false, errors.ErrUnsupported }
+
+func (*pollWatch) pending() bool { return false }

@@ -86,7 +86,7 @@ func (wc *wsConn) readBurst() {
 				return
 			}
 		}
-		if wc.br.Buffered() == 0 {
+		if wc.br.Buffered() == 0 && !wc.watch.pending() {
 			wc.park()
 			return
 		}
