@@ -33,6 +33,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/sockline/sockline/client"
 	"github.com/sockline/sockline/cluster/redis"
 	"github.com/sockline/sockline/internal/rrproxy"
@@ -103,17 +105,45 @@ type carriedNode struct {
 	requests, carried, receiving, carriedRecv atomic.Int64
 }
 
-// carriedNodes starts n echo nodes with Cluster on one private
-// redis-server; every node has its own Redis connections, as separate
-// processes would. With direct, the nodes also take direct connections
-// from each other (Cluster.DirectListener), and carried requests use them.
-func carriedNodes(tb testing.TB, n int, direct bool) ([]*carriedNode, *testredis.Server) {
+// carriedEngine is what the nodes share, chosen by $BENCH_ENGINE: one
+// private redis-server (the default, "redis"), or a Redis Cluster of three
+// masters with a replica each ("redis-cluster").
+type carriedEngine struct {
+	name   string
+	addrs  []string // every server, whose CPU and commands count
+	client func() (goredis.UniversalClient, error)
+}
+
+func startCarriedEngine(tb testing.TB) carriedEngine {
 	tb.Helper()
-	rs := testredis.Start(tb)
+	switch name := os.Getenv("BENCH_ENGINE"); name {
+	case "", "redis":
+		rs := testredis.Start(tb)
+		return carriedEngine{name: "redis", addrs: []string{rs.Addr()},
+			client: func() (goredis.UniversalClient, error) { return redis.NewClient(rs.URL()) }}
+	case "redis-cluster":
+		rc := testredis.StartCluster(tb)
+		return carriedEngine{name: name, addrs: rc.Addrs(),
+			client: func() (goredis.UniversalClient, error) {
+				return redis.NewClusterClient(rc.Addrs(), redis.ClientOptions{})
+			}}
+	default:
+		tb.Fatalf("BENCH_ENGINE=%q: want redis or redis-cluster", name)
+		return carriedEngine{}
+	}
+}
+
+// carriedNodes starts n echo nodes with Cluster on the engine; every node
+// has its own Redis connections, as separate processes would. With direct,
+// the nodes also take direct connections from each other
+// (Cluster.DirectListener), and carried requests use them.
+func carriedNodes(tb testing.TB, n int, direct bool) ([]*carriedNode, carriedEngine) {
+	tb.Helper()
+	rs := startCarriedEngine(tb)
 	var owners sync.Map // session id -> *carriedNode that runs it
 	var nodes []*carriedNode
 	for i := range n {
-		rdb, err := redis.NewClient(rs.URL())
+		rdb, err := rs.client()
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -207,10 +237,11 @@ func readRedis(ctx context.Context, info func(context.Context) (string, error)) 
 			seen++
 		case "total_commands_processed":
 			rc.cmds, _ = strconv.ParseInt(v, 10, 64)
-		case "cmdstat_publish":
+		case "cmdstat_publish", "cmdstat_spublish":
 			for f := range strings.SplitSeq(v, ",") {
 				if n, ok := strings.CutPrefix(f, "calls="); ok {
-					rc.publishes, _ = strconv.ParseInt(n, 10, 64)
+					calls, _ := strconv.ParseInt(n, 10, 64)
+					rc.publishes += calls
 				}
 			}
 		}
@@ -227,13 +258,27 @@ func readRedis(ctx context.Context, info func(context.Context) (string, error)) 
 func measureCarried(tb testing.TB, transport string, nodes, sessions, msgs int, direct bool, start, stop func()) carriedResult {
 	tb.Helper()
 	ns, rs := carriedNodes(tb, nodes, direct)
-	rdb, err := redis.NewClient(rs.URL())
-	if err != nil {
-		tb.Fatal(err)
+	var servers []*goredis.Client
+	for _, a := range rs.addrs {
+		c := goredis.NewClient(&goredis.Options{Addr: a})
+		defer c.Close()
+		servers = append(servers, c)
 	}
-	defer rdb.Close()
-	info := func(ctx context.Context) (string, error) {
-		return rdb.Info(ctx, "cpu", "stats", "commandstats").Result()
+	// readAll sums the counters of every server of the engine.
+	readAll := func(ctx context.Context) (redisCounters, error) {
+		var sum redisCounters
+		for _, c := range servers {
+			rc, err := readRedis(ctx, func(ctx context.Context) (string, error) {
+				return c.Info(ctx, "cpu", "stats", "commandstats").Result()
+			})
+			if err != nil {
+				return sum, err
+			}
+			sum.cpu += rc.cpu
+			sum.cmds += rc.cmds
+			sum.publishes += rc.publishes
+		}
+		return sum, nil
 	}
 	cfg := carriedConfig{Transport: transport, Sessions: sessions, Warmup: carriedWarmup, Msgs: msgs}
 	for _, n := range ns {
@@ -247,7 +292,7 @@ func measureCarried(tb testing.TB, transport string, nodes, sessions, msgs int, 
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	r0, err := readRedis(ctx, info)
+	r0, err := readAll(ctx)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -280,7 +325,7 @@ func measureCarried(tb testing.TB, transport string, nodes, sessions, msgs int, 
 	}
 	ctx2, cancel2 := context.WithTimeout(context.Background(), timeout)
 	defer cancel2()
-	r1, err := readRedis(ctx2, info)
+	r1, err := readAll(ctx2)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -289,7 +334,7 @@ func measureCarried(tb testing.TB, transport string, nodes, sessions, msgs int, 
 	}
 	res.nodeCPU = cpu1 - cpu0
 	res.redisCPU = r1.cpu - r0.cpu
-	res.redisCmds = r1.cmds - r0.cmds - 1 // not the INFO itself
+	res.redisCmds = r1.cmds - r0.cmds - int64(len(servers)) // not the INFOs themselves
 	res.publishes = r1.publishes - r0.publishes
 	for _, n := range ns {
 		res.requests += n.requests.Load()
@@ -330,13 +375,17 @@ var carriedLocal = struct {
 // (the clients' and the proxy's, in their own process, not in cpu-ns/msg),
 // redis-cmds/msg, publish/msg, carried-frac (the share of session requests
 // that reached a node not owning the session) and recv-req/msg (polls or
-// streams opened per message). The nodes=2 lines also have p50-x, p99-x and
-// cpu-x: their figures over the nodes=1 run before them in the same
+// streams opened per message). The nodes=2 line also has p50-x, p99-x and
+// cpu-x: its figures over the nodes=1 run just before it in the same
 // process.
 //
 // Run it with a fixed count, so both sides echo as many messages:
 //
 //	go test -run '^$' -bench ClusterCarried -benchtime 3000x ./benchmarks/
+//
+// BENCH_ENGINE=redis-cluster runs the nodes on a Redis Cluster (three
+// masters, a replica each) instead; the engine's CPU and commands are then
+// those of its six servers.
 func BenchmarkClusterCarried(b *testing.B) {
 	for _, transport := range []string{client.XHRPolling, client.XHRStreaming} {
 		for _, sessions := range []int{1, 8} {
@@ -561,10 +610,13 @@ func TestClusterCarriedDriver(t *testing.T) {
 	// the time. This process is the driver's alone.
 	dt := http.DefaultTransport.(*http.Transport)
 	dt.MaxIdleConnsPerHost = 256
-	defer dt.CloseIdleConnections()
-	proxy := rrproxy.Start(t, cfg.Backends...)
 	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}
-	defer tr.CloseIdleConnections()
+	// Registered before the proxy's cleanup, so they run after it: the
+	// proxy forwards the sessions' last requests (their close) until it
+	// stops, and may pool a connection for them after any earlier close.
+	t.Cleanup(dt.CloseIdleConnections)
+	t.Cleanup(tr.CloseIdleConnections)
+	proxy := rrproxy.Start(t, cfg.Backends...)
 	opts := &client.Options{Transports: []string{cfg.Transport}, HTTPClient: &http.Client{Transport: tr}}
 
 	conns := make([]*client.Conn, cfg.Sessions)

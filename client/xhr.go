@@ -60,8 +60,10 @@ func (t *httpTransport) open() error {
 		return t.failed(hideURLQuery(err))
 	}
 	if resp.StatusCode != http.StatusOK {
+		// The server's text says why (shutting down, store unavailable...).
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		resp.Body.Close()
-		return fmt.Errorf("%s %s answered %s", t.method, hideQuery(t.recvURL), resp.Status)
+		return fmt.Errorf("%s %s answered %s%s", t.method, hideQuery(t.recvURL), resp.Status, quoteBody(body))
 	}
 	t.body, t.frames = resp.Body, 0
 	if t.name == EventSource {

@@ -117,3 +117,46 @@ test('stomp-chat: rooms and private messages between two pages', async ({ page: 
   await pageA.waitForTimeout(300);
   expect(await chatLog(pageA), 'the spoof reached nobody').toEqual([hello, psst, onlyLobby, inBlue]);
 });
+
+test('stomp-chat: a blank message or a room name with a space keeps the page connected', async ({ page, stompChat }) => {
+  test.skip(!stompChat, 'needs the Go stomp-chat binary (E2E_SERVER=go)');
+  await page.goto(`${stompChat.origin}/?name=Cy`);
+  await joined(page, 'lobby');
+  await say(page, '', '   ');
+  const blank = { kind: 'error', text: 'messages are 1 to 2000 bytes of text' };
+  await expect.poll(() => chatLog(page), { timeout: WAIT_MS }).toEqual([blank]);
+  await page.fill('#room', 'my room');
+  await page.click('#join button');
+  const badRoom = { kind: 'error', text: 'bad room name' };
+  await expect.poll(() => chatLog(page), { timeout: WAIT_MS }).toEqual([blank, badRoom]);
+  await say(page, '', 'still here');
+  await expect.poll(() => chatLog(page), { timeout: WAIT_MS }).toEqual([blank, badRoom,
+    { kind: 'room', room: 'lobby', from: 'Cy', text: 'still here' }]);
+  await expect(page.locator('#status')).not.toContainText('closed');
+});
+
+test('stomp-chat: members of the room, and a page catches up after its connection drops', async ({ page: pageA, context, stompChat }) => {
+  test.skip(!stompChat, 'needs the Go stomp-chat binary (E2E_SERVER=go)');
+  const origin = stompChat.origin;
+  const room = `r${Date.now() % 100000}`;
+  const pageB = await context.newPage();
+  await pageA.goto(`${origin}/?name=Cat&room=${room}`);
+  await joined(pageA, room);
+  await pageB.goto(`${origin}/?name=Dan&room=${room}`);
+  await joined(pageB, room);
+  for (const p of [pageA, pageB]) {
+    await expect.poll(() => p.evaluate(() => window.chatMembers), { timeout: WAIT_MS }).toEqual(['Cat', 'Dan']);
+  }
+  await expect(pageA.locator('#members')).toContainText('Cat, Dan');
+
+  // B's connection drops; A speaks meanwhile; B reconnects and catches up.
+  await say(pageA, '', 'one');
+  await expect.poll(() => chatLog(pageB), { timeout: WAIT_MS }).toHaveLength(1);
+  await pageB.evaluate(() => { window.chatJoined = null; window.chatClient.sock.close(); });
+  await expect.poll(() => pageA.evaluate(() => window.chatMembers), { timeout: WAIT_MS }).toEqual(['Cat']);
+  for (const t of ['two', 'three']) await say(pageA, '', t);
+  await joined(pageB, room);
+  const want = ['one', 'two', 'three'].map((text) => ({ kind: 'room', room, from: 'Cat', text }));
+  await expect.poll(() => chatLog(pageB), { timeout: WAIT_MS }).toEqual(want);
+  await expect.poll(() => pageA.evaluate(() => window.chatMembers), { timeout: WAIT_MS }).toEqual(['Cat', 'Dan']);
+});

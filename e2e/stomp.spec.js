@@ -39,7 +39,7 @@ window.ST = (() => {
       const c = { messages: {}, errors: [], closes: [], receipts: [], subs: {}, connected: false, transport: null };
       c.client = new StompJs.Client({
         webSocketFactory: () => {
-          const sock = new SockJS(url, null, { transports: [transport] });
+          const sock = new SockJS(url, null, { transports: [transport], timeout: 5000 });
           c.sock = sock;
           return sock;
         },
@@ -81,6 +81,7 @@ window.ST = (() => {
       return until(() => c.errors.length && c.closes.length, ms, 'ERROR and close')
         .then(() => ({ errors: c.errors, closes: c.closes }));
     },
+    health(id) { const c = conns[id]; return { errors: c.errors.length, closes: c.closes.length, receipts: c.receipts.slice() }; },
     disconnect(id) { return conns[id].client.deactivate(); },
   };
 })();
@@ -110,7 +111,20 @@ async function stompConnect(page, sockjsServer, transport, login) {
 
 const ev = (page, fn, ...args) => page.evaluate(fn, args);
 
-for (const transport of ['websocket', 'xhr-streaming', 'xhr-polling']) {
+// Every transport sockjs-client uses from a page of another origin (plain
+// htmlfile works same-origin only; its iframe-htmlfile form runs here). The
+// forced transport opens within 5 s (SockJS's timeout option) rather than
+// its RTO-based default: there is no fallback to save it on a busy box.
+// Through the broker relay (E2E_STOMP_RELAY) the three main transports only:
+// the relay sits behind the transport, and RabbitMQ now and then refuses an
+// UNSUBSCRIBE that follows its SUBSCRIBE at once even after the SUBSCRIBE's
+// RECEIPT (it registers the consumer later still), which the topic scenario
+// does: more rows would only run into that more often.
+const ALL_STOMP_TRANSPORTS = ['websocket', 'xhr-streaming', 'xhr-polling', 'eventsource', 'iframe-eventsource',
+  'iframe-htmlfile', 'iframe-xhr-polling', 'jsonp-polling'];
+const STOMP_TRANSPORTS = process.env.E2E_STOMP_RELAY ? ALL_STOMP_TRANSPORTS.slice(0, 3) : ALL_STOMP_TRANSPORTS;
+
+for (const transport of STOMP_TRANSPORTS) {
   test.describe(`STOMP over ${transport}`, () => {
     test('topic fan-out in order with headers, receipts, unsubscribe', async ({ page, sockjsServer }) => {
       const u = unique(transport);
@@ -184,7 +198,11 @@ for (const transport of ['websocket', 'xhr-streaming', 'xhr-polling']) {
       const got2 = await ev(page, ([i, q]) => window.ST.messages(i, q), c2, queue);
       const all = got1.concat(got2).map((m) => m.body).sort();
       expect(all).toEqual(Array.from({ length: N }, (_, k) => `job ${k}`).sort());
-      expect(got1.length, 'round robin').toBe(N / 2);
+      if (!Number(process.env.E2E_CLUSTER || 0)) {
+        // One node hands queue messages out round robin; across nodes
+        // (stomp/redisqueue) consumers compete, so only once-only holds.
+        expect(got1.length, 'round robin').toBe(N / 2);
+      }
 
       // SEND /user/alice/queue/inbox reaches both of alice's sessions, not bob
       await ev(page, ([i]) => window.ST.subscribe(i, '/user/queue/inbox', {}), bob);
@@ -211,6 +229,45 @@ for (const transport of ['websocket', 'xhr-streaming', 'xhr-polling']) {
       expect(await ev(page, ([i]) => window.ST.messages(i, '/user/queue/inbox'), bob)).toEqual([]);
     });
 
+    test('application errors keep the session; /app/hello answers the subscriber once', async ({ page, sockjsServer }) => {
+      const u = unique(transport);
+      const login = `s-${u}`;
+      const c = await stompConnect(page, sockjsServer, transport, login);
+      const other = await stompConnect(page, sockjsServer, transport, login);
+      for (const id of [c, other]) {
+        await ev(page, ([i]) => window.ST.subscribe(i, '/user/queue/errors', { receipt: 'errs-' + i }), id);
+        await ev(page, ([i, ms]) => window.ST.waitReceipt(i, 'errs-' + i, ms), id, WAIT_MS);
+      }
+      // @SubscribeMapping style: the answer reaches this subscription only
+      await ev(page, ([i]) => window.ST.subscribe(i, '/app/hello', { receipt: 'hello' }), c);
+      const hello = await ev(page, ([i, ms]) => window.ST.waitMessages(i, '/app/hello', 1, ms), c, WAIT_MS);
+      expect(hello.map((m) => m.body)).toEqual([`hello ${login}`]);
+      expect(hello[0].headers.destination).toBe('/app/hello');
+      // a failing handler, a panicking one, a destination nobody handles
+      await ev(page, ([i]) => {
+        window.ST.publish(i, '/app/fail', '', { receipt: 'f1' });
+        window.ST.publish(i, '/app/panic', '', { receipt: 'f2' });
+        window.ST.publish(i, '/app/nobody-' + Date.now(), '', { receipt: 'f3' });
+      }, c);
+      const errs = await ev(page, ([i, ms]) => window.ST.waitMessages(i, '/user/queue/errors', 3, ms), c, WAIT_MS);
+      expect(errs.map((m) => m.body)).toEqual(['/app/fail fails, as asked', 'request failed', 'request failed']);
+      expect(errs.map((m) => m.headers['x-receipt'])).toEqual(['f1', 'f2', 'f3']);
+      // the session goes on: a round trip, no ERROR, no close
+      await ev(page, ([i]) => window.ST.subscribe(i, '/user/queue/echo', { receipt: 'e' }), c);
+      await ev(page, ([i, ms]) => window.ST.waitReceipt(i, 'e', ms), c, WAIT_MS);
+      await ev(page, ([i]) => window.ST.publish(i, '/app/echo', 'still here'), c);
+      const echo = await ev(page, ([i, ms]) => window.ST.waitMessages(i, '/user/queue/echo', 1, ms), c, WAIT_MS);
+      expect(echo[0].body).toBe('still here');
+      const health = await ev(page, ([i]) => window.ST.health(i), c);
+      expect(health.errors, 'no ERROR frame').toBe(0);
+      expect(health.closes, 'not closed').toBe(0);
+      expect(health.receipts.filter((r) => /^f\d$/.test(r)), 'failed frames get no RECEIPT').toEqual([]);
+      // the other session of the same user got neither the answer nor the errors
+      await ev(page, ([i]) => window.ST.publish(i, '/topic/sync', '', { receipt: 'osync' }), other);
+      await ev(page, ([i, ms]) => window.ST.waitReceipt(i, 'osync', ms), other, WAIT_MS);
+      expect(await ev(page, ([i]) => window.ST.messages(i, '/user/queue/errors'), other)).toEqual([]);
+    });
+
     test('ERROR frame, then the connection closes', async ({ page, sockjsServer }) => {
       const u = unique(transport);
       const c = await stompConnect(page, sockjsServer, transport, `e-${u}`);
@@ -222,3 +279,48 @@ for (const transport of ['websocket', 'xhr-streaming', 'xhr-polling']) {
     });
   });
 }
+
+// E2E_CLUSTER=2: two nodes behind the round-robin proxy. A user's
+// destination reaches a session on the other node (bus), and a queue is
+// shared by the nodes (stomp/redisqueue): a SEND on one node reaches the
+// consumer on the other, each message once, in order.
+test('STOMP across cluster nodes: user destinations and queues', async ({ page, sockjsServer }) => {
+  test.skip(!Number(process.env.E2E_CLUSTER || 0), 'needs the cluster run (E2E_CLUSTER=2)');
+  const u = unique('cluster');
+  const alice = `alice-${u}`;
+  const bob = `bob-${u}`;
+  // Connect until alice and bob are on different nodes (CONNECTED's server
+  // header names the node).
+  const seen = { alice: [], bob: [] };
+  let pair = null;
+  for (let k = 0; k < 12 && !pair; k++) {
+    const who = k % 2 ? 'bob' : 'alice';
+    // A connection is two requests (/info, websocket) and its session lives
+    // where the websocket lands: one more request now and then shifts the
+    // round robin to the other node.
+    if (k % 4 === 1) await page.evaluate((url) => fetch(url).then((r) => r.text()), `${sockjsServer.origin}/stomp/info`);
+    const c = await page.evaluate(([url, l, ms]) => window.ST.connect(url, 'websocket', l, ms),
+      [`${sockjsServer.origin}/stomp`, who === 'alice' ? alice : bob, WAIT_MS]);
+    seen[who].push(c);
+    for (const a of seen.alice) {
+      for (const b of seen.bob) {
+        if (!pair && a.headers.server !== b.headers.server) pair = [a.id, b.id];
+      }
+    }
+  }
+  expect(pair, 'connections on two nodes').toBeTruthy();
+  const [a, b] = pair;
+  await ev(page, ([i, q]) => {
+    window.ST.subscribe(i, '/user/queue/inbox', {});
+    window.ST.subscribe(i, q, { receipt: 'ready' });
+  }, a, `/queue/jobs-${u}`);
+  await ev(page, ([i, ms]) => window.ST.waitReceipt(i, 'ready', ms), a, WAIT_MS);
+  await ev(page, ([i, to, q]) => {
+    window.ST.publish(i, '/user/' + to + '/queue/inbox', 'across nodes');
+    for (let k = 0; k < 10; k++) window.ST.publish(i, q, 'job ' + k);
+  }, b, alice, `/queue/jobs-${u}`);
+  const inbox = await ev(page, ([i, ms]) => window.ST.waitMessages(i, '/user/queue/inbox', 1, ms), a, WAIT_MS);
+  expect(inbox[0].body).toBe('across nodes');
+  const jobs = await ev(page, ([i, q, ms]) => window.ST.waitMessages(i, q, 10, ms), a, `/queue/jobs-${u}`, WAIT_MS);
+  expect(jobs.map((m) => m.body)).toEqual(Array.from({ length: 10 }, (_, k) => `job ${k}`));
+});

@@ -1,72 +1,123 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh machine: Go vet and tests (with
-# the race detector), then the browser end-to-end suite (installing Node
-# packages with npm ci and Debian's chromium when it is missing, and
-# Debian's redis-server for the tests that need a real Redis, and Debian's
-# nginx and haproxy for the runs through real proxies).
+# the race detector), fuzzing, and the browser end-to-end suites. It installs
+# what they need when missing: Node packages (npm ci), Debian's redis-server
+# (Redis, Redis Cluster and Sentinel tests), rabbitmq-server (the STOMP broker
+# relay), chromium (the browser suites), nginx and haproxy (the runs through
+# real proxies). NATS runs in-process (github.com/nats-io/nats-server/v2).
+#
+# After the installs and go vet, two lanes run side by side, each a list of
+# suites one after the other, so that CI stays under 45 minutes on two cores:
+#   go:      go test -race ./..., the chaos test on a Redis Cluster and with
+#            direct connections between the nodes, fuzzing,
+#            then the browser suite through nginx (README set-up, defaults);
+#   browser: the browser suites (one node, two cluster nodes on Redis and on a
+#            Redis Cluster, STOMP on two nodes and through the RabbitMQ relay,
+#            HTTPS and HTTP/2), then HAProxy and the buffering nginx.
+# Every suite picks free loopback ports, so none shares one with another. A
+# line of each suite's output goes to the terminal with its name in front;
+# the whole output is in e2e/test-results/ci-logs/. At the end: each suite's
+# time, the proxies' time to first message and probe findings, and the
+# failures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== tools the Go tests need"
+echo "== installing what the tests need (when missing)"
 bash scripts/install-redis.sh
+bash scripts/install-rabbitmq.sh   # the STOMP broker relay's tests start their own RabbitMQ node
+bash e2e/install-chromium.sh
+bash scripts/install-proxies.sh    # nginx and haproxy for the runs through real proxies
 # Before the Go tests: the Go client's tests run sockjs-node from node_modules.
 npm ci --no-audit --no-fund --loglevel=error
 
 echo "== go vet"
 go vet ./...
-echo "== go test -race"
-go test -race -count=1 -timeout 15m ./...
-echo "== fuzz every target briefly"
-bash scripts/fuzz.sh
 
-echo "== browser end-to-end tests"
-bash e2e/install-chromium.sh
-bash scripts/install-proxies.sh   # nginx and haproxy for the runs through real proxies
-npx playwright test -c e2e/playwright.config.js
-echo "== browser transport suite against two cluster nodes behind a round-robin proxy"
-E2E_CLUSTER=2 npx playwright test -c e2e/playwright.config.js e2e/transports.spec.js
-echo "== browser transport suite over HTTPS and HTTP/2 (self-signed certificates)"
-E2E_TLS=1 npx playwright test -c e2e/playwright.config.js e2e/transports.spec.js
-echo "== browser transport suite through real proxies: nginx as the README configures it, nginx with its defaults, HAProxy as the README configures it"
-# One after the other: side by side on two cores, sockjs-client's own short
-# open timeouts (its RTO, 300 ms + the /info round trip, times the transport's
-# round trips: 0.3 s for jsonp-polling, 0.9 s for iframe-*) were missed under
-# the load now and then, and the timings would not be comparable.
-proxy_tmp=$(mktemp -d)
-trap 'rm -rf "$proxy_tmp"' EXIT
-go build -o "$proxy_tmp/testserver" ./examples/testserver
-go build -o "$proxy_tmp/sockline" ./cmd/sockline   # for probe.spec.js: sockline probe through each proxy
-export E2E_SOCKLINE_BIN="$proxy_tmp/sockline"
-failed=()
-for p in nginx nginx-default haproxy; do
-  echo "-- E2E_PROXY=$p"
-  if ! E2E_GO_TESTSERVER_BIN="$proxy_tmp/testserver" E2E_PROXY="$p" E2E_OUTPUT_DIR="$PWD/e2e/test-results/proxy-$p" \
-      npx playwright test -c e2e/playwright.config.js e2e/transports.spec.js e2e/probe.spec.js 2>&1 | tee "$proxy_tmp/$p.log"; then
-    failed+=("$p")
+logs="$PWD/e2e/test-results/ci-logs"
+rm -rf "$logs"
+mkdir -p "$logs"
+bin=$(mktemp -d)
+trap 'rm -rf "$bin"' EXIT
+# The browser suites share these builds instead of building their own.
+go build -o "$bin/testserver" ./examples/testserver
+go build -o "$bin/chat" ./examples/chat
+go build -o "$bin/sockline" ./cmd/sockline   # probe.spec.js: sockline probe through each proxy
+export E2E_GO_TESTSERVER_BIN="$bin/testserver" E2E_GO_CHAT_BIN="$bin/chat" E2E_SOCKLINE_BIN="$bin/sockline"
+
+# suite NAME COMMAND...: runs one suite, its output prefixed with its name on
+# the terminal and whole in $logs/NAME.log; a failure is recorded, not fatal
+# to the lane.
+suite() {
+  local name=$1 start=$SECONDS status=ok
+  shift
+  echo "[$name] starting"
+  if ! "$@" 2>&1 | sed -u "s/^/[$name] /" | tee "$logs/$name.log"; then
+    status=FAILED
+    echo "$name" >>"$logs/failed"
   fi
+  echo "$name $status $((SECONDS - start))" >>"$logs/times"
+  echo "[$name] $status in $((SECONDS - start)) s"
+}
+
+pw() { npx playwright test -c e2e/playwright.config.js "$@"; }
+
+# proxy SETUP [ARGS...]: the browser suite through a real proxy (e2e/lib/proxy.js);
+# its traces in e2e/test-results/$OUT (default proxy-SETUP).
+proxy() {
+  local setup=$1
+  shift
+  E2E_PROXY="$setup" E2E_OUTPUT_DIR="$PWD/e2e/test-results/${OUT:-proxy-$setup}" pw "$@"
+}
+
+lane_go() {
+  suite go-test go test -race -count=1 -timeout 20m ./...
+  suite chaos-redis-cluster env CHAOS_ENGINE=redis-cluster go test -race -count=1 -timeout 10m -run TestChaos ./cluster/chaos/
+  suite chaos-direct env CHAOS_DIRECT=1 go test -race -count=1 -timeout 10m -run TestChaos ./cluster/chaos/
+  suite fuzz bash scripts/fuzz.sh
+  suite proxy-nginx proxy nginx e2e/transports.spec.js e2e/probe.spec.js
+  suite proxy-nginx-default proxy nginx-default e2e/transports.spec.js e2e/probe.spec.js
+}
+
+lane_browser() {
+  suite e2e env E2E_OUTPUT_DIR="$PWD/e2e/test-results/default" npx playwright test -c e2e/playwright.config.js
+  suite e2e-cluster env E2E_CLUSTER=2 E2E_OUTPUT_DIR="$PWD/e2e/test-results/cluster" npx playwright test -c e2e/playwright.config.js e2e/transports.spec.js
+  suite e2e-stomp-cluster env E2E_CLUSTER=2 E2E_OUTPUT_DIR="$PWD/e2e/test-results/stomp-cluster" npx playwright test -c e2e/playwright.config.js e2e/stomp.spec.js e2e/stomp-recovery.spec.js
+  suite e2e-stomp-relay bash scripts/e2e-relay.sh
+  suite e2e-redis-cluster env E2E_CLUSTER=2 E2E_ENGINE=redis-cluster E2E_OUTPUT_DIR="$PWD/e2e/test-results/redis-cluster" npx playwright test -c e2e/playwright.config.js e2e/transports.spec.js
+  suite e2e-tls env E2E_TLS=1 E2E_OUTPUT_DIR="$PWD/e2e/test-results/tls" npx playwright test -c e2e/playwright.config.js e2e/transports.spec.js
+  suite proxy-haproxy proxy haproxy e2e/transports.spec.js e2e/probe.spec.js
+  # sockline probe must name the buffering of a proxy that holds whole
+  # responses (no browser, no sockjs-client timeouts: deterministic, fatal).
+  OUT=probe-nginx-buffered suite probe-nginx-buffered proxy nginx-buffered e2e/probe.spec.js
+  # A measurement, not a set-up to support: nginx's defaults ignoring
+  # X-Accel-Buffering (as a proxy or CDN that buffers regardless would);
+  # sockjs-client must fall back to polling within its own timeouts.
+  # Reported, not fatal: the same-origin htmlfile row's walk down
+  # sockjs-client's list (about 2 s) once stalled past 15 s on a loaded box.
+  if ! proxy nginx-buffered e2e/transports.spec.js -g "time to first message" >"$logs/proxy-nginx-buffered.log" 2>&1; then
+    echo "NOTE: the nginx-buffered measurement had failures (see $logs/proxy-nginx-buffered.log); not fatal" >&2
+  fi
+}
+started=$SECONDS
+lane_go &
+go_pid=$!
+lane_browser &
+browser_pid=$!
+wait "$go_pid" || true
+wait "$browser_pid" || true
+
+echo "== time per suite (s), in the order they ended; both lanes took $((SECONDS - started)) s"
+sed 's/^/   /' "$logs/times"
+echo "== time to first message per proxy set-up and transport (used: the transport sockjs-client ended up using)"
+for p in proxy-nginx proxy-nginx-default proxy-haproxy proxy-nginx-buffered; do
+  grep -ho 'E2E-TIMING.*' "$logs/$p.log" | sed 's/^/   /' || true
 done
-# sockline probe must name the buffering of a proxy that holds whole responses
-# (no browser, no sockjs-client timeouts: deterministic, so fatal).
-echo "-- E2E_PROXY=nginx-buffered: sockline probe's diagnosis"
-if ! E2E_GO_TESTSERVER_BIN="$proxy_tmp/testserver" E2E_PROXY=nginx-buffered E2E_OUTPUT_DIR="$PWD/e2e/test-results/probe-nginx-buffered" \
-    npx playwright test -c e2e/playwright.config.js e2e/probe.spec.js 2>&1 | tee "$proxy_tmp/probe-nginx-buffered.log"; then
-  failed+=("nginx-buffered (probe)")
-fi
-# A measurement, not a set-up to support: nginx's defaults ignoring X-Accel-Buffering
-# (as a proxy or CDN that buffers regardless would); sockjs-client must fall back
-# to polling within its own timeouts. Reported, not fatal: the same-origin htmlfile
-# row's walk down sockjs-client's list (about 2 s) once stalled past 15 s on a
-# loaded machine.
-echo "-- E2E_PROXY=nginx-buffered (time to first message only; reported, not fatal)"
-if ! E2E_GO_TESTSERVER_BIN="$proxy_tmp/testserver" E2E_PROXY=nginx-buffered E2E_OUTPUT_DIR="$PWD/e2e/test-results/proxy-nginx-buffered" \
-    npx playwright test -c e2e/playwright.config.js e2e/transports.spec.js -g "time to first message" 2>&1 | tee "$proxy_tmp/nginx-buffered.log"; then
-  echo "NOTE: the nginx-buffered measurement had failures (see e2e/test-results/proxy-nginx-buffered/); not fatal" >&2
-fi
-echo "-- time to first message per set-up and transport (used: the transport sockjs-client ended up using)"
-for p in nginx nginx-default haproxy nginx-buffered; do grep -h '^E2E-TIMING' "$proxy_tmp/$p.log" | sed 's/^/   /' || true; done
-echo "-- sockline probe's findings per set-up"
-for p in nginx nginx-default haproxy probe-nginx-buffered; do grep -h '^E2E-PROBE' "$proxy_tmp/$p.log" | sed 's/^/   /' || true; done
-if [ "${#failed[@]}" -gt 0 ]; then
-  echo "browser suite through proxies FAILED: ${failed[*]} (see e2e/test-results/proxy-<set-up>/)" >&2
+echo "== sockline probe's findings per proxy set-up"
+for p in proxy-nginx proxy-nginx-default proxy-haproxy probe-nginx-buffered; do
+  grep -ho 'E2E-PROBE.*' "$logs/$p.log" | sed 's/^/   /' || true
+done
+if [ -s "$logs/failed" ]; then
+  echo "FAILED: $(tr '\n' ' ' <"$logs/failed")(whole output in $logs/; browser traces in e2e/test-results/)" >&2
   exit 1
 fi
+echo "== every suite passed"

@@ -56,12 +56,20 @@ func (c *clusterNode) serve(rt route, w http.ResponseWriter, r *http.Request, na
 			continue // it was forgotten here a moment ago: ask again
 		case owner == "" || owner == c.node:
 			// Created by this request, or by another one on this node that is
-			// still opening it, or unknown (a send: 404).
-			if c.h.shuttingDown() && !isSend(name) {
+			// still opening it, or unknown (a send: 404). While the node
+			// shuts down, a session it still holds gets its close frame (a
+			// poll that reaches it after Shutdown closed the session); only
+			// a new one is refused.
+			if c.h.shuttingDown() && !isSend(name) && (created || c.h.wouldCreate(name, id)) {
 				if created {
 					c.release(id)
+					unavailable(w)
+					return
 				}
-				unavailable(w)
+				// This node's session, closed by Shutdown and forgotten
+				// since (the node stays while it carries other nodes'
+				// requests): its close frame, not a refusal.
+				rt.serve(&c.h.tcfg, endedSessions{shut: true}, w, r, id)
 				return
 			}
 			c.h.serveSession(rt, w, r, name, id)

@@ -387,10 +387,14 @@ func (t *tunnelWriter) end() {
 }
 
 // endedSessions answers every receiving request with the close frame of a
-// session whose node was lost.
-type endedSessions struct{}
+// session whose node was lost, or (shut) that its node's Shutdown closed
+// and has forgotten since.
+type endedSessions struct{ shut bool }
 
-func (endedSessions) ended(id string) *session.Session {
+func (e endedSessions) ended(id string) *session.Session {
+	if e.shut {
+		return session.NewEnded(id, shutdownClose())
+	}
 	return session.NewEnded(id, &session.CloseError{Code: CloseSessionLost, Reason: reasonSessionLost, Cause: cluster.ErrSessionLost})
 }
 
@@ -403,7 +407,7 @@ func (e endedSessions) OpenConnection(id, _ string, _ *http.Request) *session.Se
 }
 
 // Lookup implements transports.Sessions.
-func (endedSessions) Lookup(string) (*session.Session, bool) { return nil, false }
+func (e endedSessions) Lookup(string) (*session.Session, bool) { return nil, false }
 
 // ownerSessions is how a carried request finds its session on the owner:
 // only among the sessions it holds. One that is gone meanwhile (expired, or
@@ -415,13 +419,13 @@ func (o ownerSessions) Open(id, _ string, _ *http.Request) *session.Session {
 	if s, ok := o.h.registry.Load(id); ok {
 		return s
 	}
-	return endedSessions{}.ended(id)
+	return endedSessions{shut: o.h.shuttingDown()}.ended(id)
 }
 
 // OpenConnection implements transports.Sessions; websockets are never
 // carried, so it only answers as lost.
 func (o ownerSessions) OpenConnection(id, _ string, _ *http.Request) *session.Session {
-	return endedSessions{}.ended(id)
+	return endedSessions{shut: o.h.shuttingDown()}.ended(id)
 }
 
 // Lookup implements transports.Sessions.

@@ -214,6 +214,15 @@ type Options struct {
 	// through a store and a bus (package cluster/redis), so that no sticky
 	// sessions are needed. Nil means one process. See Cluster.
 	Cluster *Cluster
+	// History keeps the recent messages of chosen topics, so that a
+	// session can subscribe from a position and get back what it missed
+	// (Handler.SubscribeWith). The zero value keeps none. See
+	// HistoryOptions.
+	History HistoryOptions
+	// Presence tracks which sessions are in which topics (Handler.Join),
+	// across nodes. The zero value keeps it in memory. See
+	// PresenceOptions.
+	Presence PresenceOptions
 
 	// MaxSessions bounds the sessions the handler holds at once: those of
 	// every transport, websocket and raw websocket included, and closed
@@ -345,6 +354,10 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("%w: Cluster needs both a Store and a Bus (see package cluster/redis)", ErrInvalidOptions)
 	case o.Cluster != nil && len(o.Cluster.Secret) < tunnel.MinSecretBytes:
 		return fmt.Errorf("%w: Cluster.Secret must be the same random secret of at least %d bytes on every node (it authenticates what nodes send one another through the Bus)", ErrInvalidOptions, tunnel.MinSecretBytes)
+	case o.Cluster != nil && len(o.History.Rules) > 0 && o.History.Store == nil:
+		return fmt.Errorf("%w: History.Rules in a cluster need a History.Store shared by the nodes (cluster/redis.NewHistory)", ErrInvalidOptions)
+	case o.Presence.TTL < 0:
+		return fmt.Errorf("%w: Presence.TTL must not be negative (zero means the default)", ErrInvalidOptions)
 	case o.MaxSessionsPerClient < 0:
 		return fmt.Errorf("%w: MaxSessionsPerClient must not be negative (zero means no per-client bound)", ErrInvalidOptions)
 	case o.WebSocketCompressionThreshold < 0, o.WebSocketReadBufferSize < 0, o.WebSocketWriteBufferSize < 0:

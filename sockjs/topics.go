@@ -19,6 +19,13 @@ func (h *Handler) Subscribe(ctx context.Context, s *Session, topic string) (unsu
 	if topic == "" {
 		return nil, ErrEmptyTopic
 	}
+	if b, ok := h.topics.hist.bounds(topic); ok {
+		sub, err := h.topics.hist.subscribe(ctx, s, topic, nil, b)
+		if err != nil {
+			return nil, err
+		}
+		return sub.Unsubscribe, nil
+	}
 	return h.topics.subscribe(ctx, s, topic)
 }
 
@@ -29,6 +36,10 @@ func (h *Handler) Subscribe(ctx context.Context, s *Session, topic string) (unsu
 func (h *Handler) Publish(ctx context.Context, topic, msg string) error {
 	if topic == "" {
 		return ErrEmptyTopic
+	}
+	if b, ok := h.topics.hist.bounds(topic); ok {
+		_, err := h.topics.hist.publish(ctx, topic, msg, b)
+		return err
 	}
 	if h.cl == nil {
 		h.topics.fanOut(topic, NewMessage(msg))
@@ -48,6 +59,8 @@ type topicHub struct {
 	mu        sync.Mutex
 	topics    map[string]*topicEntry
 	bySession map[*Session]map[string]struct{}
+	hist      historyHub  // topics with history (history.go)
+	pres      presenceHub // members of topics (presence.go)
 }
 
 // topicEntry is one topic on this node. ready is closed once the bus
@@ -63,6 +76,8 @@ func (t *topicHub) init(h *Handler) {
 	t.h = h
 	t.topics = make(map[string]*topicEntry)
 	t.bySession = make(map[*Session]map[string]struct{})
+	t.hist.init(h)
+	t.pres.init(h)
 }
 
 func (t *topicHub) subscribe(ctx context.Context, s *Session, topic string) (func(), error) {

@@ -260,10 +260,29 @@ func TestAppHandlers(t *testing.T) {
 	if f := alice.expect("MESSAGE"); string(f.Body) != "/app/files/a/b/c" {
 		t.Fatalf("%q", f.Body)
 	}
-	alice.send("SEND", "", "destination", "/app/fail")
-	alice.expectError("not today")
-	alice2.send("SEND", "", "destination", "/app/panic")
-	alice2.expectError("request failed")
+	// Application errors keep the session: they reach the sender's
+	// /user/queue/errors, the frame gets no RECEIPT.
+	for _, c := range []*client{alice, alice2} {
+		c.send("SUBSCRIBE", "", "id", "errs", "destination", "/user/queue/errors", "receipt", "e")
+		c.expect("RECEIPT")
+	}
+	for _, tt := range []struct{ cmd, dest, want string }{
+		{"SEND", "/app/fail", "not today"},
+		{"SEND", "/app/panic", "request failed"},
+		{"SEND", "/app/none", "request failed"},
+		{"SUBSCRIBE", "/app/none", "request failed"},
+	} {
+		alice.send(tt.cmd, "", "destination", tt.dest, "id", "sub-"+tt.dest, "receipt", "withheld")
+		f := alice.expect("MESSAGE")
+		if f.Header.Get("destination") != "/user/queue/errors" || string(f.Body) != tt.want || f.Header.Get("message") != tt.want ||
+			f.Header.Get("x-destination") != tt.dest || f.Header.Get("x-receipt") != "withheld" {
+			t.Fatalf("%s %s: %v %q", tt.cmd, tt.dest, f.Header, f.Body)
+		}
+	}
+	alice.send("SEND", "still here", "destination", "/app/echo", "receipt", "alive")
+	alice.expect("MESSAGE")
+	alice.expect("RECEIPT")
+	alice2.quiet()
 }
 
 func TestPatterns(t *testing.T) {
@@ -283,7 +302,7 @@ func TestPatterns(t *testing.T) {
 		{"/app/files/**", "/app/files/a/b", true, ""},
 	}
 	for _, tt := range tests {
-		p, err := parsePattern(tt.pattern)
+		p, err := parsePattern(tt.pattern, []string{AppPrefix})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -297,7 +316,7 @@ func TestPatterns(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"/topic/x", "/app/", "/app//x", "/app/**/x", "/app/a{b}"} {
-		if _, err := parsePattern(bad); err == nil {
+		if _, err := parsePattern(bad, []string{AppPrefix}); err == nil {
 			t.Errorf("pattern %q accepted", bad)
 		}
 	}

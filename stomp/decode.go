@@ -33,6 +33,11 @@ type Decoder struct {
 	// MaxHeaders bounds the header entries of one frame. Zero means
 	// DefaultMaxHeaders (64).
 	MaxHeaders int
+	// Version is the STOMP version negotiated with the peer: "1.0" reads
+	// header entries as they are (1.0 has no escapes, so C:\temp is a
+	// plain value); "1.1", "1.2" or empty unescape them. Set it once
+	// CONNECT is done; frames not returned by Next yet follow it.
+	Version string
 
 	buf        []byte
 	off        int    // first unconsumed byte
@@ -207,7 +212,7 @@ func (d *Decoder) parseHeader(end int) error {
 	if !commands[f.Command] {
 		return fmt.Errorf("%w: unknown command %q", ErrMalformed, truncate(cmd))
 	}
-	esc := escapes(f.Command)
+	esc := escapes(f.Command) && d.Version != "1.0"
 	rest := block[nl+1:]
 	for {
 		nl := bytes.IndexByte(rest, '\n')

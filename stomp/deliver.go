@@ -6,10 +6,12 @@ import (
 
 // deliver sends m to subscription s and reports whether it was sent: not
 // if s is gone or the connection closed. In a client ack mode the delivery
-// is remembered until acknowledged; a topic subscription past its unacked
-// bound is a slow consumer and its connection fails. It is called with the
-// destination's lock held (queue order), so it only queues bytes.
-func (c *conn) deliver(s *subscription, m *message) bool {
+// is remembered until acknowledged, with m when queued is set (a queue
+// message goes back to its queue if refused; a topic message or a reply is
+// not redelivered); a topic subscription past its unacked bound is a slow
+// consumer and its connection fails. It is called with the destination's
+// lock held (queue order), so it only queues bytes.
+func (c *conn) deliver(s *subscription, m *message, queued bool) bool {
 	c.mu.Lock()
 	if s.dead || c.closed {
 		c.mu.Unlock()
@@ -24,8 +26,8 @@ func (c *conn) deliver(s *subscription, m *message) bool {
 	id := c.nextMsg
 	if s.ack != ackAuto {
 		kept := m
-		if s.q == nil {
-			kept = nil // a topic message is not redelivered
+		if !queued {
+			kept = nil
 		}
 		s.unacked = append(s.unacked, delivery{id, kept})
 		c.acks[id] = s
@@ -47,21 +49,42 @@ func (c *conn) deliver(s *subscription, m *message) bool {
 }
 
 // messageFrame is the MESSAGE for one delivery: the per-delivery header
-// lines, then the message's shared tail.
+// lines, then the message's shared tail, both written for the connection's
+// STOMP version. Called with c.mu held.
 func (c *conn) messageFrame(s *subscription, id uint64, m *message) string {
-	b := make([]byte, 0, 64+len(s.dest)+len(s.id)+len(m.tail))
+	tail := m.tailFor(c.version)
+	dest := s.dest
+	if s.pat != nil && m.dest != "" {
+		dest = m.dest // the destination the message was sent to, not the pattern
+	}
+	n := 64 + len(dest) + len(s.id) + len(tail)
+	if m.pos.Epoch != "" {
+		n += 64 + len(m.pos.Epoch) // x-stream-offset, x-stream-epoch, x-stream-recovered
+	}
+	b := make([]byte, 0, n)
 	b = append(b, CmdMessage+"\n"+HdrDestination+":"...)
-	b = appendEscaped(b, s.dest)
+	b = appendEscapedVersion(b, dest, c.version)
 	b = append(b, "\n"+HdrSubscription+":"...)
-	b = appendEscaped(b, s.id)
+	b = appendEscapedVersion(b, s.id, c.version)
 	b = append(b, "\n"+HdrMessageID+":"...)
 	b = strconv.AppendUint(b, id, 10)
 	if s.ack != ackAuto {
 		b = append(b, "\n"+HdrAck+":"...)
 		b = strconv.AppendUint(b, id, 10)
 	}
+	if m.pos.Epoch != "" {
+		b = append(b, "\n"+HdrStreamOffset+":"...)
+		b = strconv.AppendUint(b, m.pos.Offset, 10)
+		b = append(b, "\n"+HdrStreamEpoch+":"...)
+		b = appendEscapedVersion(b, m.pos.Epoch, c.version)
+	}
+	if s.recovered != "" {
+		b = append(b, "\n"+HdrStreamRecovered+":"...)
+		b = append(b, s.recovered...)
+		s.recovered = ""
+	}
 	b = append(b, '\n')
-	b = append(b, m.tail...)
+	b = append(b, tail...)
 	return string(b)
 }
 
@@ -72,63 +95,23 @@ func (c *conn) canTake(s *subscription, maxUnacked int) bool {
 	return !s.dead && !c.closed && (s.ack == ackAuto || len(s.unacked) < maxUnacked)
 }
 
-// ack acknowledges (or, with nack, refuses) delivery id: in client mode it
-// and every earlier delivery of its subscription, in client-individual mode
-// it alone. Refused queue messages go back to the queue.
-func (c *conn) ack(id uint64, nack bool) {
-	c.mu.Lock()
-	s := c.acks[id]
-	if s == nil {
-		c.mu.Unlock()
-		return
-	}
-	i := 0
-	for i < len(s.unacked) && s.unacked[i].id != id {
-		i++
-	}
-	if i == len(s.unacked) { // requeued when the subscription ended
-		c.mu.Unlock()
-		return
-	}
-	var taken []delivery
-	if s.ack == ackClient {
-		taken = append(taken, s.unacked[:i+1]...)
-		s.unacked = append(s.unacked[:0:0], s.unacked[i+1:]...)
-	} else {
-		taken = append(taken, s.unacked[i])
-		s.unacked = append(s.unacked[:i:i], s.unacked[i+1:]...)
-	}
-	for _, d := range taken {
-		delete(c.acks, d.id)
-	}
-	q := s.q
-	c.mu.Unlock()
-	if q == nil {
-		return
-	}
-	if !nack {
-		c.srv.broker.more(q)
-		return
-	}
-	msgs := make([]*message, 0, len(taken))
-	for _, d := range taken {
-		msgs = append(msgs, d.msg)
-	}
-	c.srv.broker.requeue(q, msgs)
-}
-
-// reply delivers m to this connection's own subscriptions of dest.
-func (c *conn) reply(dest string, m *message) error {
+// reply delivers m to this connection's own subscriptions of dest; with
+// only set, to that subscription alone (a subscribe handler's answer).
+func (c *conn) reply(dest string, m *message, only *subscription) error {
 	c.mu.Lock()
 	var to []*subscription
-	for _, s := range c.subs {
-		if s.dest == dest {
-			to = append(to, s)
+	if only != nil && only.dest == dest {
+		to = append(to, only)
+	} else {
+		for _, s := range c.subs {
+			if s.dest == dest {
+				to = append(to, s)
+			}
 		}
 	}
 	c.mu.Unlock()
 	for _, s := range to {
-		c.deliver(s, m)
+		c.deliver(s, m, false)
 	}
 	return nil
 }

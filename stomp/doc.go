@@ -29,13 +29,20 @@
 //     reaches subscribers on every node.
 //   - /queue/{name}: each message goes to exactly one subscriber, round
 //     robin; messages wait (bounded) while there is none. Queues live on
-//     the node that holds them (see package pubsub for why).
+//     the node that holds them, unless [Config.QueueStore] shares them
+//     (package stomp/redisqueue: Redis Streams).
 //   - /user/{rest}: SUBSCRIBE /user/queue/x subscribes to the connection's
 //     user's own queue x; SEND /user/{name}/queue/x reaches every
 //     connection of user name subscribed to /user/queue/x (on every node).
 //   - /app/{...}: SENDs go to Go functions registered with [Server.Handle]
 //     by pattern; they can [AppMessage.Reply] to the sender's own
-//     subscriptions or [AppMessage.Publish] to any destination.
+//     subscriptions or [AppMessage.Publish] to any destination. SUBSCRIBEs
+//     go to [Server.HandleSubscribe]'s, which answer that subscription
+//     once, as Spring's @SubscribeMapping.
+//
+// The prefixes are configurable ([Config.AppPrefixes] ...). With
+// [Config.Relay], topic, queue and user destinations go to an external
+// STOMP broker ([BrokerRelay]) instead of the built-in one.
 //
 // Acknowledgement modes auto, client (cumulative) and client-individual are
 // supported, with ACK and NACK; queue messages not acknowledged when their
@@ -45,11 +52,22 @@
 // with a receipt header is answered with RECEIPT once processed: after the
 // RECEIPT of a SUBSCRIBE, messages published to it reach it.
 //
-// Errors end the connection, as STOMP requires: an ERROR frame with a
-// message header (and receipt-id if the frame asked for a receipt), then
-// close code [CloseProtocolError]. That covers malformed and oversized
-// frames, a SEND without destination, unknown destinations, refusals by
-// the hooks and failed application handlers.
+// Protocol errors end the connection, as STOMP requires: an ERROR frame
+// with a message header (and receipt-id if the frame asked for a receipt),
+// then close code [CloseProtocolError]. That covers malformed and oversized
+// frames, a SEND without destination, unknown destinations and refusals by
+// the hooks. Application errors do not ([AppError]): a handler's error or
+// panic, an /app destination nobody handles, a bus that fails a publish.
+// The frame gets no RECEIPT and [Config.OnError] is told; by default the
+// session's /user/queue/errors subscriptions get the error.
+//
+// # Events, users and errors
+//
+// [Config.OnEvent] is told of session events (connect, connected,
+// subscribe, unsubscribe, disconnect). [Server.Users] lists the connected
+// users with their sessions and subscriptions; with [Config.ClusterUsers]
+// each node broadcasts its own on the bus, so the list covers every node.
+// [Config.OnError] receives application errors ([AppError]).
 //
 // # Hooks
 //
@@ -69,6 +87,23 @@
 // do not come: so the server sends an EOL message at the negotiated
 // interval. Anything received from the client counts as its heart-beat;
 // by default the server asks for none.
+//
+// # History, recovery and presence
+//
+// With [Config.History] the broker keeps the recent messages of chosen
+// topics, after RabbitMQ's streams: each MESSAGE of such a topic carries
+// x-stream-offset and x-stream-epoch; a SUBSCRIBE with x-stream-offset
+// (first, last, next, offset=N; optionally x-stream-epoch) replays from
+// there, then goes live, with no gap and no duplicate. offset=N replays
+// every message from N on or none: its RECEIPT and first MESSAGE carry
+// x-stream-recovered true or false. A hole in the live stream ends the
+// connection with an ERROR, so that the client recovers. With Config.Relay
+// the external broker's streams apply instead.
+//
+// With [Config.Presence] a topic SUBSCRIBE with "x-presence: true" joins
+// the topic's members; SUBSCRIBE /app/presence/{name} answers the members
+// of /topic/{name} once, and /topic/presence.{name} carries the joins and
+// leaves, as JSON (see [PresenceConfig]).
 //
 // # Concurrency and bounds
 //

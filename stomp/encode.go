@@ -15,7 +15,14 @@ import (
 // when the body is not empty and there is none, so that a body may hold NUL
 // bytes and a receiver need not scan it. A frame that STOMP cannot express
 // fails with ErrUnencodable and dst is returned unchanged.
-func Append(dst []byte, f *Frame) ([]byte, error) {
+func Append(dst []byte, f *Frame) ([]byte, error) { return AppendVersion(dst, f, "1.2") }
+
+// AppendVersion is Append for a peer that negotiated version: "1.2" (or
+// empty) escapes backslash, LF, CR and colon; "1.1" escapes all but CR,
+// which 1.1 does not define; "1.0" has no escapes, so header values are
+// written as they are, with CR and LF (which 1.0 cannot carry) turned
+// into spaces.
+func AppendVersion(dst []byte, f *Frame, version string) ([]byte, error) {
 	if !commands[f.Command] {
 		return dst, fmt.Errorf("%w: unknown command %q", ErrUnencodable, f.Command)
 	}
@@ -45,9 +52,9 @@ func Append(dst []byte, f *Frame) ([]byte, error) {
 			continue
 		}
 		if esc {
-			dst = appendEscaped(dst, h.Key)
+			dst = appendEscapedVersion(dst, h.Key, version)
 			dst = append(dst, ':')
-			dst = appendEscaped(dst, h.Value)
+			dst = appendEscapedVersion(dst, h.Value, version)
 		} else {
 			dst = append(dst, h.Key...)
 			dst = append(dst, ':')
@@ -68,6 +75,43 @@ func Append(dst []byte, f *Frame) ([]byte, error) {
 
 // Encode returns the wire form of f; see Append.
 func Encode(f *Frame) ([]byte, error) { return Append(nil, f) }
+
+// appendEscapedVersion appends s escaped for a peer of version (see
+// AppendVersion).
+func appendEscapedVersion(dst []byte, s, version string) []byte {
+	switch version {
+	case "1.0":
+		if !strings.ContainsAny(s, "\r\n") {
+			return append(dst, s...)
+		}
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c == '\r' || c == '\n' {
+				dst = append(dst, ' ')
+			} else {
+				dst = append(dst, c)
+			}
+		}
+		return dst
+	case "1.1":
+		if !strings.ContainsAny(s, "\\\n:") {
+			return append(dst, s...)
+		}
+		for i := 0; i < len(s); i++ {
+			switch c := s[i]; c {
+			case '\\':
+				dst = append(dst, '\\', '\\')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case ':':
+				dst = append(dst, '\\', 'c')
+			default:
+				dst = append(dst, c)
+			}
+		}
+		return dst
+	}
+	return appendEscaped(dst, s)
+}
 
 // appendEscaped appends s with STOMP 1.2's header escapes.
 func appendEscaped(dst []byte, s string) []byte {

@@ -6,9 +6,11 @@ import (
 	"log"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/sockline/sockline/history"
 	"github.com/sockline/sockline/sockjs"
 	"github.com/sockline/sockline/stomp"
 )
@@ -53,6 +55,55 @@ func Example() {
 	r.Mount("/stomp", h)
 	if false { // not in the example's run
 		log.Fatal(http.ListenAndServe("127.0.0.1:8080", r))
+	}
+	fmt.Println("ok")
+	// Output: ok
+}
+
+// A subscribe handler answers SUBSCRIBE /app/profile once with the
+// subscriber's initial data, as Spring's @SubscribeMapping; OnError sends
+// application errors to the session's /user/queue/errors with a code.
+func ExampleServer_HandleSubscribe() {
+	srv := stomp.NewServer(stomp.Config{
+		Authenticate: stomp.LoginAuthenticator,
+		OnError: func(ctx context.Context, e *stomp.AppError) {
+			h := stomp.Header{{Key: "x-code", Value: "bad-request"}}
+			_ = e.Reply("/user/queue/errors", h, []byte(e.Text()))
+		},
+		OnEvent: func(e stomp.Event) {
+			if e.Type == stomp.EventDisconnect {
+				log.Printf("%s left (session %s)", e.Principal.Name, e.Session)
+			}
+		},
+	})
+	defer srv.Close()
+	srv.HandleSubscribe("/app/profile", func(ctx context.Context, m *stomp.AppMessage) error {
+		return m.Reply(m.Destination, nil, []byte(`{"name":"`+m.Principal.Name+`"}`))
+	})
+	fmt.Println(len(srv.Users()))
+	// Output: 0
+}
+
+// Topics under /topic/rooms/ keep their last 1000 messages for 10 minutes:
+// a stompjs page that reconnects subscribes with x-stream-offset
+// "offset=N" (N: one more than the x-stream-offset of the last message it
+// showed) and x-stream-epoch, and gets what it missed. Pages subscribing
+// with "x-presence: true" are members of the room (read with SUBSCRIBE
+// /app/presence/rooms/{room}, followed on /topic/presence.rooms/{room}).
+// In a cluster, give Bus the cluster's bus and the stores bus.History() and
+// bus.Presence() (package cluster/redis).
+func ExampleHistoryConfig() {
+	srv := stomp.NewServer(stomp.Config{
+		History: stomp.HistoryConfig{Rules: []history.Rule{{
+			Pattern: "/topic/rooms/*",
+			Bounds:  history.Bounds{Size: 1000, TTL: 10 * time.Minute},
+		}}},
+		Presence: stomp.PresenceConfig{Enabled: true},
+	})
+	defer srv.Close()
+	// Published messages get their position; so do SENDs of the pages.
+	if err := srv.Publish(context.Background(), "/topic/rooms/lobby", nil, []byte("hello")); err != nil {
+		log.Fatal(err)
 	}
 	fmt.Println("ok")
 	// Output: ok

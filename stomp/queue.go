@@ -10,6 +10,18 @@ import (
 // consumer; the SEND was refused.
 var ErrQueueFull = errors.New("stomp: queue full (no consumer is taking its messages)")
 
+// What holding costs besides the message bytes, counted against
+// Config.MaxQueuedBytes: a held message's struct, allocation rounding and
+// backlog slot; a queue's struct, name and map entry. TestQueueBoundCountsRealCost
+// measures them.
+const (
+	heldMessageOverhead = 96
+	queueOverhead       = 160
+)
+
+// heldCost is what holding m costs.
+func heldCost(m *message) int64 { return int64(cap(m.tail)) + heldMessageOverhead }
+
 // queue is one /queue/... destination: each message goes to exactly one
 // consumer, round robin; messages wait in the backlog while no consumer
 // can take one (none subscribed, or all at their unacked bound).
@@ -35,6 +47,7 @@ func (b *broker) lockQueue(key string) *queue {
 		if !ok {
 			q = &queue{name: key}
 			b.queues[key] = q
+			b.queued.Add(int64(len(key)) + queueOverhead)
 		}
 		b.mu.Unlock()
 		q.mu.Lock()
@@ -48,13 +61,18 @@ func (b *broker) lockQueue(key string) *queue {
 // put queues m and hands out what consumers can take.
 func (b *broker) put(key string, m *message) error {
 	q := b.lockQueue(key)
-	defer q.mu.Unlock()
-	if len(q.backlog) >= b.maxBacklog || b.queued.Load()+int64(len(m.tail)) > int64(b.maxBytes) {
+	if len(q.backlog) >= b.maxBacklog || b.queued.Load()+heldCost(m) > int64(b.maxBytes) {
+		empty := len(q.subs) == 0 && len(q.backlog) == 0
+		q.mu.Unlock()
+		if empty { // do not keep a queue made only to refuse this SEND
+			b.dropIfEmpty(q)
+		}
 		return fmt.Errorf("%w: %s", ErrQueueFull, key)
 	}
 	q.backlog = append(q.backlog, m)
-	b.queued.Add(int64(len(m.tail)))
+	b.queued.Add(heldCost(m))
 	b.dispatch(q)
+	q.mu.Unlock()
 	return nil
 }
 
@@ -85,7 +103,9 @@ func (b *broker) removeConsumer(q *queue, sub *subscription) {
 	sub.c.mu.Lock()
 	var back []*message
 	for _, d := range sub.unacked {
-		back = append(back, d.msg)
+		if d.msg != nil { // replies were never queued
+			back = append(back, d.msg)
+		}
 	}
 	sub.unacked = nil
 	sub.c.mu.Unlock()
@@ -117,7 +137,7 @@ func (b *broker) requeueLocked(q *queue, msgs []*message) {
 		return
 	}
 	for _, m := range msgs {
-		b.queued.Add(int64(len(m.tail)))
+		b.queued.Add(heldCost(m))
 	}
 	q.backlog = append(msgs[:len(msgs):len(msgs)], q.backlog...)
 	b.dispatch(q)
@@ -142,15 +162,15 @@ func (b *broker) dispatch(q *queue) {
 		m := q.backlog[0]
 		q.backlog[0] = nil
 		q.backlog = q.backlog[1:]
-		b.queued.Add(-int64(len(m.tail)))
+		b.queued.Add(-heldCost(m))
 		if len(q.backlog) == 0 {
 			q.backlog = nil
 		}
-		if !to.c.deliver(to, m) {
+		if !to.c.deliver(to, m, true) {
 			// Its connection is gone: the message goes back to the front,
 			// the consumer is skipped from now on (canTake is false).
 			q.backlog = append([]*message{m}, q.backlog...)
-			b.queued.Add(int64(len(m.tail)))
+			b.queued.Add(heldCost(m))
 		}
 	}
 }
@@ -165,5 +185,6 @@ func (b *broker) dropIfEmpty(q *queue) {
 	if len(q.subs) == 0 && len(q.backlog) == 0 && !q.gone && b.queues[q.name] == q {
 		q.gone = true
 		delete(b.queues, q.name)
+		b.queued.Add(-(int64(len(q.name)) + queueOverhead))
 	}
 }

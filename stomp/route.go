@@ -5,21 +5,47 @@ import (
 	"strings"
 )
 
-// pattern is a parsed application destination pattern: segments split by
-// "/", where "{name}" captures one segment, "*" matches one segment and a
-// final "**" matches the rest (one segment or more).
+// pattern is a parsed destination pattern: segments split by "/" (and by
+// "." too when the pattern has a dot, for Spring's dot-separated
+// destinations such as /app/chat.{room}), where "{name}" captures one
+// segment, "*" matches one segment and a final "**" matches the rest (one
+// segment or more).
 type pattern struct {
 	text  string
+	dots  bool // "." separates segments too
 	segs  []string
-	rest  bool // ends in "**"
+	seps  []byte // seps[i] follows segs[i]; with rest, one more (before **)
+	rest  bool   // ends in "**"
 	names []string
 }
 
-func parsePattern(p string) (*pattern, error) {
-	if !strings.HasPrefix(p, AppPrefix) || len(p) == len(AppPrefix) {
-		return nil, fmt.Errorf("stomp: application destination pattern %q must start with %q and name something after it", p, AppPrefix)
+// splitDest splits s (without its leading "/") into segments and the
+// separators between them.
+func splitDest(s string, dots bool) (segs []string, seps []byte) {
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '/' || dots && s[i] == '.' {
+			segs = append(segs, s[start:i])
+			seps = append(seps, s[i])
+			start = i + 1
+		}
 	}
-	pt := &pattern{text: p, segs: strings.Split(p[1:], "/")}
+	return append(segs, s[start:]), seps
+}
+
+// parsePattern parses p, which must start with one of prefixes.
+func parsePattern(p string, prefixes []string) (*pattern, error) {
+	ok := false
+	for _, pre := range prefixes {
+		if strings.HasPrefix(p, pre) && len(p) > len(pre) {
+			ok = true
+		}
+	}
+	if !ok || p[0] != '/' {
+		return nil, fmt.Errorf("stomp: destination pattern %q must start with one of %q and name something after it", p, prefixes)
+	}
+	pt := &pattern{text: p, dots: strings.Contains(p, ".")}
+	pt.segs, pt.seps = splitDest(p[1:], pt.dots)
 	for i, s := range pt.segs {
 		switch {
 		case s == "":
@@ -40,14 +66,29 @@ func parsePattern(p string) (*pattern, error) {
 	return pt, nil
 }
 
+// isPattern reports whether a destination has wildcards.
+func isPattern(dest string) bool { return strings.Contains(dest, "*") }
+
 // match reports whether dest matches and returns the captured variables.
 func (pt *pattern) match(dest string) (map[string]string, bool) {
 	if len(dest) < 2 || dest[0] != '/' {
 		return nil, false
 	}
-	segs := strings.Split(dest[1:], "/")
+	segs, seps := splitDest(dest[1:], pt.dots)
 	if len(segs) < len(pt.segs) || !pt.rest && len(segs) != len(pt.segs) || pt.rest && len(segs) == len(pt.segs) {
 		return nil, false
+	}
+	for i, sep := range pt.seps {
+		if seps[i] != sep {
+			return nil, false
+		}
+	}
+	if pt.rest {
+		for _, s := range segs[len(pt.segs):] {
+			if s == "" {
+				return nil, false
+			}
+		}
 	}
 	var vars map[string]string
 	for i, p := range pt.segs {

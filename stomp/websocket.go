@@ -105,12 +105,13 @@ type wsConn struct {
 	writerDone chan struct{}
 	wake       chan struct{} // cap 1: the queue has something
 
-	mu        sync.Mutex
-	queue     []string
-	queued    int
-	closeCode int
-	reason    string
-	closeOnce sync.Once
+	mu         sync.Mutex
+	queue      []string
+	queued     int
+	closeCode  int
+	peerClosed bool // reading ended the connection: no close frame to write
+	reason     string
+	closeOnce  sync.Once
 }
 
 func newWSConn(ws *websocket.Conn, o WebSocketOptions) *wsConn {
@@ -134,7 +135,7 @@ func (c *wsConn) read(renew func()) {
 	for {
 		_, b, err := c.ws.ReadMessage()
 		if err != nil {
-			c.Close(1000, "") // the peer left or broke the protocol: nothing to tell it
+			c.closeRead(err)
 			return
 		}
 		renew()
@@ -144,6 +145,29 @@ func (c *wsConn) read(renew func()) {
 			return
 		}
 	}
+}
+
+// closeRead records why reading ended: the peer's close code (gorilla has
+// answered its close frame), 1009 past the read limit (gorilla has sent
+// that close frame), else 1006, a connection gone without a close.
+func (c *wsConn) closeRead(err error) {
+	code := 1006
+	var ce *websocket.CloseError
+	switch {
+	case errors.As(err, &ce):
+		code = ce.Code
+		if code == websocket.CloseNoStatusReceived {
+			code = 1000
+		}
+	case errors.Is(err, websocket.ErrReadLimit):
+		code = 1009
+	}
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closeCode, c.peerClosed = code, true
+		c.mu.Unlock()
+		close(c.done)
+	})
 }
 
 // Recv implements transport.
@@ -215,9 +239,9 @@ func (c *wsConn) write() {
 		case <-c.done:
 			if c.flush() {
 				c.mu.Lock()
-				code, reason := c.closeCode, c.reason
+				code, reason, peer := c.closeCode, c.reason, c.peerClosed
 				c.mu.Unlock()
-				if code != 1006 {
+				if code != 1006 && !peer {
 					_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(c.opts.WriteTimeout))
 				}
 			}

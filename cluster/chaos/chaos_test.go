@@ -28,11 +28,12 @@ import (
 // node is one examples/testserver process, restartable on its port under
 // its name.
 type node struct {
-	t          *testing.T
-	bin, name  string
-	port       int
-	redis, key string
-	dir        string
+	t         *testing.T
+	bin, name string
+	port      int
+	engine    []string // the testserver flags that name the engine
+	key       string
+	dir       string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -46,7 +47,8 @@ func (n *node) url() string { return "http://127.0.0.1:" + strconv.Itoa(n.port) 
 
 func (n *node) start() {
 	n.t.Helper()
-	cmd := exec.Command(n.bin, "-addr", "127.0.0.1:"+strconv.Itoa(n.port), "-redis", n.redis, "-node", n.name)
+	args := append([]string{"-addr", "127.0.0.1:" + strconv.Itoa(n.port), "-node", n.name}, n.engine...)
+	cmd := exec.Command(n.bin, args...)
 	cmd.Env = append(os.Environ(), "SOCKLINE_CLUSTER_SECRET="+n.key)
 	logf, err := os.OpenFile(n.logPath(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -295,6 +297,45 @@ func endReason(err error) string {
 	return err.Error()
 }
 
+// engine is the store and bus the chaos test's nodes share, chosen by
+// $CHAOS_ENGINE: "redis" (the default: one Redis) or "redis-cluster" (three
+// masters with a replica each, one of which is killed mid-run).
+type engine struct {
+	name     string
+	flags    []string    // the testserver flags that name it
+	stop     func()      // an outage: every server killed
+	start    func()      // back, empty
+	failover func() bool // kill a master, wait for its replica; false: none
+}
+
+func startEngine(t *testing.T) engine {
+	e := startEngineOnly(t)
+	// $CHAOS_DIRECT=1: the nodes also carry requests over direct
+	// connections between them (-direct, sockjs.Cluster.DirectListener),
+	// which a killed or restarted node breaks mid-exchange.
+	if os.Getenv("CHAOS_DIRECT") == "1" {
+		e.name += "+direct"
+		e.flags = append(e.flags, "-direct", "127.0.0.1")
+	}
+	return e
+}
+
+func startEngineOnly(t *testing.T) engine {
+	switch name := os.Getenv("CHAOS_ENGINE"); name {
+	case "", "redis":
+		rs := testredis.Start(t)
+		return engine{name: "redis", flags: []string{"-redis", rs.URL()}, stop: rs.Stop,
+			start: func() { rs.Restart(t) }, failover: func() bool { return false }}
+	case "redis-cluster":
+		rc := testredis.StartCluster(t)
+		return engine{name: name, flags: []string{"-redis-cluster", strings.Join(rc.Addrs(), ",")}, stop: rc.Stop,
+			start: func() { rc.Restart(t) }, failover: func() bool { rc.KillMaster(t, nil); return true }}
+	default:
+		t.Fatalf("CHAOS_ENGINE=%q: want redis or redis-cluster", name)
+		return engine{}
+	}
+}
+
 // Three testserver processes on one Redis behind a round-robin proxy, with
 // sessions on every HTTP transport the Go client speaks, while a node is
 // killed and restarted under its name, Redis restarts empty, and a node
@@ -302,27 +343,34 @@ func endReason(err error) string {
 // another session, be duplicated or reordered, or be accepted and then go
 // missing while its session stays open; sessions of live nodes survive the
 // Redis restart; a rolling deploy (every node drained and restarted in
-// turn) ends only the draining node's own sessions; new sessions work at
-// the end. The figures are printed.
+// turn) ends only the draining node's own sessions, every other one
+// survives; new sessions work at the end. The figures are printed. On a Redis Cluster
+// (CHAOS_ENGINE=redis-cluster) a master is killed too, and no session ends
+// meanwhile: their owners all live.
 func TestChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the chaos test takes about a minute")
 	}
 	bin := buildTestserver(t)
-	rs := testredis.Start(t)
+	eng := startEngine(t)
+	t.Logf("engine: %s", eng.name)
 	var k [32]byte
 	_, _ = rand.Read(k[:])
 	key := hex.EncodeToString(k[:])
 	var nodes []*node
 	var urls []string
 	for i := range 3 {
-		n := &node{t: t, bin: bin, name: fmt.Sprintf("node-%d", i+1), port: freePort(t), redis: rs.URL(), key: key, dir: t.TempDir()}
+		n := &node{t: t, bin: bin, name: fmt.Sprintf("node-%d", i+1), port: freePort(t), engine: eng.flags, key: key, dir: t.TempDir()}
 		n.start()
 		t.Cleanup(n.kill)
 		nodes = append(nodes, n)
 		urls = append(urls, n.url())
 	}
 	proxy := rrproxy.Start(t, urls...)
+	// As a balancer in front of a rolling deploy does (HAProxy's httpchk):
+	// a draining node says so on its health path before it stops taking
+	// connections, and gets no more requests.
+	proxy.CheckHealth(t, "/healthz", 100*time.Millisecond)
 	ta := &tally{opened: map[string]int{}, echoed: map[string]int{}, ended: map[string]map[string]int{}}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -344,16 +392,22 @@ func TestChaos(t *testing.T) {
 	phase("3 node-1 restarted", 12*time.Second)
 	phase("4 settled", 3*time.Second)
 	ta.setPhase("5 redis down")
-	rs.Stop()
+	eng.stop()
 	time.Sleep(2 * time.Second)
-	rs.Restart(t) // empty
+	eng.start() // empty
 	phase("6 redis restarted empty", 12*time.Second)
+	drainBase := 7
+	ta.setPhase("7 master failed over")
+	if eng.failover() {
+		phase("7 master failed over", 5*time.Second)
+		drainBase = 8
+	}
 	// A rolling deploy: every node in turn drains and restarts.
 	for i, n := range nodes {
-		ta.setPhase(fmt.Sprintf("%d %s draining", 7+2*i, n.name))
+		ta.setPhase(fmt.Sprintf("%d %s draining", drainBase+2*i, n.name))
 		n.drain()
 		n.start()
-		phase(fmt.Sprintf("%d %s restarted", 8+2*i, n.name), 4*time.Second)
+		phase(fmt.Sprintf("%d %s restarted", drainBase+1+2*i, n.name), 4*time.Second)
 	}
 	close(stop)
 	wg.Wait()
@@ -402,31 +456,32 @@ func TestChaos(t *testing.T) {
 	}
 	// A Redis restart shorter than the lease ends no session: every node
 	// lives, and claims its sessions back.
-	for _, p := range []string{"5 redis down", "6 redis restarted empty"} {
+	for _, p := range []string{"5 redis down", "6 redis restarted empty", "7 master failed over"} {
 		if n := sum(ta.ended[p]); n > 0 {
 			t.Errorf("%s: %d sessions ended (%v), want none: their nodes all live", p, n, ta.ended[p])
 		}
 	}
-	// A drain should end only the draining node's own sessions: with 1001
-	// when the client hears it in time, else (the node has left) with 1011,
-	// or 404 on a send. What else ended while a node drained is printed:
-	// a request the proxy writes on a kept-alive connection as the
-	// draining server closes it gets no response (the proxy's race, not
-	// the node's); the rest is left to do (see the cluster's README
-	// section on rolling deploys).
+	// A drain ends only the draining node's own sessions: with 1001 when
+	// the client hears it in time, else (the node has left) with 1011, or
+	// 404 on a send. Sessions of the nodes that stay must all survive a
+	// rolling deploy, while each node drains and once it is back.
 	for i, n := range nodes {
-		p := fmt.Sprintf("%d %s draining", 7+2*i, n.name)
-		own, other := 0, map[string]int{}
-		for reason, count := range ta.ended[p] {
-			switch {
-			case strings.HasPrefix(reason, "1001 "), strings.HasPrefix(reason, "1011 "),
-				strings.Contains(reason, "answered 404 Not Found"):
-				own += count
-			default:
-				other[reason] += count
+		for _, p := range []string{fmt.Sprintf("%d %s draining", drainBase+2*i, n.name), fmt.Sprintf("%d %s restarted", drainBase+1+2*i, n.name)} {
+			own, other := 0, map[string]int{}
+			for reason, count := range ta.ended[p] {
+				switch {
+				case strings.HasPrefix(reason, "1001 "), strings.HasPrefix(reason, "1011 "),
+					strings.Contains(reason, "answered 404 Not Found"):
+					own += count
+				default:
+					other[reason] += count
+				}
+			}
+			t.Logf("%s: %d sessions of %s ended, %d of the other nodes", p, own, n.name, sum(other))
+			if len(other) > 0 {
+				t.Errorf("%s: sessions of the nodes that stay ended: %v; want none (a rolling deploy ends only the draining node's own)", p, other)
 			}
 		}
-		t.Logf("while %s drained: %d sessions of its own ended, other endings: %v", n.name, own, other)
 	}
 	if t.Failed() {
 		for _, n := range nodes {

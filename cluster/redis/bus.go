@@ -48,7 +48,8 @@ type BusOptions struct {
 // until it has subscribed again, which it does by itself.
 type Bus struct {
 	rdb    goredis.UniversalClient
-	ps     *goredis.PubSub
+	ps     *goredis.PubSub // classic pub/sub; nil on a Redis Cluster
+	sh     *sharded        // sharded pub/sub on a Redis Cluster; else nil
 	prefix string
 	log    *slog.Logger
 
@@ -97,27 +98,58 @@ func NewBus(rdb goredis.UniversalClient, opts BusOptions) *Bus {
 	}
 	b := &Bus{
 		rdb:    rdb,
-		ps:     rdb.Subscribe(context.Background()),
 		prefix: opts.Prefix + "topic:",
 		log:    opts.Logger,
 		subs:   make(map[string]*topicSubs),
 		ops:    make(chan busOp, 64),
 		done:   make(chan struct{}),
 	}
-	msgs := b.ps.Channel(
+	chOpts := []goredis.ChannelOption{
 		goredis.WithChannelSize(opts.Buffer),
 		goredis.WithChannelHealthCheckInterval(opts.HealthCheck),
 		// A full buffer means handlers block, against their contract: drop
 		// rather than stall the connection until Redis cuts it.
 		goredis.WithChannelSendTimeout(time.Second),
-	)
+	}
+	var msgs <-chan *goredis.Message
+	if cc, ok := rdb.(*goredis.ClusterClient); ok {
+		b.sh = newSharded(cc, b, opts, chOpts)
+		msgs = b.sh.msgs
+	} else {
+		b.ps = rdb.Subscribe(context.Background())
+		msgs = b.ps.Channel(chOpts...)
+	}
 	b.wg.Add(2)
 	go b.deliver(msgs)
 	go b.manage()
 	return b
 }
 
-func (b *Bus) channel(topic string) string { return b.prefix + topic }
+// channel returns topic's Redis channel: the prefix and the topic, and on a
+// Redis Cluster a hash tag between them (see busTag).
+func (b *Bus) channel(topic string) string {
+	if b.sh != nil {
+		return b.prefix + busTag(topic) + topic
+	}
+	return b.prefix + topic
+}
+
+// topic returns the topic of a Redis channel, or false when the channel is
+// not one of the bus's.
+func (b *Bus) topic(channel string) (string, bool) {
+	rest, ok := strings.CutPrefix(channel, b.prefix)
+	if !ok || b.sh == nil {
+		return rest, ok
+	}
+	if !strings.HasPrefix(rest, "{") {
+		return "", false
+	}
+	i := strings.IndexByte(rest, '}')
+	if i < 0 {
+		return "", false
+	}
+	return rest[i+1:], true
+}
 
 // Publish implements pubsub.Bus. It fails when Redis cannot be reached
 // before ctx ends; the payload is then not sent.
@@ -127,13 +159,24 @@ func (b *Bus) Publish(ctx context.Context, topic string, payload []byte) error {
 }
 
 // PublishCount implements pubsub.Counter: Redis answers how many
-// subscription connections (nodes) the payload reached.
+// subscription connections (nodes) the payload reached. On a Redis Cluster
+// (SPUBLISH) it counts those of the shard that owns the topic's channel,
+// where every node subscribes to it.
 func (b *Bus) PublishCount(ctx context.Context, topic string, payload []byte) (int, error) {
 	if b.isClosed() {
 		return 0, pubsub.ErrClosed
 	}
-	n, err := b.rdb.Publish(ctx, b.channel(topic), payload).Result()
+	var n int64
+	var err error
+	if b.sh != nil {
+		n, err = b.rdb.SPublish(ctx, b.channel(topic), payload).Result()
+	} else {
+		n, err = b.rdb.Publish(ctx, b.channel(topic), payload).Result()
+	}
 	if err != nil {
+		if b.sh != nil {
+			b.sh.cc.ReloadState(ctx) // a master may have failed over
+		}
 		return 0, fmt.Errorf("cluster: publish on %q: %w (is Redis reachable?)", topic, err)
 	}
 	return int(n), nil
@@ -248,16 +291,25 @@ func (b *Bus) remove(topic string, id uint64) {
 // Subscribe never leaves the topic unsubscribed.
 func (b *Bus) manage() {
 	defer b.wg.Done()
+	var tick <-chan time.Time
+	if b.sh != nil {
+		defer b.sh.close()
+		t := time.NewTicker(b.sh.every)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		select {
 		case <-b.done:
 			return
+		case <-tick:
+			b.sh.reconcile()
 		case op := <-b.ops:
 			b.mu.Lock()
 			want := b.subs[op.topic] != nil
 			b.mu.Unlock()
 			if !want {
-				if err := b.ps.Unsubscribe(op.ctx, b.channel(op.topic)); err != nil && !b.isClosed() {
+				if err := b.unsubscribe(op.ctx, b.channel(op.topic)); err != nil && !b.isClosed() {
 					b.log.Warn("sockline cluster: unsubscribe failed; the subscription ends with the next reconnect", "topic", op.topic, "err", err)
 				}
 				if op.st != nil {
@@ -265,7 +317,7 @@ func (b *Bus) manage() {
 				}
 				continue
 			}
-			err := b.ps.Subscribe(op.ctx, b.channel(op.topic))
+			err := b.subscribe(op.ctx, b.channel(op.topic))
 			if op.st == nil {
 				continue
 			}
@@ -284,12 +336,28 @@ func (b *Bus) manage() {
 	}
 }
 
+// subscribe and unsubscribe change the node's Redis subscriptions; on the
+// manager goroutine only.
+func (b *Bus) subscribe(ctx context.Context, channel string) error {
+	if b.sh != nil {
+		return b.sh.subscribe(ctx, channel)
+	}
+	return b.ps.Subscribe(ctx, channel)
+}
+
+func (b *Bus) unsubscribe(ctx context.Context, channel string) error {
+	if b.sh != nil {
+		return b.sh.unsubscribe(ctx, channel)
+	}
+	return b.ps.Unsubscribe(ctx, channel)
+}
+
 // deliver fans out every received payload to the topic's local handlers.
 func (b *Bus) deliver(msgs <-chan *goredis.Message) {
 	defer b.wg.Done()
 	var hs []pubsub.Handler
 	for m := range msgs {
-		topic, ok := strings.CutPrefix(m.Channel, b.prefix)
+		topic, ok := b.topic(m.Channel)
 		if !ok {
 			continue
 		}
@@ -326,7 +394,10 @@ func (b *Bus) Close() error {
 	clear(b.subs)
 	b.mu.Unlock()
 	close(b.done)
-	err := b.ps.Close() // ends the message channel, and so deliver
+	var err error
+	if b.ps != nil {
+		err = b.ps.Close() // ends the message channel, and so deliver
+	} // else the manager closes the shards' subscriptions, and so deliver's channel
 	b.wg.Wait()
 	if err != nil && !errors.Is(err, goredis.ErrClosed) {
 		return fmt.Errorf("cluster: close the subscription connection: %w", err)

@@ -42,6 +42,12 @@ type ClientOptions struct {
 	// replaces the URL's password, so that the password need not be in an
 	// address that ends up in command lines and logs.
 	Password string
+	// SentinelUsername and SentinelPassword authenticate to the sentinels
+	// of NewSentinelClient when they require it (sentinel's requirepass or
+	// ACL users); empty means no authentication. Other constructors ignore
+	// them.
+	SentinelUsername string
+	SentinelPassword string
 }
 
 // NewClient returns a client for addr, which is "host:port" or a redis://
@@ -67,6 +73,15 @@ func NewClientWith(addr string, opts ClientOptions) (*goredis.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o, err = opts.apply(o, addr); err != nil {
+		return nil, err
+	}
+	return goredis.NewClient(o), nil
+}
+
+// apply sets o's credentials and TLS configuration from opts; addr, the
+// address o was parsed from, is shown (without a password) in errors.
+func (opts ClientOptions) apply(o *goredis.Options, addr string) (*goredis.Options, error) {
 	if opts.Username != "" {
 		o.Username = opts.Username
 	}
@@ -78,11 +93,12 @@ func NewClientWith(addr string, opts ClientOptions) (*goredis.Client, error) {
 			shown, _ := redactURL(addr)
 			return nil, fmt.Errorf("cluster: TLS options (a CA or a TLS config) were given but the Redis address %q does not use TLS: write it as rediss://host:port", shown)
 		}
+		var err error
 		if o.TLSConfig, err = opts.tlsConfig(o.TLSConfig); err != nil {
 			return nil, err
 		}
 	}
-	return goredis.NewClient(o), nil
+	return o, nil
 }
 
 // parseAddr turns NewClient's addr into go-redis options.

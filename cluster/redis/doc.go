@@ -18,11 +18,16 @@
 //     owner died learns that it ended instead of creating a new one.
 //   - The bus ([Bus]): Redis PUBLISH/SUBSCRIBE behind the pubsub.Bus
 //     interface, one subscription connection per node with liveness probes
-//     and resubscription after reconnects.
+//     and resubscription after reconnects; on a Redis Cluster, sharded
+//     pub/sub (SSUBSCRIBE/SPUBLISH) with one connection per slot in use,
+//     moved to the slot's new master after a failover or a resharding.
 //
-// Keys are namespaced by a prefix ("sockline:" by default) so that several
-// applications can share one Redis. Session and node keys carry a hash tag
-// ({id}, {node}); the registration script also touches the two cluster
-// keys, which Redis Cluster support will have to place (see the engines
-// issue).
+// One code path serves one Redis ([NewClient]), a Redis Cluster
+// ([NewClusterClient]) and a master watched by Sentinel
+// ([NewSentinelClient]). Keys are namespaced by a prefix ("sockline:" by
+// default) so that several applications can share one Redis, and carry one
+// of 64 hash tags chosen by a hash of the session or node, so that every
+// script touches one slot; each tag has its own marker and recovering flag,
+// so a shard that restarted empty is told from one that never knew a
+// session.
 package redis

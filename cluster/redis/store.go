@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,13 +55,16 @@ type StoreOptions struct {
 }
 
 // Store keeps session ownership and node liveness in Redis. It implements
-// cluster.Store.
+// cluster.Store, on one Redis, a Redis Cluster or Redis with Sentinel.
 //
 // Keys: one per node (its liveness, with the lease), one per session (its
 // owner's incarnation, kept for Tombstone and renewed every third of it),
-// and two for the whole cluster: a marker that Redis still has its data
-// (set by the first registration, missing after Redis restarted empty) and
-// a short "recovering" flag while the nodes claim their sessions back.
+// and per slot group a marker that Redis still has the group's data (set by
+// the first registration, missing after Redis, or the shard holding the
+// group, restarted empty) and a short "recovering" flag while the nodes
+// claim their sessions back. Every key carries the hash tag of its group
+// ({g0} to {g63}, chosen by a hash of the session or node), so each Lua
+// script touches one slot of a Redis Cluster.
 type Store struct {
 	rdb  goredis.UniversalClient
 	opts StoreOptions
@@ -77,15 +83,25 @@ type aliveEntry struct {
 // aliveFor is how long a liveness answer is reused by Claim and Owner.
 const aliveFor = 500 * time.Millisecond
 
+// groups is how many slot groups the keys are spread over: enough to spread
+// them over the masters of a Redis Cluster, few enough that a registration
+// checks every group's marker in one pipeline.
+const groups = 64
+
 var _ cluster.Store = (*Store)(nil)
 
-// NewStore returns a Store using rdb.
+// NewStore returns a Store using rdb: a *goredis.Client for one Redis or
+// Sentinel (NewClient, NewSentinelClient), a *goredis.ClusterClient for a
+// Redis Cluster (NewClusterClient).
 func NewStore(rdb goredis.UniversalClient, opts StoreOptions) (*Store, error) {
 	if opts.Node == "" {
 		return nil, errors.New("cluster: StoreOptions.Node must name this node (for example host:port or the pod name)")
 	}
 	if opts.Prefix == "" {
 		opts.Prefix = DefaultPrefix
+	}
+	if strings.ContainsAny(opts.Prefix, "{}") {
+		return nil, fmt.Errorf("cluster: StoreOptions.Prefix %q must not contain { or }: the store adds its own hash tags", opts.Prefix)
 	}
 	if opts.Lease == 0 {
 		opts.Lease = DefaultLease
@@ -106,20 +122,40 @@ func (s *Store) Node() string { return s.inc }
 // RenewEvery implements cluster.Store: a third of Tombstone.
 func (s *Store) RenewEvery() time.Duration { return s.opts.Tombstone / 3 }
 
-func (s *Store) sessKey(id string) string     { return s.opts.Prefix + "sess:{" + id + "}" }
-func (s *Store) nodeKey(inc string) string    { return s.opts.Prefix + "node:{" + inc + "}" }
-func (s *Store) fenceKey(inc string) string   { return s.opts.Prefix + "fenced:{" + inc + "}" }
-func (s *Store) markerKey() string            { return s.opts.Prefix + "cluster" }
-func (s *Store) recoveringKey() string        { return s.opts.Prefix + "recovering" }
-func (s *Store) gateKeys(k string) []string   { return []string{k, s.markerKey(), s.recoveringKey()} }
+// group returns the slot group of a session id or node incarnation.
+func group(name string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(name))
+	return int(h.Sum32() % groups)
+}
+
+// tag returns the hash tag of group g.
+func tag(g int) string { return "{g" + strconv.Itoa(g) + "}" }
+
+func (s *Store) sessKey(id string) string {
+	return s.opts.Prefix + "sess:" + tag(group(id)) + id
+}
+func (s *Store) nodeKey(inc string) string  { return s.opts.Prefix + "node:" + tag(group(inc)) + inc }
+func (s *Store) fenceKey(inc string) string { return s.opts.Prefix + "fenced:" + tag(group(inc)) + inc }
+
+// markerKey and recoveringKey are group g's marker and recovering flag.
+func (s *Store) markerKey(g int) string     { return s.opts.Prefix + "cluster:" + tag(g) }
+func (s *Store) recoveringKey(g int) string { return s.opts.Prefix + "recovering:" + tag(g) }
+
+// gateKeys returns k, and the marker and recovering flag of name's group.
+func (s *Store) gateKeys(k, name string) []string {
+	g := group(name)
+	return []string{k, s.markerKey(g), s.recoveringKey(g)}
+}
 func (s *Store) recoveryGrace() time.Duration { return s.opts.Lease / 2 }
 
-// registerScript: KEYS node, marker, recovering, fence; ARGV lease ms, grace ms,
-// registered before (0/1). Returns 1 when the node was known, 0 when not
-// (first registration, or Redis restarted empty: then the cluster
-// recovers for grace, and every node that registers again meanwhile claims
-// its sessions back), -1 when its registration lapsed while Redis kept its
-// data, or it was fenced: other nodes have answered its sessions as lost.
+// registerScript: KEYS node, marker, recovering, fence (one group); ARGV
+// lease ms, grace ms, registered before (0/1). Returns 1 when the node was
+// known, 0 when not (first registration, or its group restarted empty:
+// then the group recovers for grace, and every node that registers again
+// meanwhile claims its sessions back), -1 when its registration lapsed
+// while Redis kept its data, or it was fenced: other nodes have answered
+// its sessions as lost.
 var registerScript = goredis.NewScript(`
 if redis.call('DEL', KEYS[4]) == 1 then return -1 end
 local known = redis.call('EXISTS', KEYS[1])
@@ -131,6 +167,20 @@ if marker == 0 then
   if ARGV[3] == '1' then redis.call('SET', KEYS[3], '1', 'PX', ARGV[2]) end
 end
 return known
+`)
+
+// gateScript: KEYS marker, recovering (one group); ARGV grace ms,
+// registered before (0/1). Sets a missing marker, and then the recovering
+// flag when the node registered before (the group lost its data). Returns
+// 1 when the group is whole and not recovering, 0 otherwise.
+var gateScript = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('SET', KEYS[1], '1')
+  if ARGV[2] == '1' then redis.call('SET', KEYS[2], '1', 'PX', ARGV[1]) return 0 end
+  return 1
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+return 1
 `)
 
 // Register implements cluster.Store. A node whose registration lapsed
@@ -145,19 +195,70 @@ func (s *Store) Register(ctx context.Context) (bool, error) {
 	if before {
 		flag = "1"
 	}
-	n, err := registerScript.Run(ctx, s.rdb, []string{s.nodeKey(s.inc), s.markerKey(), s.recoveringKey(), s.fenceKey(s.inc)},
-		s.opts.Lease.Milliseconds(), s.recoveryGrace().Milliseconds(), flag).Int64()
+	// One pipeline, one round trip per master: the node's registration,
+	// then every group's marker (see gateCmds).
+	keys := []string{s.nodeKey(s.inc), s.markerKey(group(s.inc)), s.recoveringKey(group(s.inc)), s.fenceKey(s.inc)}
+	cmds, err := s.pipelineScript(ctx, func(c goredis.Scripter) []*goredis.Cmd {
+		reg := registerScript.EvalSha(ctx, c, keys, s.opts.Lease.Milliseconds(), s.recoveryGrace().Milliseconds(), flag)
+		return append([]*goredis.Cmd{reg}, s.gateCmds(ctx, c, flag)...)
+	}, registerScript, gateScript)
 	if err != nil {
+		if cc, ok := s.rdb.(*goredis.ClusterClient); ok {
+			cc.ReloadState(ctx) // a master may have failed over
+		}
 		return false, fmt.Errorf("cluster: register node %q: %w", s.inc, err)
+	}
+	n, _ := cmds[0].Int64()
+	if n < 0 {
+		s.mu.Lock()
+		s.registered = false
+		s.mu.Unlock()
+		return false, fmt.Errorf("cluster: node %q was not renewed within its lease (%v): %w", s.inc, s.opts.Lease, ErrSessionLost)
+	}
+	whole := true
+	for _, c := range cmds[1:] {
+		if g, _ := c.Int64(); g != 1 {
+			whole = false
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if n < 0 {
-		s.registered = false
-		return false, fmt.Errorf("cluster: node %q was not renewed within its lease (%v): %w", s.inc, s.opts.Lease, ErrSessionLost)
-	}
 	s.registered = true
-	return n == 1, nil
+	return n == 1 && whole, nil
+}
+
+// gateCmds adds to c a check of every group's marker, which sets those
+// missing (and their recovering flag when before is "1"); each answers 1
+// when its group is whole and not recovering. Otherwise sessions this node
+// holds may have lost their records, and it must claim them back.
+func (s *Store) gateCmds(ctx context.Context, c goredis.Scripter, before string) []*goredis.Cmd {
+	cmds := make([]*goredis.Cmd, groups)
+	for g := range groups {
+		cmds[g] = gateScript.EvalSha(ctx, c, []string{s.markerKey(g), s.recoveringKey(g)}, s.recoveryGrace().Milliseconds(), before)
+	}
+	return cmds
+}
+
+// pipelineScript runs the EvalSha commands that run adds to a pipeline;
+// when a server does not have a script (a new master after a failover, or
+// a restarted Redis), it loads scripts and runs them once more.
+func (s *Store) pipelineScript(ctx context.Context, run func(goredis.Scripter) []*goredis.Cmd, scripts ...*goredis.Script) ([]*goredis.Cmd, error) {
+	for attempt := 0; ; attempt++ {
+		pipe := s.rdb.Pipeline()
+		cmds := run(pipe)
+		_, err := pipe.Exec(ctx)
+		if err == nil {
+			return cmds, nil
+		}
+		if attempt > 0 || !goredis.HasErrorPrefix(err, "NOSCRIPT") {
+			return nil, err
+		}
+		for _, sc := range scripts {
+			if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+				return nil, err
+			}
+		}
+	}
 }
 
 // Deregister implements cluster.Store.
@@ -193,27 +294,24 @@ func (s *Store) Fence(ctx context.Context, node string) error {
 // ErrRecovering.
 func (s *Store) Alive(ctx context.Context, nodes []string) ([]bool, error) {
 	pipe := s.rdb.Pipeline()
-	cmds := make([]*goredis.IntCmd, len(nodes))
+	cmds := make([][3]*goredis.IntCmd, len(nodes))
 	for i, n := range nodes {
-		cmds[i] = pipe.Exists(ctx, s.nodeKey(n))
+		g := group(n)
+		cmds[i] = [3]*goredis.IntCmd{pipe.Exists(ctx, s.nodeKey(n)), pipe.Exists(ctx, s.markerKey(g)), pipe.Exists(ctx, s.recoveringKey(g))}
 	}
-	gate := pipe.Exists(ctx, s.markerKey())
-	recovering := pipe.Exists(ctx, s.recoveringKey())
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("cluster: node liveness: %w", err)
 	}
-	if gate.Val() == 0 || recovering.Val() == 1 {
-		for _, c := range cmds {
-			if c.Val() == 0 {
-				return nil, fmt.Errorf("cluster: node liveness: %w", ErrRecovering)
-			}
+	for _, c := range cmds {
+		if c[0].Val() == 0 && (c[1].Val() == 0 || c[2].Val() == 1) {
+			return nil, fmt.Errorf("cluster: node liveness: %w", ErrRecovering)
 		}
 	}
 	alive := make([]bool, len(nodes))
 	now := time.Now()
 	s.mu.Lock()
 	for i, c := range cmds {
-		alive[i] = c.Val() == 1
+		alive[i] = c[0].Val() == 1
 		s.alive[nodes[i]] = aliveEntry{alive[i], now.Add(aliveFor)}
 	}
 	if len(s.alive) > 4096 { // stale answers of nodes long gone
@@ -264,7 +362,7 @@ func (s *Store) claim(ctx context.Context, id string, create bool) (owner string
 	if create {
 		flag = "1"
 	}
-	res, err := claimScript.Run(ctx, s.rdb, s.gateKeys(s.sessKey(id)), s.inc, s.opts.Tombstone.Milliseconds(), flag).Slice()
+	res, err := claimScript.Run(ctx, s.rdb, s.gateKeys(s.sessKey(id), id), s.inc, s.opts.Tombstone.Milliseconds(), flag).Slice()
 	if err != nil {
 		return "", 0, err
 	}
@@ -318,17 +416,16 @@ const renewBatch = 1000
 
 // Renew implements cluster.Store.
 func (s *Store) Renew(ctx context.Context, ids []string) (lost []string, err error) {
-	if err := renewScript.Load(ctx, s.rdb).Err(); err != nil {
-		return nil, fmt.Errorf("cluster: renew session records: %w", err)
-	}
 	for start := 0; start < len(ids); start += renewBatch {
 		batch := ids[start:min(start+renewBatch, len(ids))]
-		pipe := s.rdb.Pipeline()
-		cmds := make([]*goredis.Cmd, len(batch))
-		for i, id := range batch {
-			cmds[i] = renewScript.EvalSha(ctx, pipe, []string{s.sessKey(id)}, s.inc, s.opts.Tombstone.Milliseconds())
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
+		cmds, err := s.pipelineScript(ctx, func(c goredis.Scripter) []*goredis.Cmd {
+			cmds := make([]*goredis.Cmd, len(batch))
+			for i, id := range batch {
+				cmds[i] = renewScript.EvalSha(ctx, c, []string{s.sessKey(id)}, s.inc, s.opts.Tombstone.Milliseconds())
+			}
+			return cmds
+		}, renewScript)
+		if err != nil {
 			return lost, fmt.Errorf("cluster: renew session records: %w", err)
 		}
 		for i, c := range cmds {

@@ -1,264 +1,45 @@
 package redis
 
 import (
-	"context"
-	"errors"
-	"slices"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/sockline/sockline/internal/testredis"
 )
 
-// newStores returns one registered Store per node name, on one fresh Redis.
-func newStores(t *testing.T, lease, tomb time.Duration, nodes ...string) []*Store {
-	t.Helper()
-	srv := testredis.Start(t)
-	return storesOn(t, srv, lease, tomb, nodes...)
-}
-
-func storesOn(t *testing.T, srv *testredis.Server, lease, tomb time.Duration, nodes ...string) []*Store {
-	t.Helper()
-	var out []*Store
-	for _, n := range nodes {
-		rdb, err := NewClient(srv.URL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { rdb.Close() })
-		s, err := NewStore(rdb, StoreOptions{Node: n, Lease: lease, Tombstone: tomb})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.Register(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
-func TestClaimIsClusterWideUnique(t *testing.T) {
-	ctx := context.Background()
-	st := newStores(t, time.Minute, time.Hour, "a", "b", "c")
-	results := make(chan [2]any, len(st))
-	for _, s := range st {
-		go func() {
-			owner, created, err := s.Claim(ctx, "sid")
-			if err != nil {
-				t.Error(err)
-			}
-			results <- [2]any{owner, created}
-		}()
-	}
-	var owners []string
-	createdCount := 0
-	for range st {
-		r := <-results
-		owners = append(owners, r[0].(string))
-		if r[1].(bool) {
-			createdCount++
-		}
-	}
-	if createdCount != 1 {
-		t.Fatalf("%d nodes created the session, want exactly 1", createdCount)
-	}
-	if distinct := slices.Compact(slices.Sorted(slices.Values(owners))); len(distinct) != 1 {
-		t.Fatalf("nodes disagree on the owner: %v", owners)
-	}
-	if got, err := st[1].Owner(ctx, "sid"); err != nil || got != owners[0] {
-		t.Fatalf("Owner = %q, %v; want %q", got, err, owners[0])
-	}
-	if got, err := st[1].Owner(ctx, "other"); err != nil || got != "" {
-		t.Fatalf("Owner of an unknown session = %q, %v; want empty", got, err)
-	}
-}
-
-// A process restarted under the same name is another incarnation: it does
-// not own what the old one owned, and sees it lost once the old one's
-// registration lapses.
-func TestIncarnationsOfOneNameAreDistinct(t *testing.T) {
-	ctx := context.Background()
-	srv := testredis.Start(t)
-	old := storesOn(t, srv, 300*time.Millisecond, time.Minute, "host:8080")[0]
-	if _, created, err := old.Claim(ctx, "sid"); err != nil || !created {
-		t.Fatalf("claim: created=%v err=%v", created, err)
-	}
-	restarted := storesOn(t, srv, 300*time.Millisecond, time.Minute, "host:8080")[0]
-	if old.Node() == restarted.Node() || !strings.HasPrefix(restarted.Node(), "host:8080#") {
-		t.Fatalf("incarnations %q and %q", old.Node(), restarted.Node())
-	}
-	if owner, created, err := restarted.Claim(ctx, "sid"); err != nil || created || owner != old.Node() {
-		t.Fatalf("restarted node's claim while the old one lives: owner=%q created=%v err=%v", owner, created, err)
-	}
-	if err := restarted.Release(ctx, "sid"); !errors.Is(err, ErrNotOwner) {
-		t.Fatalf("restarted node released the old one's session: %v", err)
-	}
-	time.Sleep(700 * time.Millisecond) // the old one is dead: no registration
-	if _, _, err := restarted.Claim(ctx, "sid"); !errors.Is(err, ErrSessionLost) {
-		t.Fatalf("claim after the old incarnation died: %v, want ErrSessionLost", err)
-	}
-}
-
-func TestDeadNodesSessionsAreLost(t *testing.T) {
-	ctx := context.Background()
-	st := newStores(t, 300*time.Millisecond, time.Minute, "a", "b")
-	if _, created, err := st[0].Claim(ctx, "sid"); err != nil || !created {
-		t.Fatalf("claim: created=%v err=%v", created, err)
-	}
-	// a registers for a while: the session stays a's.
-	for range 4 {
-		time.Sleep(100 * time.Millisecond)
-		if _, err := st[0].Register(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if owner, created, err := st[1].Claim(ctx, "sid"); err != nil || created || owner != st[0].Node() {
-		t.Fatalf("b's claim of a live session: owner=%q created=%v err=%v", owner, created, err)
-	}
-	if alive, err := st[1].Alive(ctx, []string{st[0].Node(), "nobody#1"}); err != nil || !slices.Equal(alive, []bool{true, false}) {
-		t.Fatalf("Alive = %v, %v", alive, err)
-	}
-	// a dies: no more registrations. After the lease, b must not re-create it.
-	time.Sleep(700 * time.Millisecond)
-	if _, _, err := st[1].Claim(ctx, "sid"); !errors.Is(err, ErrSessionLost) {
-		t.Fatalf("claim after the owner died: %v, want ErrSessionLost", err)
-	}
-	if _, err := st[1].Owner(ctx, "sid"); !errors.Is(err, ErrSessionLost) {
-		t.Fatalf("Owner after the owner died: %v, want ErrSessionLost", err)
-	}
-	// a was only cut off: its next registration says its sessions are lost.
-	if _, err := st[0].Register(ctx); !errors.Is(err, ErrSessionLost) {
-		t.Fatalf("register after the lease ran out: %v, want ErrSessionLost", err)
-	}
-	if known, err := st[0].Register(ctx); err != nil || known {
-		t.Fatalf("register again: known=%v err=%v; want a fresh registration", known, err)
-	}
-}
-
-func TestDeregisterEndsTheNodesSessions(t *testing.T) {
-	ctx := context.Background()
-	st := newStores(t, time.Minute, time.Hour, "a", "b")
-	if _, _, err := st[0].Claim(ctx, "sid"); err != nil {
-		t.Fatal(err)
-	}
-	if err := st[0].Deregister(ctx); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(aliveFor)
-	if _, err := st[1].Owner(ctx, "sid"); !errors.Is(err, ErrSessionLost) {
-		t.Fatalf("Owner after the owner left: %v, want ErrSessionLost", err)
-	}
-}
-
-// Redis restarted empty: unknown ids are neither created nor reported
-// unknown until the nodes have had time to claim theirs back, so no node
-// creates a second session under a live session's id.
-func TestRedisRestartedEmptyRecovers(t *testing.T) {
-	ctx := context.Background()
-	srv := testredis.Start(t)
-	st := storesOn(t, srv, 500*time.Millisecond, time.Minute, "a", "b")
-	a, b := st[0], st[1]
-	if _, _, err := a.Claim(ctx, "sid"); err != nil {
-		t.Fatal(err)
-	}
-	srv.Restart(t) // empty
-	if _, _, err := b.Claim(ctx, "sid"); !errors.Is(err, ErrRecovering) {
-		t.Fatalf("b's claim before a re-registered: %v, want ErrRecovering", err)
-	}
-	if _, err := b.Owner(ctx, "sid"); !errors.Is(err, ErrRecovering) {
-		t.Fatalf("b's Owner before a re-registered: %v, want ErrRecovering", err)
-	}
-	if known, err := a.Register(ctx); err != nil || known {
-		t.Fatalf("a's registration after the restart: known=%v err=%v; want not known", known, err)
-	}
-	if lost, err := a.Renew(ctx, []string{"sid"}); err != nil || len(lost) != 0 {
-		t.Fatalf("renew after Redis forgot: lost=%v err=%v; want the session claimed back", lost, err)
-	}
-	if owner, created, err := b.Claim(ctx, "sid"); err != nil || created || owner != a.Node() {
-		t.Fatalf("b's claim after a claimed back: owner=%q created=%v err=%v", owner, created, err)
-	}
-	if _, _, err := b.Claim(ctx, "new"); !errors.Is(err, ErrRecovering) {
-		t.Fatalf("a new session during the recovery: %v, want ErrRecovering", err)
-	}
-	time.Sleep(600 * time.Millisecond)
-	if _, created, err := b.Claim(ctx, "new"); err != nil || !created {
-		t.Fatalf("a new session after the recovery: created=%v err=%v", created, err)
-	}
-}
-
-func TestReleaseFreesTheIDForTheOwnerOnly(t *testing.T) {
-	ctx := context.Background()
-	st := newStores(t, time.Minute, time.Hour, "a", "b")
-	if _, _, err := st[0].Claim(ctx, "sid"); err != nil {
-		t.Fatal(err)
-	}
-	if err := st[1].Release(ctx, "sid"); !errors.Is(err, ErrNotOwner) {
-		t.Fatalf("release by a non-owner: %v, want ErrNotOwner", err)
-	}
-	if err := st[0].Release(ctx, "sid"); err != nil {
-		t.Fatal(err)
-	}
-	if owner, created, err := st[1].Claim(ctx, "sid"); err != nil || !created || owner != st[1].Node() {
-		t.Fatalf("claim after release: owner=%q created=%v err=%v", owner, created, err)
-	}
-}
-
-func TestRenewManySessionsInBatches(t *testing.T) {
-	ctx := context.Background()
-	st := newStores(t, time.Minute, time.Hour, "a", "b")
-	var ids []string
-	for i := range 2500 {
-		id := "s" + string(rune('a'+i%26)) + time.Duration(i).String()
-		ids = append(ids, id)
-		if _, _, err := st[i%2].Claim(ctx, id); err != nil {
-			t.Fatal(err)
-		}
-	}
-	lost, err := st[0].Renew(ctx, ids)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(lost) != 1250 {
-		t.Fatalf("a lost %d sessions, want the 1250 that b owns", len(lost))
-	}
-	for _, id := range lost {
-		if owner, _ := st[0].Owner(ctx, id); owner != st[1].Node() {
-			t.Fatalf("%s reported lost but owned by %q", id, owner)
-		}
-	}
-}
-
-func TestStoreErrorsWhileRedisIsDown(t *testing.T) {
-	srv := testredis.Start(t)
-	s := storesOn(t, srv, time.Minute, time.Hour, "a")[0]
-	srv.Stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if _, _, err := s.Claim(ctx, "sid"); err == nil {
-		t.Fatal("claim with Redis down succeeded")
-	}
-	if _, err := s.Register(ctx); err == nil {
-		t.Fatal("register with Redis down succeeded")
-	}
-	srv.Restart(t)
-	if _, err := s.Register(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if _, created, err := s.Claim(context.Background(), "sid"); !errors.Is(err, ErrRecovering) {
-		t.Fatalf("claim right after Redis came back empty: created=%v err=%v; want ErrRecovering", created, err)
-	}
-}
+// The Store's conformance to cluster.Store runs in package clustertest's
+// suite (suite_test.go); here only what is this Store's own.
 
 func TestNewStoreValidates(t *testing.T) {
 	for _, o := range []StoreOptions{
 		{},
 		{Node: "a", Lease: -time.Second},
 		{Node: "a", Lease: time.Minute, Tombstone: time.Second},
+		{Node: "a", Prefix: "app{1}:"}, // the store's hash tags must come first
 	} {
 		if _, err := NewStore(nil, o); err == nil {
 			t.Errorf("NewStore(%+v) accepted", o)
+		}
+	}
+}
+
+// Every key of one session, or of one node with its group's marker and
+// recovering flag, hashes to one Redis Cluster slot: what each script
+// touches.
+func TestScriptKeysShareASlot(t *testing.T) {
+	s, err := NewStore(nil, StoreOptions{Node: "web-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a", "sess-42", "{odd}", "x}y{z", s.Node()} {
+		sets := [][]string{
+			s.gateKeys(s.sessKey(id), id),
+			{s.nodeKey(id), s.markerKey(group(id)), s.recoveringKey(group(id)), s.fenceKey(id)},
+		}
+		for _, keys := range sets {
+			for _, k := range keys[1:] {
+				if slot(k) != slot(keys[0]) {
+					t.Errorf("%q and %q are in slots %d and %d", keys[0], k, slot(keys[0]), slot(k))
+				}
+			}
 		}
 	}
 }

@@ -284,10 +284,10 @@ async function createTestServer(pageServer) {
       nodes: clusterNodes,
       port: await freePort(),
       freePort,
-      makeNode: async (i, redisURL) => new ServerProcess({
+      makeNode: async (i, engineArgs) => new ServerProcess({
         name: `go-node-${i + 1}`,
         command,
-        args: ['-redis', redisURL],
+        args: engineArgs,
         port: await freePort(),
         sockjsUrl: pageServer.sockjsUrl,
         readyPath: '/echo/info',
@@ -310,6 +310,12 @@ async function createTestServer(pageServer) {
         readyPath: '/echo/info',
       }),
     });
+  }
+  // E2E_STOMP_RELAY=HOST:PORT: /stomp's broker destinations go to that STOMP
+  // broker (a RabbitMQ node scripts/test-all.sh starts) through the relay.
+  if (process.env.E2E_STOMP_RELAY) {
+    if (kind !== 'go') throw new Error('E2E_STOMP_RELAY needs E2E_SERVER=go');
+    args = [...args, '-stomp-relay', process.env.E2E_STOMP_RELAY];
   }
   const port = await freePort();
   return new ServerProcess({

@@ -90,7 +90,12 @@
       closed: null, opened: false, waiters: [], failOnPwned: false,
     };
     socks[id] = rec;
-    var opts = transports ? { transports: transports } : {};
+    // A forced transport gets a 5 s open timeout rather than sockjs-client's
+    // own (its RTO, 300 ms + the /info round trip, times the transport's
+    // round trips): with no fallback, a busy CI box missing that would fail
+    // a scenario that tests the transport, not the timeout. Fallback runs
+    // (transports null) and the time-to-first-message test keep the defaults.
+    var opts = transports ? { transports: transports, timeout: 5000 } : {};
     var sock = new SockJS(url, null, opts);
     rec.sock = sock;
     sock.onopen = function () {

@@ -28,8 +28,11 @@ func main() {
 	var cc run.ClusterConfig
 	flag.StringVar(&cc.Redis, "redis", "", run.RedisUsage)
 	flag.StringVar(&cc.RedisCA, "redis-ca", "", run.RedisCAUsage)
+	flag.StringVar(&cc.RedisCluster, "redis-cluster", "", run.RedisClusterUsage)
+	flag.StringVar(&cc.RedisSentinel, "redis-sentinel", "", run.RedisSentinelUsage)
 	flag.StringVar(&cc.Node, "node", "", run.NodeUsage)
 	flag.StringVar(&cc.Direct, "direct", "", run.DirectUsage)
+	flag.StringVar(&cc.NATS, "nats", "", run.NATSUsage)
 	flag.Parse()
 
 	cl, closeCluster, err := run.Cluster(cc)

@@ -40,26 +40,39 @@ var page = template.Must(template.New("page").Parse(`<!doctype html>
     });
     log.appendChild(div); log.scrollTop = log.scrollHeight;
   }
-  var sock = new SockJS(server, null, transport ? {transports: [transport]} : {});
-  window.chatSocket = sock;
-  sock.onopen = function () {
-    sock.send(name);
-    status.textContent = 'connected with ' + sock.transport;
-    document.getElementById('msg').disabled = false;
-    document.getElementById('send').disabled = false;
-  };
+  var me = null, lastPos = null, sock = null;
+  // A connection that ends other than by close() comes back after a second
+  // with the position of the last event, and gets the ones it missed.
+  function connect() {
+    sock = new SockJS(server, null, transport ? {transports: [transport]} : {});
+    window.chatSocket = sock;
+    sock.onopen = function () {
+      sock.send(lastPos ? JSON.stringify({name: me, since: lastPos}) : name);
+      status.textContent = 'connected with ' + sock.transport;
+      document.getElementById('msg').disabled = false;
+      document.getElementById('send').disabled = false;
+    };
+    sock.onmessage = onEvent;
+    sock.onclose = function (e) {
+      status.textContent = 'closed: ' + e.code + ' ' + e.reason;
+      if (e.code !== 1000 && me !== null) setTimeout(connect, 1000);
+    };
+  }
   var online = [];
   function showOnline() {
     document.getElementById('online').textContent = 'online: ' +
       online.map(function (u) { return u.user + ' [' + u.transport + ']'; }).join(', ');
   }
-  sock.onmessage = function (m) {
+  function onEvent(m) {
     var e = JSON.parse(m.data);
+    if (e.pos) { lastPos = e.pos; delete e.pos; }
     window.chatEvents.push(e);
     var tr = ' [' + e.transport + ']';
     if (e.type === 'welcome') {
+      me = e.user;
       status.textContent = 'you are ' + e.user + ' on ' + e.transport;
       online = (e.users || []).slice();
+      if (e.recovered === false) line('notice', [['', 'some messages were missed while disconnected']]);
     }
     if (e.type === 'join') online.push({user: e.user, transport: e.transport});
     if (e.type === 'leave') {
@@ -71,8 +84,8 @@ var page = template.Must(template.New("page").Parse(`<!doctype html>
     if (e.type === 'join') line('notice', [['who', e.user], ['tr', tr], ['', ' joined']]);
     if (e.type === 'leave') line('notice', [['who', e.user], ['tr', tr], ['', ' left']]);
     if (e.type === 'message') line('msg', [['who', e.user], ['tr', tr], ['', ': ' + e.text]]);
-  };
-  sock.onclose = function (e) { status.textContent = 'closed: ' + e.code + ' ' + e.reason; };
+  }
+  connect();
   document.getElementById('f').onsubmit = function (ev) {
     ev.preventDefault();
     var input = document.getElementById('msg');

@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sockline/sockline/cluster/redis"
+	"github.com/sockline/sockline/history"
 	"github.com/sockline/sockline/sockjs"
 )
 
@@ -27,17 +29,32 @@ type event struct {
 	Transport string   `json:"transport"`
 	Text      string   `json:"text,omitempty"`
 	Users     []member `json:"users,omitempty"` // welcome: who else is here
+	// Recovered, in the welcome of a client that came back with a
+	// position: whether every event it missed follows (false: reload).
+	Recovered *bool `json:"recovered,omitempty"`
+}
+
+// hello is a returning client's first message: its name and the position
+// of the last event it got ("pos" of every event, added by encodeEvent).
+type hello struct {
+	Name  string `json:"name"`
+	Since string `json:"since"`
 }
 
 // room sends every event to every member: the sessions that have told their
 // name, which hold their member value (memberKey) and are subscribed to the
 // room's topic. A session that has not is not in the room yet. Events go
 // out with Handler.Publish, so with -redis they reach the members on every
-// node; the welcome's member list names those of this node (presence across
-// nodes would need a shared set, which this example leaves out).
+// node; the welcome's member list comes from presence (Handler.Members), so
+// it names the members of every node. The room's topic keeps its last 1000
+// events for 10 minutes: a page that lost its connection comes back with
+// the position of its last event and gets the ones it missed.
 type room struct {
 	nextID atomic.Int64
 	h      *sockjs.Handler // set before the handler serves
+	// shared: history and presence are kept (one node, or -redis); with
+	// -nats, which has neither yet, the welcome lists this node's members.
+	shared bool
 
 	// mu orders joins against broadcasts, so that a newcomer's welcome
 	// comes before any event sent after it joined.
@@ -52,9 +69,30 @@ const roomTopic = "room"
 
 // newRoom returns a room and its SockJS handler.
 func newRoom(opts sockjs.Options) *room {
-	r := &room{}
+	r := &room{shared: opts.Cluster == nil}
+	if b, ok := clusterBus(opts); ok { // with -redis: history and presence in Redis
+		opts.History.Store, opts.Presence.Store = b.History(), b.Presence()
+		r.shared = true
+	}
+	if r.shared {
+		opts.History.Rules = []history.Rule{{Pattern: roomTopic, Bounds: history.Bounds{Size: 1000, TTL: 10 * time.Minute}}}
+		opts.History.Encode = encodeEvent
+	}
 	r.h = sockjs.NewHandler(opts, r.serve)
 	return r
+}
+
+func clusterBus(opts sockjs.Options) (*redis.Bus, bool) {
+	if opts.Cluster == nil {
+		return nil, false
+	}
+	b, ok := opts.Cluster.Bus.(*redis.Bus)
+	return b, ok
+}
+
+// encodeEvent adds the event's position to its JSON object, as "pos".
+func encodeEvent(_ string, pos sockjs.Position, msg string) string {
+	return `{"pos":"` + pos.String() + `",` + strings.TrimPrefix(msg, "{")
 }
 
 // memberOf returns s's member value, if s has joined.
@@ -74,31 +112,75 @@ func (r *room) broadcast(ctx context.Context, e event) {
 
 // join makes s a member and welcomes it with the list of the others. Both
 // happen under the room's lock, so that no event sent to members can reach
-// s before its welcome.
-func (r *room) join(ctx context.Context, s *sockjs.Session, me member) (leave func(), err error) {
+// s before its welcome. A client that comes back with since gets the events
+// it missed, then its welcome, which says whether they are all there.
+func (r *room) join(ctx context.Context, s *sockjs.Session, me member, since *sockjs.Position) (leave func(), err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var others []member
-	r.h.Range(func(o *sockjs.Session) bool {
-		if m, ok := memberOf(o); ok && o != s {
-			others = append(others, m)
-		}
-		return true
-	})
+	others, err := r.others(ctx, s)
+	if err != nil {
+		return nil, err
+	}
 	slices.SortFunc(others, func(a, b member) int { return strings.Compare(a.User, b.User) })
 	s.Set(memberKey{}, me)
-	_ = s.SendJSON(event{Type: "welcome", User: me.User, Transport: me.Transport, Users: others})
-	unsubscribe, err := r.h.Subscribe(ctx, s, roomTopic)
+	welcome := event{Type: "welcome", User: me.User, Transport: me.Transport, Users: others}
+	opts := sockjs.SubscribeOptions{Since: since}
+	if since == nil {
+		_ = s.SendJSON(welcome) // first, then every event after it
+	}
+	sub, err := r.h.SubscribeWith(ctx, s, roomTopic, opts)
 	if err != nil {
 		s.Set(memberKey{}, nil)
 		return nil, err
 	}
+	if since != nil {
+		// After the events it missed, now queued: the page applies them,
+		// then takes the welcome's list of who is here now.
+		welcome.Recovered = &sub.Recovered
+		_ = s.SendJSON(welcome)
+	}
+	leavePresence := func() {}
+	if r.shared {
+		info, _ := json.Marshal(me)
+		if leavePresence, err = r.h.Join(ctx, s, roomTopic, string(info)); err != nil {
+			sub.Unsubscribe()
+			s.Set(memberKey{}, nil)
+			return nil, err
+		}
+	}
 	return func() {
 		r.mu.Lock()
-		unsubscribe()
+		sub.Unsubscribe()
+		leavePresence()
 		s.Set(memberKey{}, nil)
 		r.mu.Unlock()
 	}, nil
+}
+
+// others lists the members but s: those of every node (presence), or
+// without it this node's.
+func (r *room) others(ctx context.Context, s *sockjs.Session) ([]member, error) {
+	var others []member
+	if !r.shared {
+		r.h.Range(func(o *sockjs.Session) bool {
+			if m, ok := memberOf(o); ok && o != s {
+				others = append(others, m)
+			}
+			return true
+		})
+		return others, nil
+	}
+	present, err := r.h.Members(ctx, roomTopic)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range present {
+		var m member
+		if json.Unmarshal([]byte(p.Info), &m) == nil && p.ID != s.ID() {
+			others = append(others, m)
+		}
+	}
+	return others, nil
 }
 
 // serve runs one user's session. The first message a client sends is its
@@ -108,8 +190,15 @@ func (r *room) serve(ctx context.Context, s *sockjs.Session) {
 	if err != nil {
 		return
 	}
+	var since *sockjs.Position
+	var back hello // a returning page sends {"name":…,"since":…}
+	if strings.HasPrefix(name, "{") && json.Unmarshal([]byte(name), &back) == nil {
+		if p, err := sockjs.ParsePosition(back.Since); err == nil {
+			name, since = back.Name, &p
+		}
+	}
 	me := member{User: cleanName(name, r.nextID.Add(1)), Transport: s.Transport()}
-	leave, err := r.join(ctx, s, me)
+	leave, err := r.join(ctx, s, me, since)
 	if err != nil {
 		s.Close(sockjs.CloseInternalError, "Chat unavailable")
 		return

@@ -7,9 +7,12 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/sockline/sockline/cluster/redis"
+	"github.com/sockline/sockline/history"
 	"github.com/sockline/sockline/sockjs"
 	"github.com/sockline/sockline/stomp"
 )
@@ -31,7 +34,21 @@ type chat struct {
 // newChat wires everything; stompjsFile is the bundle to serve ("" to let
 // the page use the CDN).
 func newChat(opts sockjs.Options, stompjsFile string) *chat {
-	srv := stomp.NewServer(stomp.Config{Authenticate: authenticate, Authorize: authorize})
+	cfg := stomp.Config{Authenticate: authenticate, Authorize: authorize,
+		// rooms keep their last 1000 messages (10 minutes), so that a page
+		// that reconnects catches up; pages show who is in their room
+		History:  stomp.HistoryConfig{Rules: []history.Rule{{Pattern: "/topic/rooms/*", Bounds: history.Bounds{Size: 1000, TTL: 10 * time.Minute}}}},
+		Presence: stomp.PresenceConfig{Enabled: true},
+	}
+	if opts.Cluster != nil { // one node of a cluster: topics, history and presence shared
+		cfg.Bus = opts.Cluster.Bus
+		if b, ok := opts.Cluster.Bus.(*redis.Bus); ok {
+			cfg.History.Store, cfg.Presence.Store = b.History(), b.Presence()
+		} else { // no shared store on this engine: neither
+			cfg.History, cfg.Presence = stomp.HistoryConfig{}, stomp.PresenceConfig{}
+		}
+	}
+	srv := stomp.NewServer(cfg)
 	srv.Handle("/app/rooms/{room}", say)
 	srv.Handle("/app/private/{user}", whisper)
 	c := &chat{srv: srv, h: sockjs.NewHandler(opts, srv.ServeSession)}
@@ -78,10 +95,14 @@ func authorize(_ context.Context, _ stomp.Principal, op stomp.Op, dest string) e
 	switch {
 	case op == stomp.OpSend && strings.HasPrefix(dest, "/app/"):
 		return nil
-	case op == stomp.OpSubscribe && dest == "/user/queue/private":
+	case op == stomp.OpSubscribe && (dest == "/user/queue/private" || dest == "/user/queue/errors"):
 		return nil
 	case op == stomp.OpSubscribe && strings.HasPrefix(dest, "/topic/rooms/") && names.MatchString(dest[len("/topic/rooms/"):]):
 		return nil
+	case op == stomp.OpSubscribe && strings.HasPrefix(dest, "/topic/presence.rooms/") && names.MatchString(dest[len("/topic/presence.rooms/"):]):
+		return nil // a room's joins and leaves
+	case op == stomp.OpSubscribe && strings.HasPrefix(dest, "/app/presence/rooms/") && names.MatchString(dest[len("/app/presence/rooms/"):]):
+		return nil // a room's members
 	}
 	return fmt.Errorf("%w: %s to %s is not allowed", stomp.ErrRefused, op, dest)
 }

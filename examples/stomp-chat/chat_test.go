@@ -9,6 +9,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/sockline/sockline/sockjs"
 	"github.com/sockline/sockline/stomp"
@@ -28,6 +31,7 @@ func TestAuthorize(t *testing.T) {
 		{stomp.OpSubscribe, "/topic/rooms/lobby", true},
 		{stomp.OpSubscribe, "/topic/rooms/a/b", false},
 		{stomp.OpSubscribe, "/user/queue/private", true},
+		{stomp.OpSubscribe, "/user/queue/errors", true},
 		{stomp.OpSubscribe, "/queue/anything", false},
 	}
 	for _, tt := range tests {
@@ -92,3 +96,59 @@ func get(t *testing.T, url string) string {
 }
 
 func writeFile(name, s string) error { return os.WriteFile(name, []byte(s), 0o600) }
+
+// A whitespace-only message or a bad addressee is refused on
+// /user/queue/errors; the session stays and the next message goes through.
+func TestBadInputKeepsSession(t *testing.T) {
+	t.Parallel()
+	c := newChat(sockjs.Options{RawWebSocket: true}, "")
+	srv := httptest.NewServer(c.router)
+	defer func() {
+		srv.Close()
+		_ = c.shutdown(context.Background())
+	}()
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/stomp/websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	var dec stomp.Decoder
+	send := func(s string) {
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next := func() *stomp.Frame {
+		for {
+			if f, err := dec.Next(); err != nil {
+				t.Fatal(err)
+			} else if f != nil {
+				return f
+			}
+			_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+			_, b, err := ws.ReadMessage()
+			if err != nil {
+				t.Fatalf("connection ended: %v", err)
+			}
+			dec.Feed(b)
+		}
+	}
+	send("CONNECT\naccept-version:1.2\nlogin:Ann\n\n\x00")
+	if f := next(); f.Command != "CONNECTED" {
+		t.Fatal(f.Command)
+	}
+	send("SUBSCRIBE\nid:e\ndestination:/user/queue/errors\n\n\x00SUBSCRIBE\nid:r\ndestination:/topic/rooms/lobby\nreceipt:r\n\n\x00")
+	if f := next(); f.Command != "RECEIPT" {
+		t.Fatal(f.Command)
+	}
+	for _, bad := range []string{"SEND\ndestination:/app/rooms/lobby\n\n   \x00", "SEND\ndestination:/app/private/no body\n\nhi\x00"} {
+		send(bad)
+		if f := next(); f.Command != "MESSAGE" || f.Header.Get("subscription") != "e" {
+			t.Fatalf("%s %v %q", f.Command, f.Header, f.Body)
+		}
+	}
+	send("SEND\ndestination:/app/rooms/lobby\n\nstill here\x00")
+	if f := next(); f.Command != "MESSAGE" || string(f.Body) != "still here" {
+		t.Fatalf("%s %v %q", f.Command, f.Header, f.Body)
+	}
+}

@@ -16,12 +16,14 @@ var page = template.Must(template.New("page").Parse(`<!doctype html>
 <style>
  body{font:15px sans-serif;max-width:44em;margin:2em auto}
  #log{border:1px solid #ccc;height:22em;overflow:auto;padding:.5em}
+ #members{color:#555;font-size:90%}
  .private{color:#a0a}.who{font-weight:bold}.room{color:#36c;font-size:80%}.err{color:#c00}
 </style>
 </head><body>
 <h1>Sockline STOMP chat</h1>
 <p id="status">connecting…</p>
 <form id="join">Room <input id="room" size="12"> <button>Join</button></form>
+<p id="members"></p>
 <div id="log"></div>
 <form id="f">To <input id="to" size="10" placeholder="(room)"> <input id="msg" autocomplete="off" size="40" disabled> <button id="send" disabled>Send</button></form>
 <script>
@@ -30,7 +32,16 @@ var page = template.Must(template.New("page").Parse(`<!doctype html>
   var server = params.get('server') || (location.origin + '/stomp');
   var transport = params.get('transport');
   var name = params.get('name') || '';
-  var room = null, roomSub = null;
+  var room = null, roomSub = null, presenceSubs = [];
+  // last[room] is the position of the last message shown, to resubscribe
+  // from after a reconnect; members holds the room's members by id.
+  var last = {}, members = new Map();
+  window.chatMembers = [];
+  function showMembers() {
+    var names = Array.from(members.values()).sort();
+    window.chatMembers = names;
+    document.getElementById('members').textContent = 'in #' + room + ': ' + names.join(', ');
+  }
   var log = document.getElementById('log');
   var status = document.getElementById('status');
   window.chatLog = [];
@@ -52,17 +63,51 @@ var page = template.Must(template.New("page").Parse(`<!doctype html>
       return sock;
     },
     connectHeaders: {login: name},
-    reconnectDelay: 0
+    reconnectDelay: 1000 // reconnect, and catch up (see join)
   });
   window.chatClient = client;
+  // Room names become destination segments: the server refuses others,
+  // and a refused SUBSCRIBE is a protocol error that ends the session, so
+  // the page checks first.
+  var roomName = /^[A-Za-z0-9_-]{1,32}$/;
   function join(r) {
-    if (roomSub) roomSub.unsubscribe();
+    if (!roomName.test(r)) {
+      line('err', [['', 'error: room names are 1 to 32 letters, digits, - or _']], {kind: 'error', text: 'bad room name'});
+      return;
+    }
+    if (roomSub && client.connected) roomSub.unsubscribe();
+    presenceSubs.forEach(function (s) { if (client.connected) s.unsubscribe(); });
     room = r;
     document.getElementById('room').value = r;
+    members = new Map();
+    showMembers();
+    // Joins and leaves, then the members as they are now.
+    presenceSubs = [
+      client.subscribe('/topic/presence.rooms/' + r, function (m) {
+        var ev = JSON.parse(m.body);
+        if (ev.joined) members.set(ev.member.id, ev.member.info); else members.delete(ev.member.id);
+        showMembers();
+      }),
+      client.subscribe('/app/presence/rooms/' + r, function (m) {
+        JSON.parse(m.body).forEach(function (mb) { members.set(mb.id, mb.info); });
+        showMembers();
+      })
+    ];
+    // From the message after the last one shown (x-stream-offset), in the
+    // same stream (x-stream-epoch); the first time, from now on.
+    var headers = {receipt: 'join-' + r, 'x-presence': 'true', 'x-stream-offset': 'next'};
+    if (last[r]) {
+      headers['x-stream-offset'] = 'offset=' + (last[r].offset + 1);
+      headers['x-stream-epoch'] = last[r].epoch;
+    }
     roomSub = client.subscribe('/topic/rooms/' + r, function (m) {
+      if (m.headers['x-stream-recovered'] === 'false') {
+        line('err', [['', '(messages sent while you were away could not be recovered)']], {kind: 'lost', room: r});
+      }
+      last[r] = {offset: Number(m.headers['x-stream-offset']), epoch: m.headers['x-stream-epoch']};
       line('msg', [['room', '#' + m.headers['x-room'] + ' '], ['who', m.headers['x-from']], ['', ': ' + m.body]],
         {kind: 'room', room: m.headers['x-room'], from: m.headers['x-from'], text: m.body});
-    }, {receipt: 'join-' + r});
+    }, headers);
   }
   client.onConnect = function (frame) {
     status.textContent = 'you are ' + frame.headers['user-name'] + ', connected with ' + client.sock.transport;
@@ -70,13 +115,18 @@ var page = template.Must(template.New("page").Parse(`<!doctype html>
       line('private', [['who', m.headers['x-from'] + ' → ' + m.headers['x-to']], ['', ': ' + m.body]],
         {kind: 'private', from: m.headers['x-from'], to: m.headers['x-to'], text: m.body});
     });
+    // Application errors (an empty message, a bad addressee) come here;
+    // the session stays.
+    client.subscribe('/user/queue/errors', function (m) {
+      line('err', [['', 'error: ' + m.body]], {kind: 'error', text: m.body});
+    });
     client.onUnhandledReceipt = function (f) {
       if (f.headers['receipt-id'] === 'join-' + room) {
         window.chatJoined = room;
         status.textContent = status.textContent.replace(/ in #.*$/, '') + ' in #' + room;
       }
     };
-    join(params.get('room') || 'lobby');
+    join(room || params.get('room') || 'lobby');
     document.getElementById('msg').disabled = false;
     document.getElementById('send').disabled = false;
   };

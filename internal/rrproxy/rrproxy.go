@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // Proxy is a round-robin reverse proxy on 127.0.0.1.
@@ -26,7 +27,9 @@ type Proxy struct {
 
 	next     atomic.Uint64
 	backends []*httputil.ReverseProxy
+	urls     []string
 	counts   []atomic.Int64
+	down     []atomic.Bool // set by CheckHealth
 }
 
 // Start starts a proxy in front of backends (base URLs such as
@@ -36,7 +39,7 @@ func Start(t testing.TB, backends ...string) *Proxy {
 	if len(backends) == 0 {
 		t.Fatal("rrproxy: no backends")
 	}
-	p := &Proxy{counts: make([]atomic.Int64, len(backends))}
+	p := &Proxy{counts: make([]atomic.Int64, len(backends)), down: make([]atomic.Bool, len(backends)), urls: backends}
 	for _, b := range backends {
 		u, err := url.Parse(b)
 		if err != nil {
@@ -80,8 +83,16 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		body = b
 	}
 	start := p.next.Add(1) - 1
-	for try := range uint64(len(p.backends)) {
-		i := int((start + try) % uint64(len(p.backends)))
+	n := uint64(len(p.backends))
+	allDown := true
+	for i := range p.down {
+		allDown = allDown && p.down[i].Load()
+	}
+	for try := range n {
+		i := int((start + try) % n)
+		if p.down[i].Load() && !allDown {
+			continue // marked down by its health check
+		}
 		p.counts[i].Add(1)
 		refused := false
 		rr := r.Clone(context.WithValue(r.Context(), refusedKey{}, &refused))
@@ -96,6 +107,46 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	http.Error(w, "rrproxy: every backend refused the connection", http.StatusBadGateway)
+}
+
+// CheckHealth checks path on every backend each interval until t ends,
+// as HAProxy's option httpchk does with fall 1 and rise 1: a backend that
+// does not answer 200 within the interval gets no request until it does
+// again (unless every backend is down). A draining node says 503 there
+// before it stops taking connections (examples/internal/run.HealthPath), so
+// a balancer that checks it sends it nothing once it has gone, with no
+// race against its listener closing.
+func (p *Proxy) CheckHealth(t testing.TB, path string, interval time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	client := &http.Client{Timeout: interval, Transport: &http.Transport{DisableKeepAlives: true}}
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			for i, base := range p.urls {
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+				if err != nil {
+					return
+				}
+				res, err := client.Do(req)
+				up := err == nil && res.StatusCode == http.StatusOK
+				if err == nil {
+					_, _ = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+				}
+				p.down[i].Store(!up)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
 }
 
 // Served returns how many requests each backend was sent, in order.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -131,4 +132,51 @@ func TestRefusingBackendIsSkipped(t *testing.T) {
 	if b, _ := io.ReadAll(res.Body); string(b) != "the body" {
 		t.Fatalf("replayed body %q", b)
 	}
+}
+
+// A backend whose health check fails gets no request until it passes again.
+func TestUnhealthyBackendGetsNothing(t *testing.T) {
+	var sick atomic.Bool
+	mk := func(name string, checked *atomic.Bool) *httptest.Server {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/healthz" {
+				if checked != nil && checked.Load() {
+					w.WriteHeader(http.StatusServiceUnavailable)
+				}
+				return
+			}
+			_, _ = io.WriteString(w, name)
+		}))
+		t.Cleanup(s.Close)
+		return s
+	}
+	a, b := mk("a", nil), mk("b", &sick)
+	p := Start(t, a.URL, b.URL)
+	p.CheckHealth(t, "/healthz", 20*time.Millisecond)
+	waitFor := func(want, alt string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var got []string
+			for range 4 {
+				got = append(got, get(t, p.URL+"/"))
+			}
+			if s := strings.Join(got, ""); s == want || s == alt || time.Now().After(deadline) {
+				if s != want && s != alt {
+					t.Fatalf("backends answering %q, want %q", s, want)
+				}
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	sick.Store(true)
+	waitFor("aaaa", "aaaa")
+	for range 20 { // and it stays so, whatever the round-robin turn
+		if s := get(t, p.URL+"/"); s != "a" {
+			t.Fatalf("the unhealthy backend answered %q", s)
+		}
+	}
+	sick.Store(false)
+	waitFor("abab", "baba")
 }

@@ -67,6 +67,11 @@ type Server struct {
 	caPEM  []byte // the throw-away CA when opts.TLS
 	caFile string
 
+	// extra are more redis-server arguments (a cluster node's); sentinel
+	// makes the server a sentinel whose whole configuration is conf.
+	extra    []string
+	sentinel bool
+
 	mu     sync.Mutex
 	proc   *os.Process
 	exited chan struct{} // closed when proc has been waited for
@@ -190,6 +195,9 @@ func (s *Server) Restart(t testing.TB) {
 
 func (s *Server) start() error {
 	var args []string
+	if s.sentinel {
+		return s.run([]string{s.conf, "--sentinel"})
+	}
 	if s.conf != "" {
 		args = append(args, s.conf) // a config file must come first
 	}
@@ -213,6 +221,11 @@ func (s *Server) start() error {
 		"--protected-mode", "yes",
 		"--loglevel", "warning",
 	)
+	return s.run(append(args, s.extra...))
+}
+
+// run starts redis-server with args and waits until it answers.
+func (s *Server) run(args []string) error {
 	cmd := exec.Command(s.bin, args...)
 	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -449,6 +462,34 @@ func quoteConf(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// freeBusPort returns a free port p whose cluster bus port p+10000 is free
+// too, and below 65536.
+func freeBusPort() (int, error) {
+	for range 200 {
+		p, err := freePort()
+		if err != nil {
+			return 0, err
+		}
+		if p+10000 >= 65536 {
+			// Ephemeral ports are often above 55535: take one below.
+			p = 20000 + p%30000
+		}
+		if portFree(p) && portFree(p+10000) {
+			return p, nil
+		}
+	}
+	return 0, errors.New("no port p with p and p+10000 both free")
+}
+
+func portFree(p int) bool {
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
 }
 
 func freePort() (int, error) {

@@ -2,10 +2,14 @@ package run
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/sockline/sockline/cluster/redis"
 	"github.com/sockline/sockline/sockjs"
@@ -34,6 +38,14 @@ type ClusterConfig struct {
 	// each handler takes direct connections from the other nodes, on a
 	// port of its own (see sockjs.Cluster.DirectListener); empty: none.
 	Direct string
+	// NATS is the -nats flag: the cluster runs on NATS instead of Redis.
+	NATS string
+	// RedisCluster is the -redis-cluster flag: seed nodes of a Redis
+	// Cluster, comma-separated (host:port or redis:// URLs).
+	RedisCluster string
+	// RedisSentinel is the -redis-sentinel flag: MASTER@HOST:PORT,... the
+	// master name the sentinels monitor and their addresses.
+	RedisSentinel string
 }
 
 // DirectUsage is the help text of the examples' -direct flag.
@@ -54,33 +66,39 @@ func DirectListener(host string) (net.Listener, error) {
 
 // Usage texts of the examples' cluster flags.
 const (
-	NodeUsage    = "this node's name in the cluster (host:port, a pod name): unique among the nodes alive at one time; a restart under the same name is safe (default: host name and process id)"
-	RedisCAUsage = "PEM file of the CA(s) that signed the rediss:// server's certificate (default: the system's roots)"
+	RedisClusterUsage  = "Redis Cluster seed nodes, HOST:PORT,HOST:PORT,... (or redis://... URLs), to run as one node of a cluster on a Redis Cluster (sharded pub/sub, Redis 7); instead of -redis"
+	RedisSentinelUsage = "MASTER@HOST:PORT,HOST:PORT,...: the master name Redis Sentinel monitors and the sentinels' addresses, to run as one node of a cluster on the master they name (followed across failovers); instead of -redis"
+	NodeUsage          = "this node's name in the cluster (host:port, a pod name): unique among the nodes alive at one time; a restart under the same name is safe (default: host name and process id)"
+	RedisCAUsage       = "PEM file of the CA(s) that signed the rediss:// server's certificate (default: the system's roots)"
 )
 
-// Cluster connects to Redis as cfg says and returns the cluster template
-// for the example's handlers (each sets its own Service) and a function
-// that closes the connection after the handlers shut down. An empty
-// cfg.Redis returns nil: one process. The store adds a random epoch to the
-// node's name, so a restart under the same name is a new incarnation.
+// Cluster connects to Redis (one Redis, a Redis Cluster or Sentinel) or
+// NATS as cfg says and returns the cluster template for the example's
+// handlers (each sets its own Service) and a function that closes the
+// connection after the handlers shut down. No engine at all returns nil:
+// one process. The store adds a random epoch to the node's name, so a
+// restart under the same name is a new incarnation.
 func Cluster(cfg ClusterConfig) (*sockjs.Cluster, func(context.Context) error, error) {
-	addr := cfg.Redis
-	if addr == "" {
+	if cfg.NATS != "" {
+		return natsCluster(cfg)
+	}
+	if cfg.Redis == "" && cfg.RedisCluster == "" && cfg.RedisSentinel == "" {
 		return nil, func(context.Context) error { return nil }, nil
 	}
 	secret := os.Getenv(SecretEnv)
 	if len(secret) < 16 {
 		return nil, nil, fmt.Errorf("cluster mode needs $%s: the same random secret of at least 16 bytes on every node (for example: export %s=$(openssl rand -hex 32))", SecretEnv, SecretEnv)
 	}
-	rdb, err := redis.NewClientWith(addr, redis.ClientOptions{CAFile: cfg.RedisCA})
+	rdb, err := redisClient(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
+	addr := cfg.Engine()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		rdb.Close()
-		return nil, nil, fmt.Errorf("redis at %s does not answer: %w", addr, err)
+		return nil, nil, fmt.Errorf("%s does not answer: %w", addr, err)
 	}
 	node := cfg.Node
 	if node == "" {
@@ -98,4 +116,61 @@ func Cluster(cfg ClusterConfig) (*sockjs.Cluster, func(context.Context) error, e
 		return rdb.Close()
 	}
 	return &sockjs.Cluster{Store: store, Bus: bus, Secret: []byte(secret)}, closer, nil
+}
+
+// Engine describes the store the flags name, for logs: "Redis host:port",
+// "Redis Cluster a,b,c", "Redis Sentinel MASTER@a,b" or "NATS nats://...";
+// "" for one process.
+func (cfg ClusterConfig) Engine() string {
+	switch {
+	case cfg.NATS != "":
+		return "NATS " + cfg.NATS
+	case cfg.RedisCluster != "":
+		return "Redis Cluster " + cfg.RedisCluster
+	case cfg.RedisSentinel != "":
+		return "Redis Sentinel " + cfg.RedisSentinel
+	case cfg.Redis != "":
+		return "Redis " + cfg.Redis
+	}
+	return ""
+}
+
+// redisClient returns the client for the one Redis set-up cfg names.
+func redisClient(cfg ClusterConfig) (goredis.UniversalClient, error) {
+	n := 0
+	for _, v := range []string{cfg.Redis, cfg.RedisCluster, cfg.RedisSentinel} {
+		if v != "" {
+			n++
+		}
+	}
+	if n > 1 {
+		return nil, errors.New("give one of -redis, -redis-cluster and -redis-sentinel")
+	}
+	opts := redis.ClientOptions{CAFile: cfg.RedisCA}
+	switch {
+	case cfg.RedisCluster != "":
+		seeds := splitList(cfg.RedisCluster)
+		if len(seeds) == 0 {
+			return nil, errors.New("-redis-cluster: give HOST:PORT,HOST:PORT,... of some of the cluster's nodes")
+		}
+		return redis.NewClusterClient(seeds, opts)
+	case cfg.RedisSentinel != "":
+		master, addrs, ok := strings.Cut(cfg.RedisSentinel, "@")
+		if !ok || master == "" || len(splitList(addrs)) == 0 {
+			return nil, fmt.Errorf("-redis-sentinel %q: write it as MASTER@HOST:PORT,HOST:PORT,... (the master name the sentinels monitor, then their addresses)", cfg.RedisSentinel)
+		}
+		return redis.NewSentinelClient(master, splitList(addrs), opts)
+	}
+	return redis.NewClientWith(cfg.Redis, opts)
+}
+
+// splitList splits a comma-separated list, dropping empty items and spaces.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

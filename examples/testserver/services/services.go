@@ -10,9 +10,10 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/sockline/sockline/cluster/redis"
 	"github.com/sockline/sockline/examples/internal/run"
-	"github.com/sockline/sockline/pubsub"
 	"github.com/sockline/sockline/sockjs"
+	"github.com/sockline/sockline/stomp"
 )
 
 // Config tunes the services for tests.
@@ -30,6 +31,12 @@ type Config struct {
 	// MaxSessions bounds the sessions of each service (sockjs.Options);
 	// zero means the default.
 	MaxSessions int
+	// StompRelay, when set, carries /stomp's broker destinations to an
+	// external STOMP broker (testserver's -stomp-relay).
+	StompRelay stomp.BrokerRelay
+	// StompQueueStore, when set (redisqueue.New on the cluster's Redis),
+	// shares /stomp's queues between the nodes.
+	StompQueueStore stomp.QueueStore
 }
 
 // New returns a router with every service mounted, and a function that
@@ -89,11 +96,14 @@ func New(c Config) (*chi.Mux, func(context.Context) error) {
 	compressed := base
 	compressed.WebSocketCompression = true // permessage-deflate, frames of 512 bytes and more
 	mount("/compressed_echo", compressed, Echo)
-	var stompBus pubsub.Bus
+	stompCfg := StompConfig{Relay: c.StompRelay, QueueStore: c.StompQueueStore}
 	if c.Cluster != nil {
-		stompBus = c.Cluster.Bus
+		stompCfg.Bus = c.Cluster.Bus
+		if b, ok := c.Cluster.Bus.(*redis.Bus); ok { // with -redis: history and presence in Redis
+			stompCfg.History, stompCfg.Presence = b.History(), b.Presence()
+		}
 	}
-	stompServer := Stomp(stompBus)
+	stompServer := StompWith(stompCfg)
 	mount("/stomp", base, stompServer.ServeSession)
 	mount("/ticker", base, func(ctx context.Context, s *sockjs.Session) {
 		t := time.NewTicker(time.Second)

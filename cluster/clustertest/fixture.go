@@ -1,4 +1,4 @@
-package redis_test
+package clustertest
 
 import (
 	"context"
@@ -12,9 +12,7 @@ import (
 
 	"github.com/sockline/sockline/client"
 	"github.com/sockline/sockline/cluster"
-	"github.com/sockline/sockline/cluster/redis"
 	"github.com/sockline/sockline/internal/rrproxy"
-	"github.com/sockline/sockline/internal/testredis"
 	"github.com/sockline/sockline/pubsub"
 	"github.com/sockline/sockline/sockjs"
 )
@@ -25,24 +23,26 @@ type node struct {
 	name string
 	h    *sockjs.Handler
 	srv  *httptest.Server
-	bus  *redis.Bus
-	rdb  interface{ Close() error }
-	// h2store is the node's store, for a second service in a test.
-	h2store *redis.Store
-	// where tells on which node each session's handler runs.
+	bus  pubsub.Counter
+	conn *Node
+	// store is the node's store, for a second service in a test.
+	store cluster.Store
+	// opened receives the id of every session whose handler starts here.
 	opened chan string
 }
 
 type clusterFixture struct {
-	redis *testredis.Server
-	nodes []*node
-	proxy *rrproxy.Proxy
+	engine Engine
+	nodes  []*node
+	proxy  *rrproxy.Proxy
 	// forwardTimeout is the nodes' Cluster.ForwardTimeout; zero means 5 s.
 	forwardTimeout time.Duration
+	// lease is the nodes' store lease; zero means 1 s.
+	lease time.Duration
 	// wrapBus, when set, wraps a node's bus (to drop or hold messages).
-	wrapBus func(name string, b *redis.Bus) pubsub.Bus
+	wrapBus func(name string, b pubsub.Counter) pubsub.Bus
 	// wrapStore, when set, wraps a node's store (to slow it down).
-	wrapStore func(name string, s *redis.Store) cluster.Store
+	wrapStore func(name string, s cluster.Store) cluster.Store
 }
 
 // echoApp echoes, answers "where?" with the node that runs the handler, and
@@ -79,9 +79,9 @@ func echoApp(name string, opened chan<- string, h func() *sockjs.Handler) sockjs
 	}
 }
 
-func startCluster(t *testing.T, n int, opts sockjs.Options) *clusterFixture {
+func startCluster(t *testing.T, e Engine, n int, opts sockjs.Options) *clusterFixture {
 	t.Helper()
-	return (&clusterFixture{redis: testredis.Start(t)}).start(t, n, opts)
+	return (&clusterFixture{engine: e}).start(t, n, opts)
 }
 
 // start starts n nodes and the proxy in front of them.
@@ -98,16 +98,13 @@ func (f *clusterFixture) start(t *testing.T, n int, opts sockjs.Options) *cluste
 
 func (f *clusterFixture) startNode(t *testing.T, name string, opts sockjs.Options) *node {
 	t.Helper()
-	rdb, err := redis.NewClient(f.redis.URL())
-	if err != nil {
-		t.Fatal(err)
+	lease := f.lease
+	if lease == 0 {
+		lease = time.Second
 	}
-	store, err := redis.NewStore(rdb, redis.StoreOptions{Node: name, Lease: time.Second, Tombstone: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bus := redis.NewBus(rdb, redis.BusOptions{HealthCheck: 300 * time.Millisecond})
-	nd := &node{name: name, bus: bus, rdb: rdb, h2store: store, opened: make(chan string, 100)}
+	conn := f.engine.Connect(t, name, NodeOptions{Lease: lease, Tombstone: time.Minute, HealthCheck: 300 * time.Millisecond})
+	store, bus := conn.Store, conn.Bus
+	nd := &node{name: name, bus: bus, conn: conn, store: store, opened: make(chan string, 100)}
 	fwd := f.forwardTimeout
 	if fwd == 0 {
 		fwd = 5 * time.Second
@@ -127,7 +124,7 @@ func (f *clusterFixture) startNode(t *testing.T, name string, opts sockjs.Option
 	nd.srv = httptest.NewServer(mux)
 	t.Cleanup(func() {
 		nd.stop()
-		rdb.Close()
+		conn.Close()
 	})
 	f.nodes = append(f.nodes, nd)
 	return nd
@@ -139,13 +136,12 @@ var testSecret = []byte("test cluster secret, 32 bytes...")
 var stopOnce sync.Map
 
 // crash cuts the node off as a dead process would be: its port closes and
-// it stops talking to Redis (no renewal, no release), while its handler
+// it stops talking to the engine (no renewal, no release), while its handler
 // lives on unseen until the test ends.
 func (nd *node) crash() {
-	// Redis first: a killed process sends nothing more, not even the
+	// The engine first: a killed process sends nothing more, not even the
 	// cancels its requests' ends would send.
-	_ = nd.bus.Close()
-	_ = nd.rdb.Close()
+	nd.conn.Close()
 	nd.srv.CloseClientConnections()
 	nd.srv.Close()
 }
@@ -160,7 +156,7 @@ func (nd *node) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = nd.h.Shutdown(ctx)
-	_ = nd.bus.Close()
+	nd.conn.Close()
 }
 
 func dial(t *testing.T, url, transport string) *client.Conn {
@@ -186,62 +182,19 @@ func recv(t *testing.T, c *client.Conn) string {
 	return m
 }
 
-var httpTransports = []string{client.XHRStreaming, client.XHRPolling, client.EventSource}
+// Secret is the cluster secret of the suite's nodes, for an engine's own
+// tests that start nodes beside the suite's.
+var Secret = testSecret
 
-// Every HTTP transport echoes through a proxy that sends each request to the
-// next node: the sends and polls of one session land on every node.
-func TestClusterEchoThroughRoundRobinProxy(t *testing.T) {
-	f := startCluster(t, 3, sockjs.Options{})
-	for _, tr := range httpTransports {
-		t.Run(tr, func(t *testing.T) {
-			c := dial(t, f.proxy.URL+"/echo", tr)
-			const n = 300
-			var want []string
-			for i := range n {
-				m := fmt.Sprintf("%d ☃ \u2028 \U0001F600 %s", i, strings.Repeat("x", i%50))
-				want = append(want, m)
-				if err := c.Send(m); err != nil {
-					t.Fatal(err)
-				}
-			}
-			for i := range n {
-				if got := recv(t, c); got != want[i] {
-					t.Fatalf("message %d: got %q, want %q", i, got, want[i])
-				}
-			}
-		})
-	}
-	served := f.proxy.Served()
-	for i, n := range served {
-		if n == 0 {
-			t.Fatalf("node %d served no request: the proxy did not spread the load (%v)", i+1, served)
-		}
-	}
+// Dial opens a session on url over transport, closed when the test ends;
+// it fails the test after 20 s.
+func Dial(t *testing.T, url, transport string) *client.Conn {
+	t.Helper()
+	return dial(t, url, transport)
 }
 
-// The session's handler runs on the node that created it, whichever node
-// later requests reach.
-func TestClusterHandlerRunsOnTheOwnerOnly(t *testing.T) {
-	f := startCluster(t, 3, sockjs.Options{})
-	c := dial(t, f.proxy.URL+"/echo", client.XHRPolling)
-	first := ""
-	for range 6 {
-		if err := c.Send("where?"); err != nil {
-			t.Fatal(err)
-		}
-		got := recv(t, c)
-		if first == "" {
-			first = got
-		}
-		if got != first {
-			t.Fatalf("handler answered from %q, then from %q", first, got)
-		}
-	}
-	opened := 0
-	for _, nd := range f.nodes {
-		opened += len(nd.opened)
-	}
-	if opened != 1 {
-		t.Fatalf("%d handlers started for one session, want 1", opened)
-	}
+// Recv returns the next message of c; it fails the test after 20 s.
+func Recv(t *testing.T, c *client.Conn) string {
+	t.Helper()
+	return recv(t, c)
 }

@@ -1,4 +1,4 @@
-package redis_test
+package clustertest
 
 import (
 	"bufio"
@@ -15,8 +15,8 @@ import (
 // A carried stream over TLS + HTTP/2, on servers with the application's
 // own WriteTimeout: idle past it, the edge node's response must live on and
 // still carry a message that arrives later.
-func TestClusterCarriedStreamOverHTTP2WithServerTimeouts(t *testing.T) {
-	f := startCluster(t, 2, sockjs.Options{HeartbeatDelay: time.Minute})
+func testClusterCarriedStreamOverHTTP2WithServerTimeouts(t *testing.T, e Engine) {
+	f := startCluster(t, e, 2, sockjs.Options{HeartbeatDelay: time.Minute})
 	var urls []string
 	var client *http.Client
 	for _, nd := range f.nodes {

@@ -1,4 +1,4 @@
-package redis_test
+package clustertest
 
 import (
 	"bufio"
@@ -72,8 +72,8 @@ func readLine(t *testing.T, br *bufio.Reader) string {
 
 // The one-receiver rule holds across nodes: a second receiving request on a
 // third node gets 2010 while the first, on a second node, still streams.
-func TestClusterAnotherConnectionAcrossNodes(t *testing.T) {
-	f := startCluster(t, 3, sockjs.Options{})
+func testClusterAnotherConnectionAcrossNodes(t *testing.T, e Engine) {
+	f := startCluster(t, e, 3, sockjs.Options{})
 	n1, n2, n3 := f.nodes[0].srv.URL+"/echo", f.nodes[1].srv.URL+"/echo", f.nodes[2].srv.URL+"/echo"
 	if code, body := post(t, n1+"/000/s2010/xhr", ""); code != 200 || body != "o\n" {
 		t.Fatalf("open on n1: %d %q", code, body)
@@ -94,8 +94,8 @@ func TestClusterAnotherConnectionAcrossNodes(t *testing.T) {
 
 // Streams end at the response limit and the client opens new ones, on other
 // nodes each time, without losing or repeating a message.
-func TestClusterResponseLimitRolloverLosesNothing(t *testing.T) {
-	f := startCluster(t, 2, sockjs.Options{ResponseLimit: 1024})
+func testClusterResponseLimitRolloverLosesNothing(t *testing.T, e Engine) {
+	f := startCluster(t, e, 2, sockjs.Options{ResponseLimit: 1024})
 	for _, tr := range []string{client.XHRStreaming, client.EventSource} {
 		t.Run(tr, func(t *testing.T) {
 			c := dial(t, f.proxy.URL+"/echo", tr)
@@ -116,8 +116,8 @@ func TestClusterResponseLimitRolloverLosesNothing(t *testing.T) {
 }
 
 // Heartbeats reach a receiver whose request was carried to another node.
-func TestClusterHeartbeatsOnACarriedStream(t *testing.T) {
-	f := startCluster(t, 2, sockjs.Options{HeartbeatDelay: 300 * time.Millisecond})
+func testClusterHeartbeatsOnACarriedStream(t *testing.T, e Engine) {
+	f := startCluster(t, e, 2, sockjs.Options{HeartbeatDelay: 300 * time.Millisecond})
 	n1, n2 := f.nodes[0].srv.URL+"/echo", f.nodes[1].srv.URL+"/echo"
 	if code, body := post(t, n1+"/000/shb/xhr", ""); code != 200 || body != "o\n" {
 		t.Fatalf("open on n1: %d %q", code, body)
@@ -132,8 +132,8 @@ func TestClusterHeartbeatsOnACarriedStream(t *testing.T) {
 }
 
 // Broadcast from any node reaches sessions on every node, once each.
-func TestClusterBroadcastReachesEveryNode(t *testing.T) {
-	f := startCluster(t, 3, sockjs.Options{})
+func testClusterBroadcastReachesEveryNode(t *testing.T, e Engine) {
+	f := startCluster(t, e, 3, sockjs.Options{})
 	var conns []*client.Conn
 	for _, nd := range f.nodes {
 		for _, tr := range []string{client.WebSocket, client.XHRStreaming} {
@@ -163,8 +163,8 @@ func TestClusterBroadcastReachesEveryNode(t *testing.T) {
 }
 
 // Publish on any node reaches the topic's subscribers on every node, once.
-func TestClusterTopicsReachEveryNode(t *testing.T) {
-	f := startCluster(t, 3, sockjs.Options{})
+func testClusterTopicsReachEveryNode(t *testing.T, e Engine) {
+	f := startCluster(t, e, 3, sockjs.Options{})
 	var subs []*client.Conn
 	for _, nd := range f.nodes {
 		for _, tr := range []string{client.WebSocket, client.XHRStreaming} {
@@ -210,8 +210,8 @@ func TestClusterTopicsReachEveryNode(t *testing.T) {
 
 // A node that dies loses only its own sessions: once their lease runs out
 // the next request gets a close frame, and the other nodes' sessions go on.
-func TestClusterNodeDeathEndsOnlyItsSessions(t *testing.T) {
-	f := startCluster(t, 3, sockjs.Options{})
+func testClusterNodeDeathEndsOnlyItsSessions(t *testing.T, e Engine) {
+	f := startCluster(t, e, 3, sockjs.Options{})
 	n1, n2 := f.nodes[0].srv.URL+"/echo", f.nodes[1].srv.URL+"/echo"
 	if code, body := post(t, n1+"/000/doomed/xhr", ""); code != 200 || body != "o\n" {
 		t.Fatalf("open on n1: %d %q", code, body)
@@ -242,10 +242,10 @@ func TestClusterNodeDeathEndsOnlyItsSessions(t *testing.T) {
 	}
 }
 
-// A Redis outage never blocks local websocket sessions, refuses HTTP
+// An engine outage never blocks local websocket sessions, refuses HTTP
 // requests it cannot route with 503, and the cluster recovers by itself.
-func TestClusterRedisOutageAndRecovery(t *testing.T) {
-	f := startCluster(t, 2, sockjs.Options{})
+func testClusterEngineOutageAndRecovery(t *testing.T, e Engine) {
+	f := startCluster(t, e, 2, sockjs.Options{})
 	n1 := f.nodes[0].srv.URL + "/echo"
 	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(n1, "http")+"/000/wsout/websocket", nil)
 	if err != nil {
@@ -263,7 +263,7 @@ func TestClusterRedisOutageAndRecovery(t *testing.T) {
 	if got := readWS(); got != "o" {
 		t.Fatalf("websocket opened with %q", got)
 	}
-	f.redis.Stop()
+	f.engine.Stop(t)
 	if err := ws.WriteMessage(websocket.TextMessage, []byte(`["during outage"]`)); err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +273,7 @@ func TestClusterRedisOutageAndRecovery(t *testing.T) {
 	if code, body := post(t, f.proxy.URL+"/echo/000/newsess/xhr", ""); code != http.StatusServiceUnavailable {
 		t.Fatalf("new HTTP session during the outage: %d %q, want 503", code, body)
 	}
-	f.redis.Restart(t)
+	f.engine.Start(t)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -291,7 +291,7 @@ func TestClusterRedisOutageAndRecovery(t *testing.T) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the cluster did not recover within 20s of Redis coming back: %v", err)
+			t.Fatalf("the cluster did not recover within 20s of the engine coming back: %v", err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -299,10 +299,10 @@ func TestClusterRedisOutageAndRecovery(t *testing.T) {
 
 // Two services sharing one Store and Bus keep their sessions apart, even
 // under the same session id.
-func TestClusterServicesShareRedisWithoutMixing(t *testing.T) {
-	f := startCluster(t, 1, sockjs.Options{})
+func testClusterServicesShareTheEngineWithoutMixing(t *testing.T, e Engine) {
+	f := startCluster(t, e, 1, sockjs.Options{})
 	other := sockjs.NewHandler(sockjs.Options{Cluster: &sockjs.Cluster{
-		Store: f.nodes[0].h2store, Bus: f.nodes[0].bus, Service: "other", Secret: testSecret,
+		Store: f.nodes[0].store, Bus: f.nodes[0].bus, Service: "other", Secret: testSecret,
 	}}, func(ctx context.Context, s *sockjs.Session) { _ = s.Send("other service") })
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -1,0 +1,14 @@
+// Package clustertest is the cluster suite every engine runs: the
+// scenarios of several Sockline nodes sharing sessions (every HTTP
+// transport through a round-robin proxy, the one-receiver rule across
+// nodes, rollover, heartbeats, broadcast and topics, node death, engine
+// outages, restarts under the same name, idle carried requests...) and the
+// conformance of a cluster.Store, all written against the [Engine]
+// interface. An engine's package runs them from its tests:
+//
+//	func TestSuite(t *testing.T) { clustertest.Run(t, newEngine) }
+//
+// It is a package of its own, not a _test file, so that every engine
+// (cluster/redis on one Redis, a Redis Cluster and Sentinel; cluster/nats)
+// runs the same scenarios instead of a copy.
+package clustertest
