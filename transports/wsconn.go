@@ -64,6 +64,12 @@ type wsConn struct {
 	silence *time.Timer // ends a silent connection waiting in the poller
 	// deadline is the read deadline last set, in Unix nanoseconds.
 	deadline atomic.Int64
+	// The reader's wait between messages (wsactive.go), guarded by rmu.
+	rmu        sync.Mutex
+	rstate     uint8       // readerParked, ...
+	rbusy      bool        // a message came since ridle was armed
+	ridleArmed bool        // ridle will run evict
+	ridle      *time.Timer // evicts a reader that waits too long
 
 	endOnce sync.Once
 }
@@ -235,6 +241,7 @@ func (wc *wsConn) end(err error) {
 		if wc.silence != nil {
 			wc.silence.Stop()
 		}
+		wc.setReaderState(readerDone)
 		wc.release()
 	})
 }

@@ -74,19 +74,28 @@ func (wc *wsConn) startReading() {
 // readable runs on the poller's goroutine: a writer goroutine reads.
 func (wc *wsConn) readable() { startWriter((*wsReader)(wc)) }
 
-// readBurst reads and delivers every message the client has sent, then
-// waits in the poller again.
+// readBurst reads and delivers every message the client sends until it
+// has been quiet for a while (see waitActive), then waits in the poller
+// again. A burst of pongs alone parks as soon as nothing is left to read.
 func (wc *wsConn) readBurst() {
 	wc.borrowReadBuffer()
 	_, _ = wc.br.Peek(1) // the poller said readable: this does not wait
+	data := false
 	for {
 		if !wc.skipPong() {
 			if err := wc.readNext(); err != nil {
 				wc.end(err)
 				return
 			}
+			data = true
 		}
-		if wc.br.Buffered() == 0 && !wc.watch.pending() {
+		if wc.br.Buffered() > 0 {
+			continue
+		}
+		if data && wc.waitActive() {
+			continue
+		}
+		if data || !wc.watch.pending() {
 			wc.park()
 			return
 		}
@@ -118,6 +127,7 @@ func (wc *wsConn) skipPong() bool {
 // renews it before each message: a slow application is not a silent
 // client.
 func (wc *wsConn) park() {
+	wc.setReaderState(readerParked)
 	wc.rbuf, wc.msgs = nil, nil
 	wc.lendReadBuffer()
 	wc.extendReadDeadline()
