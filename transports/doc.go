@@ -50,7 +50,10 @@
 // client in one epoll set shared by the process (poller_linux.go) instead
 // of a reader goroutine parked on it; a goroutine reads only once the
 // descriptor is readable (see wspoll.go), and a waiting websocket lends
-// its read buffer out. These keep a reader goroutine, as before: TLS
+// its read buffer out. A websocket that has just delivered a message keeps
+// reading in its goroutine until its client has been quiet for 200-400 ms
+// (wsactive.go): a busy connection does not pay a round through the poller
+// per message. These keep a reader goroutine, as before: TLS
 // connections (crypto/tls buffers records and must read to see them),
 // websockets whose ResponseWriter gorilla cannot hijack directly or whose
 // read buffer is 256 bytes or less, and every connection on systems other
