@@ -273,6 +273,16 @@ func (s *Session) Recv(ctx context.Context) (string, error) {
 			return "", err
 		}
 		s.mu.Unlock()
+		if ctx == s.ctx {
+			// The session's own context ends only after done is closed
+			// (closeLocked): waiting on two channels keeps an idle handler
+			// lighter, and its context's Done channel unmade.
+			select {
+			case <-s.readyC:
+			case <-s.done:
+			}
+			continue
+		}
 		select {
 		case <-s.readyC:
 		case <-s.done:

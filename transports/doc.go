@@ -33,16 +33,32 @@
 // Receiver.Next, and writes each frame with a write deadline, then flushes.
 // The exception is an HTTP/1.1 streaming response (xhr_streaming,
 // eventsource, htmlfile): after its headers and prelude it goes on on the
-// hijacked connection, as a websocket does, with a reader goroutine that
-// watches for the client leaving and a writer only while frames are ready
-// (see stream.go); HTTP/2 streams, and those whose hijack a middleware
-// refuses, stay with net/http.
+// hijacked connection, as a websocket does, watching for the client
+// leaving and with a writer only while frames are ready (see stream.go);
+// HTTP/2 streams, and those whose hijack a middleware refuses, stay with
+// net/http.
 // A WebSocket connection outlives its handler, which returns after the
 // handshake so that an idle connection keeps neither net/http's goroutine
-// nor its buffers: one reader goroutine delivers messages and ends with
-// the connection, and a writer goroutine runs only while there is
-// something to write (the session notifies it through
-// Session.AttachFunc; writers never overlap). See wsconn.go.
+// nor its buffers: its reader delivers messages and ends with the
+// connection, and a writer goroutine runs only while there is something
+// to write (the session notifies it through Session.AttachFunc; writers
+// never overlap). See wsconn.go.
+//
+// # Idle connections hold no goroutine (linux)
+//
+// A hijacked plain TCP connection, websocket or stream, waits for its
+// client in one epoll set shared by the process (poller_linux.go) instead
+// of a reader goroutine parked on it; a goroutine reads only once the
+// descriptor is readable (see wspoll.go), and a waiting websocket lends
+// its read buffer out. A websocket that has just delivered a message keeps
+// reading in its goroutine until its client has been quiet for 200-400 ms
+// (wsactive.go): a busy connection does not pay a round through the poller
+// per message. These keep a reader goroutine, as before: TLS
+// connections (crypto/tls buffers records and must read to see them),
+// websockets whose ResponseWriter gorilla cannot hijack directly or whose
+// read buffer is 256 bytes or less, and every connection on systems other
+// than linux. HTTP/2 streams and unhijacked responses stay with net/http,
+// which holds the request's goroutine for the stream's life.
 // Sending requests (xhr_send, jsonp_send) write only their own short
 // answer: they take the session's send slot and reserve inbox room
 // (Session.BeginSend) before reading their body, then deliver all of its

@@ -2,7 +2,6 @@ package transports
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"errors"
 	"net/http"
@@ -24,12 +23,12 @@ const NameRawWebSocket = "rawwebsocket"
 // a WebSocket close frame with the session's close code and reason. Binary
 // messages and text that is not UTF-8 close the connection (1003, 1007).
 func (c *Config) RawWebSocket(s Sessions, w http.ResponseWriter, r *http.Request) {
-	conn, ok := c.upgrade(w, r)
+	conn, br, ok := c.upgrade(w, r)
 	if !ok {
 		return
 	}
 	sess := s.OpenConnection(rand.Text(), NameRawWebSocket, r)
-	c.serveWS(conn, sess, true, func() { // cannot happen: nobody else knows this session
+	c.serveWS(conn, br, sess, true, func() { // cannot happen: nobody else knows this session
 		c.wsClose(conn, websocket.CloseInternalServerErr, "")
 	})
 }
@@ -49,35 +48,33 @@ func rawText(q, buf []byte) (text, newBuf []byte) {
 	return buf, buf
 }
 
-// rawRead delivers the client's text messages as they are, empty ones
-// included, until the connection ends, and returns why it ended.
-func (c *Config) rawRead(ctx context.Context, conn *websocket.Conn, sess *session.Session) error {
-	c.watchPongs(ctx, conn)
-	var buf []byte
-	for {
-		c.extendReadDeadline(ctx, conn)
-		typ, data, err := c.readMessage(conn, buf)
-		buf = data
-		if err != nil && !errors.Is(err, errMessageTooBig) {
-			return err
-		}
-		var refused *session.CloseError
-		switch {
-		case err != nil:
-			refused = tooBigClose()
-		case typ != websocket.TextMessage:
-			refused = &session.CloseError{Code: websocket.CloseUnsupportedData, Reason: "Text messages only", Cause: session.ErrClientClosed}
-		case !utf8.Valid(data):
-			refused = &session.CloseError{Code: websocket.CloseInvalidFramePayloadData, Reason: "Invalid UTF-8", Cause: session.ErrClientClosed}
-		}
-		if refused != nil {
-			c.wsClose(conn, refused.Code, refused.Reason)
-			return refused
-		}
-		if err := sess.Deliver(ctx, []string{string(data)}); err != nil && !errors.Is(err, session.ErrClosed) {
-			return err
-		}
+// readRaw reads the client's next text message and delivers it as it
+// is, empty ones included; an error ends the connection and says why.
+func (wc *wsConn) readRaw() error {
+	c, conn := wc.c, wc.conn
+	wc.extendReadDeadline()
+	typ, data, err := c.readMessage(conn, wc.rbuf)
+	wc.rbuf = data
+	if err != nil && !errors.Is(err, errMessageTooBig) {
+		return err
 	}
+	var refused *session.CloseError
+	switch {
+	case err != nil:
+		refused = tooBigClose()
+	case typ != websocket.TextMessage:
+		refused = &session.CloseError{Code: websocket.CloseUnsupportedData, Reason: "Text messages only", Cause: session.ErrClientClosed}
+	case !utf8.Valid(data):
+		refused = &session.CloseError{Code: websocket.CloseInvalidFramePayloadData, Reason: "Invalid UTF-8", Cause: session.ErrClientClosed}
+	}
+	if refused != nil {
+		c.wsClose(conn, refused.Code, refused.Reason)
+		return refused
+	}
+	if err := wc.sess.Deliver(wc.ctx, []string{string(data)}); err != nil && !errors.Is(err, session.ErrClosed) {
+		return err
+	}
+	return nil
 }
 
 // wireCloseCode returns code if a WebSocket close frame may carry it, else

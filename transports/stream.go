@@ -20,8 +20,9 @@ import (
 // about 10 KiB of net/http's buffers, which made an idle streaming session
 // cost twice what an idle websocket does. Once the status line, headers
 // and prelude are out through net/http (chunked, as net/http chose), the
-// handler hijacks the connection and returns; one goroutine reads (to see
-// the client leave), and a writer runs only while frames are ready,
+// handler hijacks the connection and returns; the connection waits in the
+// shared poller to see the client leave (a reader goroutine where it
+// cannot: TLS, other systems), and a writer runs only while frames are ready,
 // writing each as an HTTP/1.1 chunk. The response ends as before, at the
 // close frame or the response limit, with the last chunk, and the
 // connection is then closed: it cannot go back to net/http's keep-alive
@@ -48,6 +49,9 @@ type streamConn struct {
 	// finished: the writer ended the response (close frame, limit or
 	// failed write), so the reader's end is no news.
 	finished atomic.Bool
+	// watch, when not nil, waits for the client in the shared poller
+	// instead of a reader goroutine (see readable).
+	watch *pollWatch
 }
 
 // canHijack reports whether w (or a ResponseWriter it wraps) can be
@@ -90,7 +94,11 @@ func (sc *streamConn) start(rcv *session.Receiver) {
 	if sc.c.Track != nil {
 		sc.release = sc.c.Track()
 	}
-	go sc.read()
+	sc.watch = newPollWatch(sc.conn, sc.readable)
+	if sc.watch == nil || sc.watch.arm() != nil {
+		sc.watch = nil
+		go sc.read()
+	}
 	startWriter(sc) // serves the wakes counted while setting up
 }
 
@@ -182,6 +190,33 @@ func (sc *streamConn) finish() {
 	sc.rcv.Detach()
 	sc.cancel()
 	_ = sc.conn.Close()
+	if sc.watch != nil && sc.watch.forget() {
+		sc.readEnded() // the poller will not see the closed connection
+	}
+}
+
+// pollReads bounds the reads readable makes before it lets the poller
+// serve other connections: a client that keeps sending holds it no longer.
+const pollReads = 16
+
+// readable runs on the poller's goroutine once the client has sent
+// something or gone: bytes are ignored, as read does, and the stream
+// waits again; the client's end ends it on a goroutine of its own.
+func (sc *streamConn) readable() {
+	var b [64]byte
+	for range pollReads {
+		_, wait, err := sc.watch.readNow(b[:])
+		if err != nil {
+			go sc.readEnded()
+			return
+		}
+		if wait {
+			break
+		}
+	}
+	if sc.watch.arm() != nil {
+		go sc.readEnded()
+	}
 }
 
 // read waits for the client to leave (or for finish to close the
@@ -195,6 +230,12 @@ func (sc *streamConn) read() {
 			break
 		}
 	}
+	sc.readEnded()
+}
+
+// readEnded releases the stream once the client has gone or the
+// connection was closed.
+func (sc *streamConn) readEnded() {
 	sc.endOnce.Do(func() {
 		sc.cancel()
 		// Unless the writer ended the response, the client left

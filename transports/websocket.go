@@ -1,7 +1,7 @@
 package transports
 
 import (
-	"context"
+	"bufio"
 	"errors"
 	"net"
 	"net/http"
@@ -45,9 +45,9 @@ func headerHasToken(h http.Header, name, token string) bool {
 	return false
 }
 
-func (c *Config) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Conn, bool) {
+func (c *Config) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Conn, *bufio.Reader, bool) {
 	if !checkUpgrade(w, r) {
-		return nil, false
+		return nil, nil, false
 	}
 	// Versions 7 and 8 (hybi drafts, old Firefox and Chrome) frame messages
 	// as RFC 6455 does; the protocol suite expects them accepted.
@@ -58,11 +58,16 @@ func (c *Config) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Con
 	if check == nil {
 		check = func(*http.Request) bool { return true }
 	}
+	own := ownReader(w, c.readBufferSize())
+	readBufferSize := c.readBufferSize()
+	if own != nil {
+		w, readBufferSize = own, 0 // gorilla reads through own's reader
+	}
 	up := websocket.Upgrader{
 		HandshakeTimeout:  c.WriteTimeout,
 		CheckOrigin:       check,
 		WriteBufferPool:   c.writeBuffers(),
-		ReadBufferSize:    c.readBufferSize(),
+		ReadBufferSize:    readBufferSize,
 		WriteBufferSize:   c.WriteBufferSize,
 		EnableCompression: c.Compression,
 		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
@@ -83,10 +88,14 @@ func (c *Config) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Con
 	}
 	conn, err := up.Upgrade(w, r, resp)
 	if err != nil {
-		return nil, false // Upgrade has answered the client
+		return nil, nil, false // Upgrade has answered the client
+	}
+	var br *bufio.Reader
+	if own != nil {
+		br = own.br
 	}
 	// MaxMessageBytes is applied by readMessage.
-	return conn, true
+	return conn, br, true
 }
 
 // readDeadline is how long a websocket may stay silent: one ping interval
@@ -107,72 +116,62 @@ func (c *Config) readDeadline() time.Time {
 // as text messages both ways. It returns once the handshake is done; the
 // connection goes on without the request's goroutine (see wsConn).
 func (c *Config) WebSocket(s Sessions, w http.ResponseWriter, r *http.Request, id string) {
-	conn, ok := c.upgrade(w, r)
+	conn, br, ok := c.upgrade(w, r)
 	if !ok {
 		return
 	}
 	sess := s.OpenConnection(id, NameWebSocket, r)
-	c.serveWS(conn, sess, false, func() {
+	c.serveWS(conn, br, sess, false, func() {
 		c.anotherConnection(NameWebSocket)
 		c.wsWrite(conn, websocket.TextMessage, frame.AppendClose(nil, frame.CodeAnotherConnection, frame.ReasonAnotherConnection))
 		c.wsClose(conn, websocket.CloseNormalClosure, "")
 	})
 }
 
-// wsRead delivers the client's messages until the connection ends and
-// returns why it ended. Broken JSON ends it, as the protocol requires;
-// empty messages are ignored. Messages that arrive after the session closed
-// are dropped: the writer is sending the close frame and will end the
-// connection.
-func (c *Config) wsRead(ctx context.Context, conn *websocket.Conn, sess *session.Session) error {
-	c.watchPongs(ctx, conn)
-	var buf []byte
-	var msgs []string
-	for {
-		// Renewed here, after the previous message was delivered, so that a
-		// slow application is not taken for a silent client.
-		c.extendReadDeadline(ctx, conn)
-		_, data, err := c.readMessage(conn, buf)
-		buf = data
-		if errors.Is(err, errMessageTooBig) {
-			return c.closeTooBig(ctx, sess)
-		}
-		if err != nil {
-			return err
-		}
-		if len(data) == 0 {
-			continue
-		}
-		msgs, err = frame.AppendDecodeMessages(msgs[:0], data)
-		if err != nil {
-			return err
-		}
-		err = sess.Deliver(ctx, msgs)
-		clear(msgs) // the inbox has them: keep no string alive here
-		if cap(msgs) > 64 {
-			msgs = nil // idle connections keep no large batch array
-		}
-		if err != nil && !errors.Is(err, session.ErrClosed) {
-			return err
-		}
+// readSockJS reads the client's next message and delivers it; an error
+// ends the connection and says why. Broken JSON ends it, as the protocol
+// requires; empty messages are ignored. Messages that arrive after the
+// session closed are dropped: the writer is sending the close frame and
+// will end the connection.
+func (wc *wsConn) readSockJS() error {
+	c, ctx := wc.c, wc.ctx
+	// Renewed here, after the previous message was delivered, so that a
+	// slow application is not taken for a silent client.
+	wc.extendReadDeadline()
+	_, data, err := c.readMessage(wc.conn, wc.rbuf)
+	wc.rbuf = data
+	if errors.Is(err, errMessageTooBig) {
+		return c.closeTooBig(ctx, wc.sess)
 	}
+	if err != nil || len(data) == 0 {
+		return err
+	}
+	wc.msgs, err = frame.AppendDecodeMessages(wc.msgs[:0], data)
+	if err != nil {
+		return err
+	}
+	err = wc.sess.Deliver(ctx, wc.msgs)
+	clear(wc.msgs) // the inbox has them: keep no string alive here
+	if cap(wc.msgs) > 64 {
+		wc.msgs = nil // idle connections keep no large batch array
+	}
+	if err != nil && !errors.Is(err, session.ErrClosed) {
+		return err
+	}
+	return nil
 }
 
 // extendReadDeadline gives the peer one more heartbeat delay plus the pong
 // timeout to show it is alive. Once the connection is closing (ctx done) it
 // leaves alone the deadline the closing side set.
-func (c *Config) extendReadDeadline(ctx context.Context, conn *websocket.Conn) {
-	if ctx.Err() == nil {
-		_ = conn.SetReadDeadline(c.readDeadline())
+func (wc *wsConn) extendReadDeadline() {
+	if wc.ctx.Err() == nil {
+		d := wc.c.readDeadline()
+		_ = wc.conn.SetReadDeadline(d)
+		if !d.IsZero() {
+			wc.deadline.Store(d.UnixNano())
+		}
 	}
-}
-
-// watchPongs makes every pong renew the read deadline.
-func (c *Config) watchPongs(ctx context.Context, conn *websocket.Conn) {
-	conn.SetPongHandler(func(string) error {
-		c.extendReadDeadline(ctx, conn)
-		return nil
-	})
 }
 
 // readerCloseError tells the application why the reader ended: the close

@@ -1,6 +1,7 @@
 package transports
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"sync"
@@ -12,19 +13,22 @@ import (
 )
 
 // DefaultWebSocketReadBufferSize is the read buffer a websocket connection
-// gets when WSOptions.ReadBufferSize is zero. It is small because every
-// idle connection holds it for its whole life; messages longer than it are
-// still read whole (through the buffer a piece at a time).
+// gets when WSOptions.ReadBufferSize is zero. It is small because an idle
+// connection with a reader goroutine holds it for its whole life (one
+// waiting in the poller lends it out); messages longer than it are still
+// read whole (through the buffer a piece at a time).
 const DefaultWebSocketReadBufferSize = 512
 
 // wsConn is a websocket session connection after its handshake. The HTTP
 // handler that upgraded it returns at once, so that the connection does not
 // keep net/http's goroutine, its deep stack and its buffers for its whole
-// life. What remains is one goroutine reading, and a writing goroutine
+// life. What remains is a reader (waiting in the shared poller while idle,
+// see wspoll.go; a goroutine where it cannot), and a writing goroutine
 // only while there is something to write: the session calls wake (through
 // session.AttachFunc) whenever a frame may be ready, and wake hands the
-// connection to a writer (writers.go) unless one is at work on it. Writers never overlap, so one goroutine at a
-// time owns the connection's writes; control frames (pings, the reader's
+// connection to a writer (writers.go) unless one is at work on it.
+// Writers never overlap, so one goroutine at a time owns the connection's
+// writes; control frames (pings, the reader's
 // close answers) go through gorilla's WriteControl, which may be called
 // concurrently.
 //
@@ -48,13 +52,32 @@ type wsConn struct {
 	release   func() // from Config.Track
 	text      []byte // rawText's buffer, the writers'
 
+	// The reader's (one at a time: see wspoll.go).
+	rbuf []byte   // readMessage's buffer
+	msgs []string // the decoded batch being delivered
+	// br is gorilla's read buffer when upgrade could lend it (nil else);
+	// with it, and a descriptor to poll, an idle connection waits in the
+	// shared poller (watch) instead of a reader goroutine.
+	br      *bufio.Reader
+	spare   *bufio.Reader // an emptied reader kept for lendReadBuffer
+	watch   *pollWatch
+	silence *time.Timer // ends a silent connection waiting in the poller
+	// deadline is the read deadline last set, in Unix nanoseconds.
+	deadline atomic.Int64
+	// The reader's wait between messages (wsactive.go), guarded by rmu.
+	rmu        sync.Mutex
+	rstate     uint8       // readerParked, ...
+	rbusy      bool        // a message came since ridle was armed
+	ridleArmed bool        // ridle will run evict
+	ridle      *time.Timer // evicts a reader that waits too long
+
 	endOnce sync.Once
 }
 
 // serveWS runs a SockJS (raw false) or raw websocket session on conn and
 // returns at once; the connection goes on without the caller.
-func (c *Config) serveWS(conn *websocket.Conn, sess *session.Session, raw bool, onBusy func()) {
-	wc := &wsConn{c: c, conn: conn, sess: sess, raw: raw}
+func (c *Config) serveWS(conn *websocket.Conn, br *bufio.Reader, sess *session.Session, raw bool, onBusy func()) {
+	wc := &wsConn{c: c, conn: conn, sess: sess, raw: raw, br: br}
 	wc.ctx, wc.cancel = context.WithCancel(context.Background())
 	// A message sent while this sets up wakes the connection before wc.rcv
 	// is set: count such wakes, but start no writer until it is.
@@ -72,7 +95,11 @@ func (c *Config) serveWS(conn *websocket.Conn, sess *session.Session, raw bool, 
 	if c.Track != nil {
 		wc.release = c.Track()
 	}
-	go wc.read()
+	conn.SetPongHandler(func(string) error {
+		wc.extendReadDeadline()
+		return nil
+	})
+	wc.startReading()
 	startWriter(wc) // the open frame is ready, and what was counted meanwhile
 }
 
@@ -163,7 +190,7 @@ func (wc *wsConn) writeClose(f session.Frame) {
 		c.wsClose(conn, websocket.CloseNormalClosure, "")
 	}
 	wc.cancel()
-	wc.lingering.Store(time.AfterFunc(time.Second, func() { _ = conn.Close() }))
+	wc.lingering.Store(time.AfterFunc(time.Second, wc.closeConn))
 }
 
 // writeFailed ends a connection whose write (err) failed. When the reader
@@ -176,20 +203,27 @@ func (wc *wsConn) writeFailed(err error) {
 		wc.rcv.Interrupt(session.ErrWriteFailed)
 	}
 	wc.cancel()
-	_ = wc.conn.Close()
+	wc.closeConn()
 }
 
 // read delivers the client's messages until the connection ends, then
 // ends the session with the reader's reason (unless it had ended already)
 // and releases everything.
 func (wc *wsConn) read() {
-	var err error
-	if wc.raw {
-		err = wc.c.rawRead(wc.ctx, wc.conn, wc.sess)
-	} else {
-		err = wc.c.wsRead(wc.ctx, wc.conn, wc.sess)
+	for {
+		if err := wc.readNext(); err != nil {
+			wc.end(err)
+			return
+		}
 	}
-	wc.end(err)
+}
+
+// readNext reads and delivers the client's next message.
+func (wc *wsConn) readNext() error {
+	if wc.raw {
+		return wc.readRaw()
+	}
+	return wc.readSockJS()
 }
 
 // end runs once, on the reader's goroutine: the receiver is detached
@@ -204,6 +238,10 @@ func (wc *wsConn) end(err error) {
 		if t := wc.lingering.Load(); t != nil {
 			t.Stop()
 		}
+		if wc.silence != nil {
+			wc.silence.Stop()
+		}
+		wc.setReaderState(readerDone)
 		wc.release()
 	})
 }

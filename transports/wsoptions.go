@@ -18,8 +18,10 @@ type WSOptions struct {
 	// small frames, heartbeats included).
 	CompressionThreshold int
 	// ReadBufferSize and WriteBufferSize are the connection's I/O buffer
-	// sizes. Zero means DefaultWebSocketReadBufferSize for reading (each
-	// connection holds its read buffer for life) and gorilla/websocket's
+	// sizes. Zero means DefaultWebSocketReadBufferSize for reading (held
+	// only while reading by a connection waiting in the poller, for life by
+	// one with a reader goroutine; 256 bytes or less always means a reader
+	// goroutine) and gorilla/websocket's
 	// default, 4 KiB, for writing (lent by WriteBufferPool only while a
 	// write is in progress).
 	ReadBufferSize, WriteBufferSize int

@@ -5,7 +5,8 @@
 //
 //	sockline -addr 127.0.0.1:0
 //
-// It prints "listening on http://ADDR" once it accepts connections.
+// It prints "listening on http://ADDR" once it accepts connections. With
+// -pprof ADDR it also serves net/http/pprof there, to profile a run.
 package main
 
 import (
@@ -15,13 +16,21 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/sockline/sockline/sockjs"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
+	pprofAddr := flag.String("pprof", "", "address to serve net/http/pprof on (none when empty)")
 	flag.Parse()
+	if *pprofAddr != "" {
+		pm := http.NewServeMux()
+		pm.HandleFunc("/debug/pprof/", pprof.Index)
+		pm.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		go func() { log.Println(http.ListenAndServe(*pprofAddr, pm)) }()
+	}
 
 	mux := http.NewServeMux()
 	mux.Handle("/echo/", sockjs.NewHandler(sockjs.Options{Prefix: "/echo"}, func(ctx context.Context, s *sockjs.Session) {
