@@ -3,6 +3,7 @@ package clustertest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -36,33 +37,36 @@ func storesOn(t *testing.T, e Engine, lease, tomb time.Duration, nodes ...string
 func testClaimIsClusterWideUnique(t *testing.T, e Engine) {
 	ctx := context.Background()
 	st := storesOn(t, e, time.Minute, time.Hour, "a", "b", "c")
-	results := make(chan [2]any, len(st))
-	for _, s := range st {
-		go func() {
-			owner, created, err := s.Claim(ctx, "sid")
-			if err != nil {
-				t.Error(err)
-			}
-			results <- [2]any{owner, created}
-		}()
-	}
-	var owners []string
-	createdCount := 0
-	for range st {
-		r := <-results
-		owners = append(owners, r[0].(string))
-		if r[1].(bool) {
-			createdCount++
+	for round := range 20 { // races of every outcome
+		id := fmt.Sprint("sid", round)
+		results := make(chan [2]any, len(st))
+		for _, s := range st {
+			go func() {
+				owner, created, err := s.Claim(ctx, id)
+				if err != nil {
+					t.Error(err)
+				}
+				results <- [2]any{owner, created}
+			}()
 		}
-	}
-	if createdCount != 1 {
-		t.Fatalf("%d nodes created the session, want exactly 1", createdCount)
-	}
-	if distinct := slices.Compact(slices.Sorted(slices.Values(owners))); len(distinct) != 1 {
-		t.Fatalf("nodes disagree on the owner: %v", owners)
-	}
-	if got, err := st[1].Owner(ctx, "sid"); err != nil || got != owners[0] {
-		t.Fatalf("Owner = %q, %v; want %q", got, err, owners[0])
+		var owners []string
+		createdCount := 0
+		for range st {
+			r := <-results
+			owners = append(owners, r[0].(string))
+			if r[1].(bool) {
+				createdCount++
+			}
+		}
+		if createdCount != 1 {
+			t.Fatalf("%s: %d nodes created the session, want exactly 1", id, createdCount)
+		}
+		if distinct := slices.Compact(slices.Sorted(slices.Values(owners))); len(distinct) != 1 {
+			t.Fatalf("%s: nodes disagree on the owner: %v", id, owners)
+		}
+		if got, err := st[1].Owner(ctx, id); err != nil || got != owners[0] {
+			t.Fatalf("Owner = %q, %v; want %q", got, err, owners[0])
+		}
 	}
 	if got, err := st[1].Owner(ctx, "other"); err != nil || got != "" {
 		t.Fatalf("Owner of an unknown session = %q, %v; want empty", got, err)
@@ -200,6 +204,9 @@ func testReleaseFreesTheIDForTheOwnerOnly(t *testing.T, e Engine) {
 	}
 	if err := st[0].Release(ctx, "sid"); err != nil {
 		t.Fatal(err)
+	}
+	if err := st[0].Release(ctx, "sid"); !errors.Is(err, cluster.ErrNotOwner) {
+		t.Fatalf("a second release: %v, want ErrNotOwner", err)
 	}
 	if owner, created, err := st[1].Claim(ctx, "sid"); err != nil || !created || owner != st[1].Node() {
 		t.Fatalf("claim after release: owner=%q created=%v err=%v", owner, created, err)
