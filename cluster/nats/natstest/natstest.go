@@ -95,6 +95,11 @@ func (s *Server) Stop() {
 	if srv == nil {
 		return
 	}
+	shutdown(srv)
+}
+
+// shutdown shuts srv down and waits until it is.
+func shutdown(srv *natsserver.Server) {
 	// JetStream requests under way first: a stream that a request creates
 	// while the server shuts down is never stopped, and its goroutines
 	// outlive the server (nats-server 2.15), which the leak checks see.
