@@ -100,15 +100,6 @@ func (s *Server) Stop() {
 
 // shutdown shuts srv down and waits until it is.
 func shutdown(srv *natsserver.Server) {
-	// JetStream requests under way first: a stream that a request creates
-	// while the server shuts down is never stopped, and its goroutines
-	// outlive the server (nats-server 2.15), which the leak checks see.
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		v, err := srv.Varz(nil)
-		if err != nil || v.JetStream.Stats == nil || v.JetStream.Stats.API.Inflight == 0 {
-			break
-		}
-	}
 	srv.Shutdown()
 	srv.WaitForShutdown()
 }
