@@ -38,6 +38,30 @@ type Spier interface {
 	Spy(t testing.TB, fn func(payload []byte)) (stop func())
 }
 
+// Leaser is an Engine whose Store cannot keep the scenarios' short leases
+// to the millisecond (JetStream counts a key's TTL in whole seconds, and
+// expires it up to a second late). The scenarios that give a lease ask it
+// for the lease to use, and wait as much longer as it says; an Engine
+// without it keeps the leases as given and expires them on time (Redis).
+type Leaser interface {
+	// Lease returns the lease to give the engine's Store for a scenario's
+	// d (at least d), and late: how long past that lease, or past the
+	// recovery grace of half of it, a key may still be there.
+	Lease(d time.Duration) (lease, late time.Duration)
+}
+
+// leaseOn returns the lease to use on e for d, and how much later than it
+// keys may expire (see Leaser).
+func leaseOn(e Engine, d time.Duration) (lease, late time.Duration) {
+	if n, ok := e.(namespaced); ok {
+		e = n.Engine
+	}
+	if l, ok := e.(Leaser); ok {
+		return l.Lease(d)
+	}
+	return d, 0
+}
+
 // NodeOptions says how Engine.Connect sets a node up.
 type NodeOptions struct {
 	// Namespace separates the keys and topics of one scenario from

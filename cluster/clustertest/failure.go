@@ -221,7 +221,8 @@ func testClusterNodeDeathEndsOnlyItsSessions(t *testing.T, e Engine) {
 	}
 	ws := dial(t, n2, client.WebSocket)
 	f.nodes[0].crash()
-	time.Sleep(2 * time.Second) // the 1 s lease runs out
+	lease, late := leaseOn(e, time.Second) // the fixture's lease
+	time.Sleep(lease + late + time.Second) // the lease runs out
 	if code, body := post(t, f.nodes[2].srv.URL+"/echo/000/doomed/xhr", ""); code != 200 || body != "c[1011,\"Session lost\"]\n" {
 		t.Fatalf("poll for the dead node's session: %d %q, want the 1011 close frame", code, body)
 	}

@@ -102,6 +102,7 @@ func (f *clusterFixture) startNode(t *testing.T, name string, opts sockjs.Option
 	if lease == 0 {
 		lease = time.Second
 	}
+	lease, _ = leaseOn(f.engine, lease)
 	conn := f.engine.Connect(t, name, NodeOptions{Lease: lease, Tombstone: time.Minute, HealthCheck: 300 * time.Millisecond})
 	store, bus := conn.Store, conn.Bus
 	nd := &node{name: name, bus: bus, conn: conn, store: store, opened: make(chan string, 100)}

@@ -3,6 +3,7 @@ package clustertest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -36,33 +37,36 @@ func storesOn(t *testing.T, e Engine, lease, tomb time.Duration, nodes ...string
 func testClaimIsClusterWideUnique(t *testing.T, e Engine) {
 	ctx := context.Background()
 	st := storesOn(t, e, time.Minute, time.Hour, "a", "b", "c")
-	results := make(chan [2]any, len(st))
-	for _, s := range st {
-		go func() {
-			owner, created, err := s.Claim(ctx, "sid")
-			if err != nil {
-				t.Error(err)
-			}
-			results <- [2]any{owner, created}
-		}()
-	}
-	var owners []string
-	createdCount := 0
-	for range st {
-		r := <-results
-		owners = append(owners, r[0].(string))
-		if r[1].(bool) {
-			createdCount++
+	for round := range 20 { // races of every outcome
+		id := fmt.Sprint("sid", round)
+		results := make(chan [2]any, len(st))
+		for _, s := range st {
+			go func() {
+				owner, created, err := s.Claim(ctx, id)
+				if err != nil {
+					t.Error(err)
+				}
+				results <- [2]any{owner, created}
+			}()
 		}
-	}
-	if createdCount != 1 {
-		t.Fatalf("%d nodes created the session, want exactly 1", createdCount)
-	}
-	if distinct := slices.Compact(slices.Sorted(slices.Values(owners))); len(distinct) != 1 {
-		t.Fatalf("nodes disagree on the owner: %v", owners)
-	}
-	if got, err := st[1].Owner(ctx, "sid"); err != nil || got != owners[0] {
-		t.Fatalf("Owner = %q, %v; want %q", got, err, owners[0])
+		var owners []string
+		createdCount := 0
+		for range st {
+			r := <-results
+			owners = append(owners, r[0].(string))
+			if r[1].(bool) {
+				createdCount++
+			}
+		}
+		if createdCount != 1 {
+			t.Fatalf("%s: %d nodes created the session, want exactly 1", id, createdCount)
+		}
+		if distinct := slices.Compact(slices.Sorted(slices.Values(owners))); len(distinct) != 1 {
+			t.Fatalf("%s: nodes disagree on the owner: %v", id, owners)
+		}
+		if got, err := st[1].Owner(ctx, id); err != nil || got != owners[0] {
+			t.Fatalf("Owner = %q, %v; want %q", got, err, owners[0])
+		}
 	}
 	if got, err := st[1].Owner(ctx, "other"); err != nil || got != "" {
 		t.Fatalf("Owner of an unknown session = %q, %v; want empty", got, err)
@@ -74,11 +78,12 @@ func testClaimIsClusterWideUnique(t *testing.T, e Engine) {
 // registration lapses.
 func testIncarnationsOfOneNameAreDistinct(t *testing.T, e Engine) {
 	ctx := context.Background()
-	old := storesOn(t, e, 300*time.Millisecond, time.Minute, "host:8080")[0]
+	lease, late := leaseOn(e, 300*time.Millisecond)
+	old := storesOn(t, e, lease, time.Minute, "host:8080")[0]
 	if _, created, err := old.Claim(ctx, "sid"); err != nil || !created {
 		t.Fatalf("claim: created=%v err=%v", created, err)
 	}
-	restarted := storesOn(t, e, 300*time.Millisecond, time.Minute, "host:8080")[0]
+	restarted := storesOn(t, e, lease, time.Minute, "host:8080")[0]
 	if old.Node() == restarted.Node() || !strings.HasPrefix(restarted.Node(), "host:8080#") {
 		t.Fatalf("incarnations %q and %q", old.Node(), restarted.Node())
 	}
@@ -88,7 +93,9 @@ func testIncarnationsOfOneNameAreDistinct(t *testing.T, e Engine) {
 	if err := restarted.Release(ctx, "sid"); !errors.Is(err, cluster.ErrNotOwner) {
 		t.Fatalf("restarted node released the old one's session: %v", err)
 	}
-	time.Sleep(700 * time.Millisecond) // the old one is dead: no registration
+	// The old one is dead (no registration), and the answer that it lives
+	// is no longer reused.
+	time.Sleep(max(lease, aliveCache) + late + 200*time.Millisecond)
 	if _, _, err := restarted.Claim(ctx, "sid"); !errors.Is(err, cluster.ErrSessionLost) {
 		t.Fatalf("claim after the old incarnation died: %v, want ErrSessionLost", err)
 	}
@@ -99,7 +106,7 @@ func testDeadNodesSessionsAreLost(t *testing.T, e Engine) {
 	// A lease of 1 s renewed every 200 ms: on a busy CI box a renewal 100 ms
 	// apart once took longer than a 300 ms lease, and the live node was
 	// (rightly) taken for dead.
-	const lease = time.Second
+	lease, late := leaseOn(e, time.Second)
 	st := storesOn(t, e, lease, time.Minute, "a", "b")
 	if _, created, err := st[0].Claim(ctx, "sid"); err != nil || !created {
 		t.Fatalf("claim: created=%v err=%v", created, err)
@@ -118,7 +125,7 @@ func testDeadNodesSessionsAreLost(t *testing.T, e Engine) {
 		t.Fatalf("Alive = %v, %v", alive, err)
 	}
 	// a dies: no more registrations. After the lease, b must not re-create it.
-	time.Sleep(lease + lease/2)
+	time.Sleep(lease + lease/2 + late)
 	if _, _, err := st[1].Claim(ctx, "sid"); !errors.Is(err, cluster.ErrSessionLost) {
 		t.Fatalf("claim after the owner died: %v, want ErrSessionLost", err)
 	}
@@ -154,7 +161,8 @@ func testDeregisterEndsTheNodesSessions(t *testing.T, e Engine) {
 // creates a second session under a live session's id.
 func testStoreRestartedEmptyRecovers(t *testing.T, e Engine) {
 	ctx := context.Background()
-	st := storesOn(t, e, 500*time.Millisecond, time.Minute, "a", "b")
+	lease, late := leaseOn(e, 500*time.Millisecond)
+	st := storesOn(t, e, lease, time.Minute, "a", "b")
 	a, b := st[0], st[1]
 	if _, _, err := a.Claim(ctx, "sid"); err != nil {
 		t.Fatal(err)
@@ -179,7 +187,7 @@ func testStoreRestartedEmptyRecovers(t *testing.T, e Engine) {
 	if _, _, err := b.Claim(ctx, "new"); !errors.Is(err, cluster.ErrRecovering) {
 		t.Fatalf("a new session during the recovery: %v, want ErrRecovering", err)
 	}
-	time.Sleep(600 * time.Millisecond)
+	time.Sleep(lease/2 + late + 350*time.Millisecond) // the recovery grace, half a lease, ran out
 	if _, created, err := b.Claim(ctx, "new"); err != nil || !created {
 		t.Fatalf("a new session after the recovery: created=%v err=%v", created, err)
 	}
@@ -196,6 +204,9 @@ func testReleaseFreesTheIDForTheOwnerOnly(t *testing.T, e Engine) {
 	}
 	if err := st[0].Release(ctx, "sid"); err != nil {
 		t.Fatal(err)
+	}
+	if err := st[0].Release(ctx, "sid"); !errors.Is(err, cluster.ErrNotOwner) {
+		t.Fatalf("a second release: %v, want ErrNotOwner", err)
 	}
 	if owner, created, err := st[1].Claim(ctx, "sid"); err != nil || !created || owner != st[1].Node() {
 		t.Fatalf("claim after release: owner=%q created=%v err=%v", owner, created, err)

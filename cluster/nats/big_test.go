@@ -13,7 +13,7 @@ import (
 // messages of more than a megabyte each.
 func TestClusterCarriesMoreThanMaxPayload(t *testing.T) {
 	f := startCluster(t, 2, sockjs.Options{MaxMessageBytes: 2 << 20})
-	owner, edge := f.nodes[0].srv.URL+"/echo", f.nodes[1].srv.URL+"/echo"
+	owner, edge := f.nodes[0].URL+"/echo", f.nodes[1].URL+"/echo"
 	open(t, owner, "big")
 	big := strings.Repeat("x", 1<<20+100)
 	if code, body := post(t, edge+"/000/big/xhr_send", `["`+big+`"]`); code != 204 {

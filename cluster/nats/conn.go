@@ -1,6 +1,7 @@
 package nats
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -50,4 +51,37 @@ func Connect(url string, opts ...natsgo.Option) (*natsgo.Conn, error) {
 		return nil, fmt.Errorf("cluster: connect to NATS: %w (is nats-server running there, with JetStream on: nats-server -js?)", err)
 	}
 	return nc, nil
+}
+
+// awaitConnected returns once nc is connected, or errNotConnected when it
+// is not within one reconnection attempt (its ReconnectWait and jitter) or
+// before ctx ends. A server that has just come back is reached on nc's
+// next attempt: without the wait, every operation until then would fail
+// although the server is up (a Redis client dials on demand, and has no
+// such gap); with it, an outage delays an operation by one reconnection
+// interval (0.7 s with Connect's options), 2 s at most.
+func awaitConnected(ctx context.Context, nc *natsgo.Conn) error {
+	if nc.IsConnected() {
+		return nil
+	}
+	// One attempt's wait and jitter, and time to connect; bounded, as
+	// ReconnectWait may be long.
+	wait := min(nc.Opts.ReconnectWait+nc.Opts.ReconnectJitter+100*time.Millisecond, 2*time.Second)
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !nc.IsConnected() {
+		if nc.IsClosed() {
+			return fmt.Errorf("NATS connection %s: %w", nc.Status(), errNotConnected)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("NATS connection %s: %w", nc.Status(), errNotConnected)
+		case <-timer.C:
+			return fmt.Errorf("NATS connection %s: %w", nc.Status(), errNotConnected)
+		case <-tick.C:
+		}
+	}
+	return nil
 }

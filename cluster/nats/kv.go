@@ -68,8 +68,8 @@ func (b *bucket) do(ctx context.Context, op func(ctx context.Context) error) err
 		ctx, cancel = context.WithTimeout(ctx, defaultWait)
 		defer cancel()
 	}
-	if !b.nc.IsConnected() {
-		return fmt.Errorf("NATS connection %s: %w", b.nc.Status(), errNotConnected)
+	if err := awaitConnected(ctx, b.nc); err != nil {
+		return err
 	}
 	for attempt := 0; ; attempt++ {
 		if err := b.ensure(ctx); err != nil {

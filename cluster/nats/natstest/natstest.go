@@ -95,6 +95,11 @@ func (s *Server) Stop() {
 	if srv == nil {
 		return
 	}
+	shutdown(srv)
+}
+
+// shutdown shuts srv down and waits until it is.
+func shutdown(srv *natsserver.Server) {
 	srv.Shutdown()
 	srv.WaitForShutdown()
 }
