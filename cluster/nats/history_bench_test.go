@@ -19,7 +19,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -47,14 +46,6 @@ type histEngine struct {
 	serverCPU func() float64
 }
 
-// processCPU returns this process's user and system CPU seconds.
-func processCPU(b *testing.B) float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-}
 
 // redisInfo reads one numeric field of an INFO section.
 func redisInfo(b *testing.B, rdb goredis.UniversalClient, section, field string) float64 {
@@ -133,7 +124,7 @@ func BenchmarkHistoryPublish(b *testing.B) {
 				}
 				defer unsub()
 				bounds := history.Bounds{Size: 1 << 20}
-				cpu0, srv0 := processCPU(b), e.serverCPU()
+				cpu0, srv0 := processCPU(b).Seconds(), e.serverCPU()
 				b.ReportAllocs()
 				n := 0
 				for b.Loop() {
@@ -148,7 +139,7 @@ func BenchmarkHistoryPublish(b *testing.B) {
 					<-got
 					n++
 				}
-				b.ReportMetric((processCPU(b)-cpu0+e.serverCPU()-srv0)*1e6/float64(n), "cpu-µs/msg")
+				b.ReportMetric((processCPU(b).Seconds()-cpu0+e.serverCPU()-srv0)*1e6/float64(n), "cpu-µs/msg")
 			})
 		}
 	}
@@ -170,7 +161,7 @@ func BenchmarkHistoryRecover1000(b *testing.B) {
 					from = p
 				}
 			}
-			cpu0, srv0, n := processCPU(b), e.serverCPU(), 0
+			cpu0, srv0, n := processCPU(b).Seconds(), e.serverCPU(), 0
 			b.ReportAllocs()
 			for b.Loop() {
 				got := 0
@@ -185,7 +176,7 @@ func BenchmarkHistoryRecover1000(b *testing.B) {
 				}
 				n++
 			}
-			b.ReportMetric((processCPU(b)-cpu0+e.serverCPU()-srv0)*1e3/float64(n), "cpu-ms/op")
+			b.ReportMetric((processCPU(b).Seconds()-cpu0+e.serverCPU()-srv0)*1e3/float64(n), "cpu-ms/op")
 		})
 	}
 }
@@ -200,20 +191,20 @@ func BenchmarkPresence10k(b *testing.B) {
 	}
 	for _, e := range histEngines(b) {
 		b.Run(e.name+"/renew-10k", func(b *testing.B) {
-			cpu0, srv0, n := processCPU(b), e.serverCPU(), 0
+			cpu0, srv0, n := processCPU(b).Seconds(), e.serverCPU(), 0
 			for b.Loop() {
 				if err := e.pres.Join(ctx, "room", time.Minute, ms...); err != nil {
 					b.Fatal(err)
 				}
 				n++
 			}
-			b.ReportMetric((processCPU(b)-cpu0+e.serverCPU()-srv0)*1e3/float64(n), "cpu-ms/op")
+			b.ReportMetric((processCPU(b).Seconds()-cpu0+e.serverCPU()-srv0)*1e3/float64(n), "cpu-ms/op")
 		})
 		b.Run(e.name+"/members-10k", func(b *testing.B) {
 			if err := e.pres.Join(ctx, "room", time.Minute, ms...); err != nil {
 				b.Fatal(err)
 			}
-			cpu0, srv0, n := processCPU(b), e.serverCPU(), 0
+			cpu0, srv0, n := processCPU(b).Seconds(), e.serverCPU(), 0
 			b.ReportAllocs()
 			for b.Loop() {
 				got, _, err := e.pres.Members(ctx, "room")
@@ -222,7 +213,7 @@ func BenchmarkPresence10k(b *testing.B) {
 				}
 				n++
 			}
-			b.ReportMetric((processCPU(b)-cpu0+e.serverCPU()-srv0)*1e3/float64(n), "cpu-ms/op")
+			b.ReportMetric((processCPU(b).Seconds()-cpu0+e.serverCPU()-srv0)*1e3/float64(n), "cpu-ms/op")
 		})
 	}
 }
