@@ -46,7 +46,6 @@ type histEngine struct {
 	serverCPU func() float64
 }
 
-
 // redisInfo reads one numeric field of an INFO section.
 func redisInfo(b *testing.B, rdb goredis.UniversalClient, section, field string) float64 {
 	b.Helper()
