@@ -15,7 +15,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -53,7 +53,11 @@ type xhrClient struct {
 	errc   chan error
 	cancel context.CancelFunc
 	done   chan struct{}
-	stop   atomic.Bool // no new poll after the current one
+	// mu guards polling and stop: stop is set only while a poll is out,
+	// which is then the last one.
+	mu      sync.Mutex
+	polling bool
+	stop    bool
 }
 
 // dialXHR opens a session (its first poll must answer "o") and starts polling.
@@ -111,7 +115,14 @@ func (c *xhrClient) post(ctx context.Context, endpoint, body string) (string, er
 func (c *xhrClient) poll(ctx context.Context) {
 	defer close(c.done)
 	for {
+		c.mu.Lock()
+		c.polling = true
+		c.mu.Unlock()
 		body, err := c.post(ctx, "xhr", "")
+		c.mu.Lock()
+		c.polling = false
+		last := c.stop
+		c.mu.Unlock()
 		if ctx.Err() != nil {
 			return
 		}
@@ -122,7 +133,7 @@ func (c *xhrClient) poll(ctx context.Context) {
 			c.errc <- err
 			return
 		}
-		if c.stop.Load() {
+		if last {
 			return
 		}
 	}
@@ -205,7 +216,26 @@ func (c *xhrClient) quiet(d time.Duration) {
 // abandon makes the client stop polling once its current poll has answered,
 // as a browser that goes away between two polls: with no receiving request
 // the session ends after the disconnect delay.
-func (c *xhrClient) abandon() { c.stop.Store(true) }
+//
+// It waits for a poll to be out: abandoning while the client hands over
+// the events of the one that has just answered would leave no poll to
+// answer the next event.
+func (c *xhrClient) abandon() {
+	for {
+		c.mu.Lock()
+		if c.polling {
+			c.stop = true
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		select {
+		case <-c.done: // the client stopped (an error) and polls no more
+			return
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
 
 // close aborts the outstanding poll, as sockjs-client's close() or a closed
 // tab does: the server closes the session at once (1002 "Connection
