@@ -108,7 +108,7 @@ func runBroadcastCase(ps *procs, testserver, sockline string, c broadcastConfig,
 	var tagb [6]byte
 	_, _ = rand.Read(tagb[:])
 	tag := hex.EncodeToString(tagb[:])
-	common := []string{"-mode", "broadcast", "-tag", tag, "-n", strconv.Itoa(bc.Subs), "-s", strconv.Itoa(c.size)}
+	common := []string{"-mode", "broadcast", "-tag", tag, "-n", strconv.Itoa(bc.Subs), "-s", strconv.Itoa(c.size), "-open-timeout", "30s"}
 	var subs []*benchProc
 	for i := 1; i < bc.Nodes; i++ {
 		b, err := startBench(ps, sockline, fmt.Sprintf("sub%d", i), c.transport, i, "127.0.0."+strconv.Itoa(c.firstSource+i),

@@ -19,6 +19,8 @@ import (
 type idleConfig struct {
 	sessions, nodes, perBench int
 	hold, heartbeat, slack    time.Duration
+	openers                   int
+	openTimeout               time.Duration
 	transports                []string
 	firstSource               int
 }
@@ -47,6 +49,9 @@ type benchSummary struct {
 	LateHeartbeats    uint64  `json:"late_heartbeats"`
 	LateHeartbeatSess int     `json:"late_heartbeat_sessions"`
 	MaxHeartbeatGapMs float64 `json:"max_heartbeat_gap_ms"`
+	HeartbeatLeft     int     `json:"heartbeat_left"`
+	GapP99ms          float64 `json:"heartbeat_gap_p99_ms"`
+	GapP999ms         float64 `json:"heartbeat_gap_p999_ms"`
 }
 
 // benchProc is one `sockline bench` process.
@@ -99,6 +104,8 @@ type idleResult struct {
 	OpenS                    float64 // from the start of the benches until every session was open
 
 	Held, OpenErrors, Dropped    int
+	HeldToEnd                    int     // sessions whose heartbeats were timed to the end of the hold
+	GapP99ms, GapP999ms          float64 // the worst bench's gap percentiles
 	Heartbeats, Late             uint64
 	LateSessions, Watched        int
 	MaxGapMs                     float64
@@ -156,6 +163,7 @@ func runIdle(ps *procs, testserver, sockline string, c idleConfig, log io.Writer
 		src := "127.0.0." + strconv.Itoa(c.firstSource+i)
 		// The bench holds until told to end (SIGINT): -d only bounds it.
 		b, err := startBench(ps, sockline, fmt.Sprintf("bench%d-%s", i, tr), tr, nd, src, "-mode", "idle", "-n", strconv.Itoa(n),
+			"-openers", strconv.Itoa(c.openers), "-open-timeout", c.openTimeout.String(),
 			"-d", (c.hold + time.Hour).String(), "-heartbeat", c.heartbeat.String(), "-slack", c.slack.String(), nodes[nd].url+"/echo")
 		if err != nil {
 			return nil, err
@@ -218,7 +226,9 @@ func runIdle(ps *procs, testserver, sockline string, c idleConfig, log io.Writer
 		r.Late += s.LateHeartbeats
 		r.LateSessions += s.LateHeartbeatSess
 		r.Watched += s.HeartbeatSessions
+		r.HeldToEnd += s.HeartbeatSessions
 		r.MaxGapMs = max(r.MaxGapMs, s.MaxHeartbeatGapMs)
+		r.GapP99ms, r.GapP999ms = max(r.GapP99ms, s.GapP99ms), max(r.GapP999ms, s.GapP999ms)
 		if r.FirstError == "" {
 			r.FirstError = s.FirstError
 		}
@@ -253,10 +263,10 @@ func lcm(a, b int) int {
 func printIdle(w io.Writer, r *idleResult) {
 	fmt.Fprintf(w, "idle: %d sessions requested on %d nodes (one Redis) from %d bench processes, transports %s, heartbeat %gs, held %gs once all open (opening took %.0fs)\n\n",
 		r.Sessions, r.Nodes, r.Benches, strings.Join(r.Transports, ","), r.HeartbeatS, r.HoldS, r.OpenS)
-	fmt.Fprintln(w, "| held | failed to open | ended while held | heartbeats seen | late heartbeats (sessions) | longest gap | nodes alive |")
-	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|:-:|")
-	fmt.Fprintf(w, "| %d | %d | %d | %d | %d (%d) | %.1f s (limit %g s) | %v |\n\n",
-		r.Held, r.OpenErrors, r.Dropped, r.Heartbeats, r.Late, r.LateSessions, r.MaxGapMs/1000, r.HeartbeatS+r.SlackS, r.NodesAlive)
+	fmt.Fprintln(w, "| opened | failed to open | ended while held | held to the end, timed | heartbeats seen | late heartbeats (sessions) | gap p99 / p999 / max | nodes alive |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|:-:|")
+	fmt.Fprintf(w, "| %d | %d | %d | %d | %d | %d (%d) | %.1f / %.1f / %.1f s (limit %g s) | %v |\n\n",
+		r.Held, r.OpenErrors, r.Dropped, r.HeldToEnd, r.Heartbeats, r.Late, r.LateSessions, r.GapP99ms/1000, r.GapP999ms/1000, r.MaxGapMs/1000, r.HeartbeatS+r.SlackS, r.NodesAlive)
 	fmt.Fprintln(w, "| transport | held | ended | late (sessions) | longest gap | open p99 |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
 	for _, t := range r.Transports {

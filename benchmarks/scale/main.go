@@ -52,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&ic.perBench, "per-bench", 8400, "idle: sessions per bench process at most (each holds about one file per session)")
 	fs.DurationVar(&ic.hold, "hold", 30*time.Second, "idle: how long every session is held once all are open")
 	fs.DurationVar(&ic.heartbeat, "heartbeat", 25*time.Second, "the nodes' heartbeat delay")
+	fs.IntVar(&ic.openers, "openers", 10, "idle: sessions each bench process opens at a time")
+	fs.DurationVar(&ic.openTimeout, "open-timeout", 30*time.Second, "how long a session may take to open (bench -open-timeout): the box is loaded while 100k open")
 	fs.DurationVar(&ic.slack, "slack", 5*time.Second, "idle: how late a heartbeat may be before it counts as late")
 	transports := fs.String("transports", "mixed", "idle: mixed (websocket, xhr-streaming, eventsource, xhr-polling) or a comma-separated list")
 	var bc broadcastConfig
@@ -64,6 +66,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	firstSource := fs.Int("source", 10, "the bench processes connect from 127.0.0.N, 127.0.0.N+1, ...")
 	out := fs.String("out", "", "also write the results as JSON to `file`")
 	keep := fs.Bool("keep", false, "keep the directory of logs and binaries")
+	prebuilt := fs.String("testserver", "", "run this testserver `binary` instead of building ./examples/testserver (to measure another build, such as one with a fix)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -116,6 +119,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "scale:", err)
 		return 1
+	}
+	if *prebuilt != "" {
+		bin = *prebuilt
 	}
 	started := time.Now().UTC()
 	var result any

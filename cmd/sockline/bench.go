@@ -33,7 +33,9 @@ type benchConfig struct {
 	rate      int  // broadcast: messages per second; echo with openLoop: over all sessions
 	openLoop  bool // echo: -rate was given: send on schedule, not on echoes
 	header    http.Header
-	source    string // the local address to connect from; "" any
+	source    string        // the local address to connect from; "" any
+	openers   int           // idle: sessions opened at a time
+	openTime  time.Duration // client.Options.OpenTimeout; 0 its default
 
 	// Idle: the server's heartbeat delay (0: not watched) and how late a
 	// heartbeat may be before it counts as late.
@@ -81,17 +83,23 @@ type benchSummary struct {
 	// Idle mode: sessions that ended while they were held.
 	Dropped uint64 `json:"dropped,omitempty"`
 
-	// Idle mode with -heartbeat: sessions watched, heartbeat frames seen,
-	// gaps between a session's heartbeats (or its open and its first one,
-	// or its last one and the end of the hold) longer than -heartbeat plus
-	// -slack, sessions with such a gap, and the longest gap.
-	HeartbeatDelayMs  float64 `json:"heartbeat_delay_ms,omitempty"`
-	HeartbeatSessions int     `json:"heartbeat_sessions,omitempty"`
-	Heartbeats        uint64  `json:"heartbeats,omitempty"`
-	LateHeartbeats    uint64  `json:"late_heartbeats"`
-	LateHeartbeatSess int     `json:"late_heartbeat_sessions"`
-	MaxHeartbeatGapMs float64 `json:"max_heartbeat_gap_ms,omitempty"`
-	HeartbeatSlackMs  float64 `json:"heartbeat_slack_ms,omitempty"`
+	// Idle mode with -heartbeat: sessions held to the end and watched,
+	// heartbeat frames seen, gaps between a session's heartbeats (or its
+	// open frame and its first one, or its last one and the end of the
+	// hold) longer than -heartbeat plus -slack, sessions with such a gap,
+	// and the gaps' percentiles. Sessions not held to the end (never
+	// opened, or closed) are left out of these (heartbeat_left).
+	HeartbeatDelayMs   float64 `json:"heartbeat_delay_ms,omitempty"`
+	HeartbeatLeft      int     `json:"heartbeat_left,omitempty"`
+	HeartbeatGapP50ms  float64 `json:"heartbeat_gap_p50_ms,omitempty"`
+	HeartbeatGapP99ms  float64 `json:"heartbeat_gap_p99_ms,omitempty"`
+	HeartbeatGapP999ms float64 `json:"heartbeat_gap_p999_ms,omitempty"`
+	HeartbeatSessions  int     `json:"heartbeat_sessions,omitempty"`
+	Heartbeats         uint64  `json:"heartbeats,omitempty"`
+	LateHeartbeats     uint64  `json:"late_heartbeats"`
+	LateHeartbeatSess  int     `json:"late_heartbeat_sessions"`
+	MaxHeartbeatGapMs  float64 `json:"max_heartbeat_gap_ms,omitempty"`
+	HeartbeatSlackMs   float64 `json:"heartbeat_slack_ms,omitempty"`
 }
 
 // Lines bench writes to stderr, on lines of their own, so that a program
@@ -130,6 +138,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		"the echoes came back (latency counted from the scheduled time), instead of -w in flight")
 	fs.Var(headerFlag(cfg.header), "H", "add the header `'Name: value'` to every request, the websocket handshake included (repeatable)")
 	fs.StringVar(&cfg.source, "source", "", "connect from this local `address` (such as 127.0.0.5: each loopback address has its own ephemeral ports)")
+	fs.IntVar(&cfg.openers, "openers", idleOpeners, "idle: sessions opened at a time")
+	fs.DurationVar(&cfg.openTime, "open-timeout", 0, "how long a session may take to open (the client's OpenTimeout; 0: its default, at least 5 s): raise it on a loaded machine")
 	fs.DurationVar(&cfg.hbDelay, "heartbeat", 0, "idle: the server's heartbeat `delay`; when given, every held session's heartbeat frames are timed and a gap longer than delay + -slack counts as late")
 	fs.DurationVar(&cfg.hbSlack, "slack", 5*time.Second, "idle with -heartbeat: how late a heartbeat may be")
 	fs.StringVar(&cfg.tag, "tag", "", "broadcast: the `tag` the run's messages carry (default: a random one); bench runs with the same tag on other nodes can receive one publisher's messages")
@@ -150,8 +160,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "sockline bench: -n, -w, -rate and -d must be positive")
 		return 2
 	}
-	if cfg.hbDelay < 0 || cfg.hbSlack < 0 {
-		fmt.Fprintln(stderr, "sockline bench: -heartbeat and -slack must not be negative")
+	if cfg.hbDelay < 0 || cfg.hbSlack < 0 || cfg.openTime < 0 || cfg.openers < 1 {
+		fmt.Fprintln(stderr, "sockline bench: -heartbeat, -slack and -open-timeout must not be negative, -openers must be positive")
 		return 2
 	}
 	if cfg.source != "" && net.ParseIP(cfg.source) == nil {

@@ -13,7 +13,8 @@ import (
 	"github.com/sockline/sockline/client"
 )
 
-// idleOpeners is how many sessions idle mode opens at a time.
+// idleOpeners is how many sessions idle mode opens at a time by default
+// (-openers).
 const idleOpeners = 50
 
 // openClient is the HTTP client and dial options of an idle or churn run.
@@ -45,7 +46,7 @@ func fillOpens(s *benchSummary, r *benchRun, lat []time.Duration, elapsed time.D
 	}
 }
 
-// runIdle opens cfg.sessions sessions, idleOpeners at a time, writes
+// runIdle opens cfg.sessions sessions, cfg.openers at a time, writes
 // "idle: N open" to progress, holds them without sending for
 // cfg.duration, writes "idle: closing" and closes them. A session that
 // ends while held counts as dropped (and as an error). With cfg.hbDelay,
@@ -68,7 +69,7 @@ func runIdle(ctx context.Context, cfg benchConfig, progress io.Writer) benchSumm
 	var mu sync.Mutex
 	var conns []*client.Conn
 	var lat []time.Duration
-	sem := make(chan struct{}, idleOpeners)
+	sem := make(chan struct{}, cfg.openers)
 	var wg sync.WaitGroup
 	start := time.Now()
 	for range cfg.sessions {
@@ -124,6 +125,7 @@ func runIdle(ctx context.Context, cfg benchConfig, progress io.Writer) benchSumm
 		sum.HeartbeatSlackMs = float64(cfg.hbSlack) / float64(time.Millisecond)
 		sum.HeartbeatSessions, sum.Heartbeats, sum.LateHeartbeats = hb.Sessions, hb.Frames, hb.Late
 		sum.LateHeartbeatSess, sum.MaxHeartbeatGapMs = hb.LateSessions, hb.MaxGapMs
+		sum.HeartbeatLeft, sum.HeartbeatGapP50ms, sum.HeartbeatGapP99ms, sum.HeartbeatGapP999ms = hb.Left, hb.P50GapMs, hb.P99GapMs, hb.P999GapMs
 	}
 	fmt.Fprintln(progress, markIdleClosing)
 	closeAll(conns)
@@ -211,8 +213,9 @@ func printOpenSummary(w io.Writer, s benchSummary) {
 	}
 	fmt.Fprintf(w, "opening p50 %.3fms  p99 %.3fms  max %.3fms\n", s.OpenP50ms, s.OpenP99ms, s.OpenMaxMs)
 	if s.HeartbeatSessions > 0 {
-		fmt.Fprintf(w, "heartbeats %d over %d sessions, %d late (in %d sessions), longest gap %.0fms (limit %.0fms)\n",
-			s.Heartbeats, s.HeartbeatSessions, s.LateHeartbeats, s.LateHeartbeatSess, s.MaxHeartbeatGapMs, s.HeartbeatDelayMs+s.HeartbeatSlackMs)
+		fmt.Fprintf(w, "heartbeats %d over %d sessions held to the end, %d late (in %d sessions); gaps p50 %.0fms p99 %.0fms p999 %.0fms max %.0fms (limit %.0fms)\n",
+			s.Heartbeats, s.HeartbeatSessions, s.LateHeartbeats, s.LateHeartbeatSess,
+			s.HeartbeatGapP50ms, s.HeartbeatGapP99ms, s.HeartbeatGapP999ms, s.MaxHeartbeatGapMs, s.HeartbeatDelayMs+s.HeartbeatSlackMs)
 	}
 	fmt.Fprintf(w, "errors %d\n", s.Errors)
 	if s.FirstError != "" {

@@ -16,66 +16,87 @@ import (
 	"github.com/sockline/sockline/client"
 )
 
-// The bytes a heartbeat frame arrives as, per transport. The client
-// swallows heartbeats, so idle mode looks for them in what the
-// connections read: a websocket text frame of one byte "h" (server frames
-// are not masked), an "h" line on xhr-streaming and xhr-polling, an "h"
-// event on eventsource. The xhr-streaming prelude (2048 "h" and a newline)
-// counts as one, at the open.
+// The bytes the open and heartbeat frames arrive as, per transport. The
+// client swallows heartbeats, so idle mode looks for them in what the
+// connections read: websocket text frames of one byte "o" or "h" (server
+// frames are not masked), "o" and "h" lines on xhr-streaming and
+// xhr-polling, events on eventsource. Heartbeats are looked for after the
+// open frame only: the xhr-streaming prelude (2048 "h" and a newline)
+// comes before it and is none.
 var (
-	wsHeartbeat  = []byte("\x81\x01h")
-	xhrHeartbeat = []byte("h\n")
-	esHeartbeat  = []byte("data: h\r\n")
+	wsMarkers  = markers{open: []byte("\x81\x01o"), heartbeat: []byte("\x81\x01h")}
+	xhrMarkers = markers{open: []byte("o\n"), heartbeat: []byte("h\n")}
+	esMarkers  = markers{open: []byte("data: o\r\n"), heartbeat: []byte("data: h\r\n")}
 )
 
+// closeMarker starts a close frame on every transport ("c[3000,..."):
+// idle sessions get no messages that could hold it.
+var closeMarker = []byte("c[")
+
+// markers are a transport's open and heartbeat frames.
+type markers struct{ open, heartbeat []byte }
+
 // heartbeatWatch checks that every held session gets its heartbeats on
-// time: a gap between two heartbeats of a session (or between its start
-// and its first one, or its last one and the end of the hold) longer than
-// delay+slack counts as a late heartbeat. Its methods take the time from
-// the caller, so that the rule is tested without a clock.
+// time: a gap between two heartbeats of a session (or between its open
+// frame and its first one, or its last one and the end of the hold) longer
+// than delay+slack counts as a late heartbeat. Only sessions held to the
+// end count: a session that never opened (its open frame never came, or
+// the client gave up on it), that the server closed (a close frame) or
+// whose connection the client closed is left out, as idle mode reports
+// those as failed to open or dropped. Its methods take the time from the
+// caller, so that the rule is tested without a clock.
 type heartbeatWatch struct {
 	limit time.Duration // delay + slack
 
-	mu      sync.Mutex
-	ended   bool                // finish was called: arrivals no longer count
-	bySess  map[string]*hbTrack // HTTP transports, by session id
-	tracks  []*hbTrack
-	frames  uint64
-	late    uint64
-	maxGap  time.Duration
-	lateSes map[*hbTrack]bool // sessions with at least one late heartbeat
+	mu     sync.Mutex
+	ended  bool                // finish was called: arrivals no longer count
+	bySess map[string]*hbTrack // HTTP transports, by session id
+	tracks []*hbTrack
 }
 
 // hbTrack is one session's heartbeats.
 type hbTrack struct {
-	marker []byte
-	last   time.Time // when the session started or last got a heartbeat
-	tail   []byte    // the end of the last read: a marker may straddle reads
+	m        markers
+	opened   bool            // the open frame came
+	ended    bool            // the server sent a close frame
+	gaveUp   bool            // the client closed a connection before its end, and made no new request since
+	last     time.Time       // when the open frame or the last heartbeat came
+	frames   uint64          // heartbeats
+	late     uint64          // gaps past the limit
+	gaps     []time.Duration // every gap, the one at the end included
+	tail     []byte          // the end of the last read: a marker may straddle reads
+	maxWidth int
 }
 
-// heartbeatStats are a watch's figures.
+// heartbeatStats are a watch's figures, over the sessions held to the end.
 type heartbeatStats struct {
-	Sessions     int     // sessions watched
+	Sessions     int     // sessions held to the end, watched
+	Left         int     // sessions left out: never opened, or closed
 	Frames       uint64  // heartbeats seen
 	Late         uint64  // gaps longer than delay+slack, the one at the end included
 	LateSessions int     // sessions with a late heartbeat
 	MaxGapMs     float64 // the longest gap
+	P50GapMs     float64 // gap percentiles
+	P99GapMs     float64
+	P999GapMs    float64
 }
 
 func newHeartbeatWatch(delay, slack time.Duration) *heartbeatWatch {
-	return &heartbeatWatch{limit: delay + slack, bySess: map[string]*hbTrack{}, lateSes: map[*hbTrack]bool{}}
+	return &heartbeatWatch{limit: delay + slack, bySess: map[string]*hbTrack{}}
 }
 
-// track starts watching a session from now, or returns the session's track
+// track starts watching a connection, or returns the session's track
 // when key (an HTTP transport's session id) is already watched: each poll
-// of xhr-polling, each new stream of a session, reads into the same one.
-func (w *heartbeatWatch) track(key string, marker []byte, now time.Time) *hbTrack {
+// of xhr-polling, each new stream of a session, reads into the same one
+// (and a new request shows that the client has not given up on it).
+func (w *heartbeatWatch) track(key string, m markers) *hbTrack {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if t, ok := w.bySess[key]; ok && key != "" {
+		t.gaveUp = false
 		return t
 	}
-	t := &hbTrack{marker: marker, last: now}
+	t := &hbTrack{m: m, maxWidth: max(len(m.open), len(m.heartbeat), len(closeMarker))}
 	if key != "" {
 		w.bySess[key] = t
 	}
@@ -83,69 +104,110 @@ func (w *heartbeatWatch) track(key string, marker []byte, now time.Time) *hbTrac
 	return t
 }
 
-// read is what a connection of t read at now: every heartbeat found in it
-// is one arrival (several in one read arrive together).
+// read is what a connection of t read at now: the open frame starts the
+// clock; every heartbeat found after it is one arrival (several in one
+// read arrive together).
 func (w *heartbeatWatch) read(t *hbTrack, p []byte, now time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	buf := append(t.tail, p...)
-	found := bytes.Contains(buf, t.marker)
-	keep := min(len(buf), len(t.marker)-1)
-	if found {
-		keep = 0 // the marker found must not be found again
-	}
-	t.tail = append(t.tail[:0], buf[len(buf)-keep:]...)
-	if !found || w.ended {
+	if w.ended {
 		return
 	}
-	w.frames++
-	w.gap(t, now)
+	buf := append(t.tail, p...)
+	consumed := false // a marker found must not be found again in the tail
+	if !t.opened {
+		i := bytes.Index(buf, t.m.open)
+		if i < 0 {
+			w.keepTail(t, buf, false)
+			return
+		}
+		t.opened, t.last, consumed = true, now, true
+		buf = buf[i+len(t.m.open):]
+	}
+	if bytes.Contains(buf, closeMarker) {
+		t.ended = true
+	}
+	if bytes.Contains(buf, t.m.heartbeat) {
+		consumed = true
+		t.frames++
+		t.gap(now, w.limit)
+	}
+	w.keepTail(t, buf, consumed)
 }
 
-// gap counts the time since t's last heartbeat, up to now.
-func (w *heartbeatWatch) gap(t *hbTrack, now time.Time) {
+// keepTail keeps what may be the start of a marker cut by the read's end.
+func (w *heartbeatWatch) keepTail(t *hbTrack, buf []byte, consumed bool) {
+	keep := min(len(buf), t.maxWidth-1)
+	if consumed {
+		keep = 0
+	}
+	t.tail = append(t.tail[:0], buf[len(buf)-keep:]...)
+}
+
+// clientClosed notes that the client closed a connection of t before its
+// end: it gave up on the session (or let it go).
+func (w *heartbeatWatch) clientClosed(t *hbTrack) {
+	w.mu.Lock()
+	t.gaveUp = true
+	w.mu.Unlock()
+}
+
+// gap counts the time since t's last heartbeat (or its open), up to now.
+func (t *hbTrack) gap(now time.Time, limit time.Duration) {
 	g := now.Sub(t.last)
 	t.last = now
-	w.maxGap = max(w.maxGap, g)
-	if g > w.limit {
-		w.late++
-		w.lateSes[t] = true
+	t.gaps = append(t.gaps, g)
+	if g > limit {
+		t.late++
 	}
 }
 
 // finish ends the watch at now (the end of the hold, before the sessions
 // are closed): a session whose last heartbeat is older than the limit
-// missed one. It returns the figures.
+// missed one. It returns the figures over the sessions held to the end.
 func (w *heartbeatWatch) finish(now time.Time) heartbeatStats {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !w.ended {
-		w.ended = true
-		for _, t := range w.tracks {
-			w.gap(t, now)
+	var st heartbeatStats
+	var gaps []time.Duration
+	for _, t := range w.tracks {
+		if !t.opened || t.ended || t.gaveUp {
+			st.Left++
+			continue
 		}
+		if !w.ended {
+			t.gap(now, w.limit)
+		}
+		st.Sessions++
+		st.Frames += t.frames
+		st.Late += t.late
+		if t.late > 0 {
+			st.LateSessions++
+		}
+		gaps = append(gaps, t.gaps...)
 	}
-	return heartbeatStats{Sessions: len(w.tracks), Frames: w.frames, Late: w.late,
-		LateSessions: len(w.lateSes), MaxGapMs: float64(w.maxGap) / float64(time.Millisecond)}
+	w.ended = true
+	st.P50GapMs, st.P99GapMs, st.P999GapMs, st.MaxGapMs = quantiles(gaps)
+	return st
 }
 
 // receivingSession returns the session id and heartbeat marker of a
 // receiving request of an HTTP transport (.../server/session/xhr_streaming,
 // /eventsource or /xhr), or ok false for any other request.
-func receivingSession(path string) (key string, marker []byte, ok bool) {
+func receivingSession(path string) (key string, m markers, ok bool) {
 	parts := strings.Split(strings.TrimSuffix(path, "/"), "/")
 	if len(parts) < 3 {
-		return "", nil, false
+		return "", markers{}, false
 	}
 	switch parts[len(parts)-1] {
 	case "xhr_streaming", "xhr":
-		marker = xhrHeartbeat
+		m = xhrMarkers
 	case "eventsource":
-		marker = esHeartbeat
+		m = esMarkers
 	default:
-		return "", nil, false
+		return "", markers{}, false
 	}
-	return parts[len(parts)-3] + "/" + parts[len(parts)-2], marker, true
+	return parts[len(parts)-3] + "/" + parts[len(parts)-2], m, true
 }
 
 // watchedTransport is the bench's HTTP RoundTripper when heartbeats are
@@ -160,11 +222,11 @@ func (t *watchedTransport) Unwrap() http.RoundTripper { return t.next }
 
 // RoundTrip implements http.RoundTripper.
 func (t *watchedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	key, marker, ok := receivingSession(req.URL.Path)
+	key, m, ok := receivingSession(req.URL.Path)
 	if !ok {
 		return t.next.RoundTrip(req)
 	}
-	tr := t.watch.track(key, marker, time.Now())
+	tr := t.watch.track(key, m)
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
 		return nil, err
@@ -178,6 +240,7 @@ type watchedBody struct {
 	io.ReadCloser
 	watch *heartbeatWatch
 	t     *hbTrack
+	eof   bool
 }
 
 func (b *watchedBody) Read(p []byte) (int, error) {
@@ -185,7 +248,17 @@ func (b *watchedBody) Read(p []byte) (int, error) {
 	if n > 0 {
 		b.watch.read(b.t, p[:n], time.Now())
 	}
+	b.eof = b.eof || err == io.EOF
 	return n, err
+}
+
+// Close notes a body closed before its end: the client gave up on the
+// request (an open that took too long, the session closed).
+func (b *watchedBody) Close() error {
+	if !b.eof {
+		b.watch.clientClosed(b.t)
+	}
+	return b.ReadCloser.Close()
 }
 
 // watchedConn is a websocket's connection under watch.
@@ -203,6 +276,12 @@ func (c *watchedConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Close notes that the client let the websocket go.
+func (c *watchedConn) Close() error {
+	c.watch.clientClosed(c.t)
+	return c.Conn.Close()
+}
+
 // benchClient returns the HTTP client and dial options of a bench run:
 // connections from cfg.source when set (a loopback address of its own
 // gives a bench process its own ephemeral ports), and, with watch, every
@@ -217,7 +296,7 @@ func benchClient(cfg benchConfig, idle int, watch *heartbeatWatch) (*http.Client
 		d.LocalAddr = &net.TCPAddr{IP: ip}
 	}
 	ht := &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: idle, ForceAttemptHTTP2: false}
-	opts := &client.Options{Transports: []string{cfg.transport}, Header: cfg.header}
+	opts := &client.Options{Transports: []string{cfg.transport}, Header: cfg.header, OpenTimeout: cfg.openTime}
 	if watch == nil {
 		opts.HTTPClient = &http.Client{Transport: ht}
 		return opts.HTTPClient, opts, nil
@@ -231,7 +310,7 @@ func benchClient(cfg benchConfig, idle int, watch *heartbeatWatch) (*http.Client
 			if err != nil {
 				return nil, err
 			}
-			return &watchedConn{Conn: c, watch: watch, t: watch.track("", wsHeartbeat, time.Now())}, nil
+			return &watchedConn{Conn: c, watch: watch, t: watch.track("", wsMarkers)}, nil
 		},
 	}
 	return opts.HTTPClient, opts, nil

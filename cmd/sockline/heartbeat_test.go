@@ -24,44 +24,57 @@ func TestHeartbeatWatch(t *testing.T) {
 		ms   int
 		data string
 	}
+	prelude := strings.Repeat("h", 2048) + "\n"
 	tests := []struct {
-		name   string
-		marker []byte
-		reads  []read
-		end    int // ms of finish
-		want   heartbeatStats
+		name  string
+		m     markers
+		reads []read
+		end   int // ms of finish
+		want  heartbeatStats
 	}{
-		{"on time", wsHeartbeat, []read{{100, "\x81\x01o"}, {1000, "\x81\x01h"}, {2000, "\x81\x01h"}, {3000, "\x89\x00\x81\x01h"}}, 3500,
+		{"on time", wsMarkers, []read{{0, "HTTP/1.1 101 Switching Protocols\r\n\r\n"}, {100, "\x81\x01o"}, {1100, "\x81\x01h"}, {2100, "\x81\x01h"}, {3100, "\x89\x00\x81\x01h"}}, 3600,
 			heartbeatStats{Sessions: 1, Frames: 3, MaxGapMs: 1000}},
-		{"one late", wsHeartbeat, []read{{1000, "\x81\x01h"}, {2600, "\x81\x01h"}, {3600, "\x81\x01h"}}, 4000,
+		{"one late", wsMarkers, []read{{0, "\x81\x01o"}, {1000, "\x81\x01h"}, {2600, "\x81\x01h"}, {3600, "\x81\x01h"}}, 4000,
 			heartbeatStats{Sessions: 1, Frames: 3, Late: 1, LateSessions: 1, MaxGapMs: 1600}},
-		{"missing at the end", xhrHeartbeat, []read{{1000, "h\n"}, {2000, "h\n"}}, 4000,
+		{"missing at the end", xhrMarkers, []read{{0, "o\n"}, {1000, "h\n"}, {2000, "h\n"}}, 4000,
 			heartbeatStats{Sessions: 1, Frames: 2, Late: 1, LateSessions: 1, MaxGapMs: 2000}},
-		{"none at all", esHeartbeat, nil, 3000,
+		{"none at all", esMarkers, []read{{0, "data: o\r\n\r\n"}}, 3000,
 			heartbeatStats{Sessions: 1, Late: 1, LateSessions: 1, MaxGapMs: 3000}},
-		{"messages are not heartbeats", xhrHeartbeat, []read{{1000, "a[\"h\"]\n"}, {1100, "o\n"}}, 1200,
-			heartbeatStats{Sessions: 1, MaxGapMs: 1200}},
-		{"a marker split over two reads", esHeartbeat, []read{{1000, "data: "}, {1001, "h\r\n\r\n"}, {2000, "data: h\r\n\r\n"}}, 2500,
-			heartbeatStats{Sessions: 1, Frames: 2, MaxGapMs: 1001}},
-		{"several in one read arrive together", xhrHeartbeat, []read{{1000, "h\nh\nh\n"}}, 1500,
+		{"the clock starts at the open frame", xhrMarkers, []read{{0, prelude}, {5000, "o\n"}, {6000, "h\n"}}, 6500,
 			heartbeatStats{Sessions: 1, Frames: 1, MaxGapMs: 1000}},
-		{"the xhr-streaming prelude", xhrHeartbeat, []read{{10, strings.Repeat("h", 2048) + "\n"}, {20, "o\n"}, {1010, "h\n"}}, 1500,
-			heartbeatStats{Sessions: 1, Frames: 2, MaxGapMs: 1000}},
+		{"the prelude and the open frame in one read", xhrMarkers, []read{{20, prelude + "o\n"}, {1020, "h\n"}}, 1500,
+			heartbeatStats{Sessions: 1, Frames: 1, MaxGapMs: 1000}},
+		{"messages are not heartbeats", xhrMarkers, []read{{0, "o\n"}, {1000, "a[\"h\"]\n"}}, 1200,
+			heartbeatStats{Sessions: 1, MaxGapMs: 1200}},
+		{"a marker split over two reads", esMarkers, []read{{0, "data: o\r\n\r\n"}, {1000, "data: "}, {1001, "h\r\n\r\n"}, {2000, "data: h\r\n\r\n"}}, 2500,
+			heartbeatStats{Sessions: 1, Frames: 2, MaxGapMs: 1001}},
+		{"an open frame split over two reads", wsMarkers, []read{{0, "\x81"}, {1, "\x01o"}, {1001, "\x81\x01h"}}, 1500,
+			heartbeatStats{Sessions: 1, Frames: 1, MaxGapMs: 1000}},
+		{"several in one read arrive together", xhrMarkers, []read{{0, "o\n"}, {1000, "h\nh\nh\n"}}, 1500,
+			heartbeatStats{Sessions: 1, Frames: 1, MaxGapMs: 1000}},
+		{"never opened: left out", xhrMarkers, []read{{1000, "h\n"}, {2000, "h\n"}}, 5000,
+			heartbeatStats{Left: 1}},
+		{"closed by the server: left out", xhrMarkers, []read{{0, "o\n"}, {500, "c[3000,\"Go away!\"]\n"}}, 5000,
+			heartbeatStats{Left: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newHeartbeatWatch(1000*time.Millisecond, 200*time.Millisecond)
-			tr := w.track("", tt.marker, at(0))
+			tr := w.track("", tt.m)
 			for _, r := range tt.reads {
 				w.read(tr, []byte(r.data), at(r.ms))
 			}
-			if got := w.finish(at(tt.end)); got != tt.want {
+			got := w.finish(at(tt.end))
+			got.P50GapMs, got.P99GapMs, got.P999GapMs = 0, 0, 0 // TestHeartbeatWatchSessions checks them
+			if got != tt.want {
 				t.Fatalf("got %+v, want %+v", got, tt.want)
 			}
 			// After finish, arrivals no longer count.
-			w.read(tr, []byte(tt.marker), at(tt.end+5000))
-			if got := w.finish(at(tt.end + 9000)); got != tt.want {
-				t.Fatalf("after finish: got %+v, want %+v", got, tt.want)
+			w.read(tr, tt.m.heartbeat, at(tt.end+5000))
+			again := w.finish(at(tt.end + 9000))
+			again.P50GapMs, again.P99GapMs, again.P999GapMs = 0, 0, 0
+			if again != tt.want {
+				t.Fatalf("after finish: got %+v, want %+v", again, tt.want)
 			}
 		})
 	}
@@ -69,19 +82,34 @@ func TestHeartbeatWatch(t *testing.T) {
 
 func TestHeartbeatWatchSessions(t *testing.T) {
 	t0 := time.Unix(1000, 0)
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
 	w := newHeartbeatWatch(time.Second, 0)
 	// Polls of one session share a track; another session has its own.
-	a1 := w.track("000/aaa", xhrHeartbeat, t0)
-	a2 := w.track("000/aaa", xhrHeartbeat, t0.Add(time.Second))
-	b := w.track("000/bbb", xhrHeartbeat, t0)
+	a1 := w.track("000/aaa", xhrMarkers)
+	b := w.track("000/bbb", xhrMarkers)
+	w.read(a1, []byte("o\n"), ms(0))
+	w.read(b, []byte("o\n"), ms(0))
+	w.read(a1, []byte("h\n"), ms(900))
+	a2 := w.track("000/aaa", xhrMarkers)
 	if a1 != a2 || a1 == b {
 		t.Fatalf("tracks: a1 %p a2 %p b %p: want one per session", a1, a2, b)
 	}
-	w.read(a1, []byte("h\n"), t0.Add(900*time.Millisecond))
-	w.read(a2, []byte("h\n"), t0.Add(1800*time.Millisecond))
-	w.read(b, []byte("h\n"), t0.Add(1500*time.Millisecond)) // late
-	got := w.finish(t0.Add(2 * time.Second))
-	want := heartbeatStats{Sessions: 2, Frames: 3, Late: 1, LateSessions: 1, MaxGapMs: 1500}
+	w.read(a2, []byte("h\n"), ms(1800))
+	w.read(b, []byte("h\n"), ms(1500)) // late
+	// A session whose request the client gave up on is left out, unless
+	// the client comes back to it with a new request.
+	c := w.track("000/ccc", xhrMarkers)
+	w.read(c, []byte("o\n"), ms(0))
+	w.clientClosed(c)
+	d := w.track("000/ddd", xhrMarkers)
+	w.read(d, []byte("o\n"), ms(0))
+	w.clientClosed(d)
+	w.track("000/ddd", xhrMarkers)
+	w.read(d, []byte("h\n"), ms(1000))
+	got := w.finish(ms(2000))
+	// Gaps: a 900 900 200, b 1500 500, d 1000 1000.
+	want := heartbeatStats{Sessions: 3, Left: 1, Frames: 4, Late: 1, LateSessions: 1,
+		MaxGapMs: 1500, P50GapMs: 900, P99GapMs: 1500, P999GapMs: 1500}
 	if got != want {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
@@ -89,23 +117,23 @@ func TestHeartbeatWatchSessions(t *testing.T) {
 
 func TestReceivingSession(t *testing.T) {
 	tests := []struct {
-		path   string
-		key    string
-		marker []byte
-		ok     bool
+		path string
+		key  string
+		m    markers
+		ok   bool
 	}{
-		{"/echo/123/abc/xhr_streaming", "123/abc", xhrHeartbeat, true},
-		{"/a/b/echo/123/abc/xhr", "123/abc", xhrHeartbeat, true},
-		{"/echo/123/abc/eventsource", "123/abc", esHeartbeat, true},
-		{"/echo/123/abc/xhr_send", "", nil, false},
-		{"/echo/info", "", nil, false},
-		{"/echo/123/abc/websocket", "", nil, false},
-		{"/xhr", "", nil, false},
+		{"/echo/123/abc/xhr_streaming", "123/abc", xhrMarkers, true},
+		{"/a/b/echo/123/abc/xhr", "123/abc", xhrMarkers, true},
+		{"/echo/123/abc/eventsource", "123/abc", esMarkers, true},
+		{"/echo/123/abc/xhr_send", "", markers{}, false},
+		{"/echo/info", "", markers{}, false},
+		{"/echo/123/abc/websocket", "", markers{}, false},
+		{"/xhr", "", markers{}, false},
 	}
 	for _, tt := range tests {
-		key, marker, ok := receivingSession(tt.path)
-		if key != tt.key || !bytes.Equal(marker, tt.marker) || ok != tt.ok {
-			t.Errorf("receivingSession(%q) = %q, %q, %v; want %q, %q, %v", tt.path, key, marker, ok, tt.key, tt.marker, tt.ok)
+		key, m, ok := receivingSession(tt.path)
+		if key != tt.key || !bytes.Equal(m.open, tt.m.open) || !bytes.Equal(m.heartbeat, tt.m.heartbeat) || ok != tt.ok {
+			t.Errorf("receivingSession(%q) = %q, %q, %v; want %q, %q, %v", tt.path, key, m, ok, tt.key, tt.m, tt.ok)
 		}
 	}
 }
@@ -138,7 +166,7 @@ func TestBenchIdleHeartbeats(t *testing.T) {
 				wantLate bool
 			}{
 				// A 10 s slack: a heartbeat every 100 ms is never that late.
-				{"on time", every, []string{"-heartbeat", "100ms", "-slack", "10s"}, false},
+				{"on time", every, []string{"-heartbeat", "100ms", "-slack", "10s", "-openers", "2", "-open-timeout", "20s"}, false},
 				// No heartbeats: every session misses them, whatever
 				// the speed of the machine.
 				{"none", none, []string{"-heartbeat", "100ms", "-slack", "0s"}, true},
@@ -178,9 +206,16 @@ func (h *remoteIPs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestBenchSource(t *testing.T) {
-	ips := &remoteIPs{next: sockjs.NewHandler(sockjs.Options{}, services.Echo), ips: map[string]int{}}
+	h := sockjs.NewHandler(sockjs.Options{}, services.Echo)
+	ips := &remoteIPs{next: h, ips: map[string]int{}}
 	ts := httptest.NewServer(ips)
-	t.Cleanup(func() { ts.CloseClientConnections(); ts.Close() })
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = h.Shutdown(ctx)
+		ts.CloseClientConnections()
+		ts.Close()
+	})
 	for i, tr := range transports {
 		src := fmt.Sprintf("127.0.0.%d", 2+i)
 		t.Run(tr, func(t *testing.T) {
