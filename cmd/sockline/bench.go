@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"runtime/pprof"
@@ -32,6 +33,18 @@ type benchConfig struct {
 	rate      int  // broadcast: messages per second; echo with openLoop: over all sessions
 	openLoop  bool // echo: -rate was given: send on schedule, not on echoes
 	header    http.Header
+	source    string        // the local address to connect from; "" any
+	openers   int           // idle: sessions opened at a time
+	openTime  time.Duration // client.Options.OpenTimeout; 0 its default
+
+	// Idle: the server's heartbeat delay (0: not watched) and how late a
+	// heartbeat may be before it counts as late.
+	hbDelay, hbSlack time.Duration
+
+	// Broadcast: the tag of the run's messages ("" a random one), and no
+	// publisher of its own (another bench run publishes with the same tag).
+	tag           string
+	subscribeOnly bool
 }
 
 // benchSummary is the result, printed as text or, with -json, as JSON.
@@ -69,6 +82,24 @@ type benchSummary struct {
 	OpenMaxMs   float64 `json:"open_max_ms,omitempty"`
 	// Idle mode: sessions that ended while they were held.
 	Dropped uint64 `json:"dropped,omitempty"`
+
+	// Idle mode with -heartbeat: sessions held to the end and watched,
+	// heartbeat frames seen, gaps between a session's heartbeats (or its
+	// open frame and its first one, or its last one and the end of the
+	// hold) longer than -heartbeat plus -slack, sessions with such a gap,
+	// and the gaps' percentiles. Sessions not held to the end (never
+	// opened, or closed) are left out of these (heartbeat_left).
+	HeartbeatDelayMs   float64 `json:"heartbeat_delay_ms,omitempty"`
+	HeartbeatLeft      int     `json:"heartbeat_left,omitempty"`
+	HeartbeatGapP50ms  float64 `json:"heartbeat_gap_p50_ms,omitempty"`
+	HeartbeatGapP99ms  float64 `json:"heartbeat_gap_p99_ms,omitempty"`
+	HeartbeatGapP999ms float64 `json:"heartbeat_gap_p999_ms,omitempty"`
+	HeartbeatSessions  int     `json:"heartbeat_sessions,omitempty"`
+	Heartbeats         uint64  `json:"heartbeats,omitempty"`
+	LateHeartbeats     uint64  `json:"late_heartbeats"`
+	LateHeartbeatSess  int     `json:"late_heartbeat_sessions"`
+	MaxHeartbeatGapMs  float64 `json:"max_heartbeat_gap_ms,omitempty"`
+	HeartbeatSlackMs   float64 `json:"heartbeat_slack_ms,omitempty"`
 }
 
 // Lines bench writes to stderr, on lines of their own, so that a program
@@ -106,6 +137,13 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		"echo, when given: an open loop of this many messages per second over all sessions, each sent on schedule whether or not "+
 		"the echoes came back (latency counted from the scheduled time), instead of -w in flight")
 	fs.Var(headerFlag(cfg.header), "H", "add the header `'Name: value'` to every request, the websocket handshake included (repeatable)")
+	fs.StringVar(&cfg.source, "source", "", "connect from this local `address` (such as 127.0.0.5: each loopback address has its own ephemeral ports)")
+	fs.IntVar(&cfg.openers, "openers", idleOpeners, "idle: sessions opened at a time")
+	fs.DurationVar(&cfg.openTime, "open-timeout", 0, "how long a session may take to open (the client's OpenTimeout; 0: its default, at least 5 s): raise it on a loaded machine")
+	fs.DurationVar(&cfg.hbDelay, "heartbeat", 0, "idle: the server's heartbeat `delay`; when given, every held session's heartbeat frames are timed and a gap longer than delay + -slack counts as late")
+	fs.DurationVar(&cfg.hbSlack, "slack", 5*time.Second, "idle with -heartbeat: how late a heartbeat may be")
+	fs.StringVar(&cfg.tag, "tag", "", "broadcast: the `tag` the run's messages carry (default: a random one); bench runs with the same tag on other nodes can receive one publisher's messages")
+	fs.BoolVar(&cfg.subscribeOnly, "subscribe-only", false, "broadcast: no publisher of its own: receive what another bench run with the same -tag publishes, for -d")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the load generator to `file`")
 	url, code, ok := parse(fs, benchCommand, args, stdout, stderr)
@@ -120,6 +158,18 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if cfg.sessions < 1 || cfg.window < 1 || cfg.rate < 1 || cfg.duration <= 0 {
 		fmt.Fprintln(stderr, "sockline bench: -n, -w, -rate and -d must be positive")
+		return 2
+	}
+	if cfg.hbDelay < 0 || cfg.hbSlack < 0 || cfg.openTime < 0 || cfg.openers < 1 {
+		fmt.Fprintln(stderr, "sockline bench: -heartbeat, -slack and -open-timeout must not be negative, -openers must be positive")
+		return 2
+	}
+	if cfg.source != "" && net.ParseIP(cfg.source) == nil {
+		fmt.Fprintf(stderr, "sockline bench: -source %q: not an IP address\n", cfg.source)
+		return 2
+	}
+	if cfg.subscribeOnly && (cfg.mode != "broadcast" || cfg.tag == "") {
+		fmt.Fprintln(stderr, "sockline bench: -subscribe-only is for -mode broadcast, with a -tag")
 		return 2
 	}
 	cfg.size = max(cfg.size, minMessage)
@@ -206,13 +256,21 @@ func runBench(ctx context.Context, cfg benchConfig, progress io.Writer) benchSum
 	var tagb [4]byte
 	_, _ = rand.Read(tagb[:])
 	r := &benchRun{cfg: cfg, tag: hex.EncodeToString(tagb[:])}
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4 * cfg.sessions}}
+	if cfg.tag != "" {
+		r.tag = cfg.tag
+	}
+	sum := benchSummary{URL: cfg.url, Transport: cfg.transport, Mode: cfg.mode, Sessions: cfg.sessions,
+		InFlight: cfg.window, Size: cfg.size}
+	hc, opts, err := benchClient(cfg, 4*cfg.sessions, nil)
+	if err != nil {
+		r.fail(err)
+		r.summarize(&sum, 0, 0)
+		return sum
+	}
 	defer hc.CloseIdleConnections()
-	opts := &client.Options{Transports: []string{cfg.transport}, Header: cfg.header, HTTPClient: hc}
 
 	conns := dialAll(ctx, r, opts)
-	sum := benchSummary{URL: cfg.url, Transport: cfg.transport, Mode: cfg.mode, Sessions: cfg.sessions,
-		Connected: len(conns), InFlight: cfg.window, Size: cfg.size}
+	sum.Connected = len(conns)
 	if cfg.mode == "broadcast" || cfg.openLoop {
 		sum.InFlight = 0
 	}
@@ -231,7 +289,7 @@ func runBench(ctx context.Context, cfg benchConfig, progress io.Writer) benchSum
 		workers[i] = &worker{r: r, c: c, window: make(chan struct{}, cfg.window)}
 	}
 	var pub *worker
-	if cfg.mode == "broadcast" {
+	if cfg.mode == "broadcast" && !cfg.subscribeOnly {
 		c, err := client.Dial(ctx, cfg.url, opts)
 		if err != nil {
 			r.fail(err)
@@ -299,7 +357,7 @@ loop:
 			if cfg.mode == "echo" && w.uniq.Load() < w.sent.Load() {
 				return false
 			}
-			if cfg.mode == "broadcast" && w.uniq.Load() < pub.sent.Load() {
+			if pub != nil && w.uniq.Load() < pub.sent.Load() {
 				return false
 			}
 		}
@@ -316,11 +374,17 @@ loop:
 	}
 	receivers.Wait()
 
-	var lost uint64
+	var lost, heard uint64 // heard: subscribe-only, the messages any session got
+	for _, w := range workers {
+		heard = max(heard, w.next)
+	}
 	for _, w := range workers {
 		want := w.sent.Load()
-		if pub != nil {
+		switch {
+		case pub != nil:
 			want = pub.sent.Load()
+		case cfg.subscribeOnly:
+			want = heard
 		}
 		if u := w.uniq.Load(); u < want {
 			lost += want - u

@@ -13,13 +13,13 @@ import (
 	"github.com/sockline/sockline/client"
 )
 
-// idleOpeners is how many sessions idle mode opens at a time.
+// idleOpeners is how many sessions idle mode opens at a time by default
+// (-openers).
 const idleOpeners = 50
 
 // openClient is the HTTP client and dial options of an idle or churn run.
-func openClient(cfg benchConfig) (*http.Client, *client.Options) {
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: max(4*cfg.sessions, 100)}}
-	return hc, &client.Options{Transports: []string{cfg.transport}, Header: cfg.header, HTTPClient: hc}
+func openClient(cfg benchConfig, watch *heartbeatWatch) (*http.Client, *client.Options, error) {
+	return benchClient(cfg, max(4*cfg.sessions, 100), watch)
 }
 
 // dialTimed dials one session and says how long it took to open: from the
@@ -46,20 +46,30 @@ func fillOpens(s *benchSummary, r *benchRun, lat []time.Duration, elapsed time.D
 	}
 }
 
-// runIdle opens cfg.sessions sessions, idleOpeners at a time, writes
+// runIdle opens cfg.sessions sessions, cfg.openers at a time, writes
 // "idle: N open" to progress, holds them without sending for
 // cfg.duration, writes "idle: closing" and closes them. A session that
-// ends while held counts as dropped (and as an error).
+// ends while held counts as dropped (and as an error). With cfg.hbDelay,
+// the heartbeats of every session are timed until the end of the hold.
 func runIdle(ctx context.Context, cfg benchConfig, progress io.Writer) benchSummary {
 	r := &benchRun{cfg: cfg}
-	hc, opts := openClient(cfg)
-	defer hc.CloseIdleConnections()
 	sum := benchSummary{URL: cfg.url, Transport: cfg.transport, Mode: cfg.mode, Sessions: cfg.sessions}
+	var watch *heartbeatWatch
+	if cfg.hbDelay > 0 {
+		watch = newHeartbeatWatch(cfg.hbDelay, cfg.hbSlack)
+	}
+	hc, opts, err := openClient(cfg, watch)
+	if err != nil {
+		r.fail(err)
+		fillOpens(&sum, r, nil, 0)
+		return sum
+	}
+	defer hc.CloseIdleConnections()
 
 	var mu sync.Mutex
 	var conns []*client.Conn
 	var lat []time.Duration
-	sem := make(chan struct{}, idleOpeners)
+	sem := make(chan struct{}, cfg.openers)
 	var wg sync.WaitGroup
 	start := time.Now()
 	for range cfg.sessions {
@@ -109,6 +119,14 @@ func runIdle(ctx context.Context, cfg benchConfig, progress io.Writer) benchSumm
 	case <-ctx.Done():
 	}
 	hold.Stop()
+	if watch != nil {
+		hb := watch.finish(time.Now())
+		sum.HeartbeatDelayMs = float64(cfg.hbDelay) / float64(time.Millisecond)
+		sum.HeartbeatSlackMs = float64(cfg.hbSlack) / float64(time.Millisecond)
+		sum.HeartbeatSessions, sum.Heartbeats, sum.LateHeartbeats = hb.Sessions, hb.Frames, hb.Late
+		sum.LateHeartbeatSess, sum.MaxHeartbeatGapMs = hb.LateSessions, hb.MaxGapMs
+		sum.HeartbeatLeft, sum.HeartbeatGapP50ms, sum.HeartbeatGapP99ms, sum.HeartbeatGapP999ms = hb.Left, hb.P50GapMs, hb.P99GapMs, hb.P999GapMs
+	}
 	fmt.Fprintln(progress, markIdleClosing)
 	closeAll(conns)
 	watchers.Wait()
@@ -121,9 +139,14 @@ func runIdle(ctx context.Context, cfg benchConfig, progress io.Writer) benchSumm
 // session, closes it as soon as it is open, and starts over.
 func runChurn(ctx context.Context, cfg benchConfig, progress io.Writer) benchSummary {
 	r := &benchRun{cfg: cfg}
-	hc, opts := openClient(cfg)
-	defer hc.CloseIdleConnections()
 	sum := benchSummary{URL: cfg.url, Transport: cfg.transport, Mode: cfg.mode, Sessions: cfg.sessions}
+	hc, opts, err := openClient(cfg, nil)
+	if err != nil {
+		r.fail(err)
+		fillOpens(&sum, r, nil, 0)
+		return sum
+	}
+	defer hc.CloseIdleConnections()
 
 	fmt.Fprintln(progress, markMeasuring)
 	start := time.Now()
@@ -189,6 +212,11 @@ func printOpenSummary(w io.Writer, s benchSummary) {
 			s.URL, s.Transport, s.Sessions, s.Opens, s.DurationS, s.OpensPerSec)
 	}
 	fmt.Fprintf(w, "opening p50 %.3fms  p99 %.3fms  max %.3fms\n", s.OpenP50ms, s.OpenP99ms, s.OpenMaxMs)
+	if s.HeartbeatSessions > 0 {
+		fmt.Fprintf(w, "heartbeats %d over %d sessions held to the end, %d late (in %d sessions); gaps p50 %.0fms p99 %.0fms p999 %.0fms max %.0fms (limit %.0fms)\n",
+			s.Heartbeats, s.HeartbeatSessions, s.LateHeartbeats, s.LateHeartbeatSess,
+			s.HeartbeatGapP50ms, s.HeartbeatGapP99ms, s.HeartbeatGapP999ms, s.MaxHeartbeatGapMs, s.HeartbeatDelayMs+s.HeartbeatSlackMs)
+	}
 	fmt.Fprintf(w, "errors %d\n", s.Errors)
 	if s.FirstError != "" {
 		fmt.Fprintf(w, "first error: %s\n", s.FirstError)

@@ -101,6 +101,10 @@ func TestUsage(t *testing.T) {
 		{[]string{"probe", "a", "b"}, 2},
 		{[]string{"bench", "-mode", "chaos", "http://x"}, 2},
 		{[]string{"bench", "-n", "0", "http://x"}, 2},
+		{[]string{"bench", "-mode", "idle", "-openers", "0", "http://x"}, 2},
+		{[]string{"bench", "-open-timeout", "-1s", "http://x"}, 2},
+		{[]string{"bench", "-mode", "idle", "-heartbeat", "-1s", "http://x"}, 2},
+		{[]string{"bench", "-source", "127.0.0.x", "http://x"}, 2},
 		{[]string{"help"}, 0},
 	}
 	for _, tt := range tests {
