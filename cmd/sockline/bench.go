@@ -142,7 +142,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&cfg.openTime, "open-timeout", 0, "how long a session may take to open (the client's OpenTimeout; 0: its default, at least 5 s): raise it on a loaded machine")
 	fs.DurationVar(&cfg.hbDelay, "heartbeat", 0, "idle: the server's heartbeat `delay`; when given, every held session's heartbeat frames are timed and a gap longer than delay + -slack counts as late")
 	fs.DurationVar(&cfg.hbSlack, "slack", 5*time.Second, "idle with -heartbeat: how late a heartbeat may be")
-	fs.StringVar(&cfg.tag, "tag", "", "broadcast: the `tag` the run's messages carry (default: a random one); bench runs with the same tag on other nodes can receive one publisher's messages")
+	fs.StringVar(&cfg.tag, "tag", "", "broadcast: the `tag` the run's messages carry (empty: a random one); bench runs with the same tag on other nodes can receive one publisher's messages")
 	fs.BoolVar(&cfg.subscribeOnly, "subscribe-only", false, "broadcast: no publisher of its own: receive what another bench run with the same -tag publishes, for -d")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the load generator to `file`")
