@@ -420,3 +420,28 @@ func TestPingsWithHeartbeatsOff(t *testing.T) {
 		})
 	}
 }
+
+// Pings do not put heartbeats off (found holding 100k sessions: websocket
+// clients saw no "h" for two delays, a ping having gone out just before
+// the heartbeat was due). With pings more frequent than heartbeats, each
+// ping used to push the heartbeat a whole delay away: none ever came.
+func TestPingsDoNotPutHeartbeatsOff(t *testing.T) {
+	s := newTestSession(t, Config{HeartbeatDelay: 50 * time.Millisecond, PingInterval: 20 * time.Millisecond})
+	r, _ := s.Attach(ctxT(t))
+	r.EnablePings() // before the open frame, as the websocket transport does
+	next(t, r)
+	// A heartbeat is due 50 ms after the open frame, after two or three
+	// pings; ten pings are four delays.
+	for pings := 0; ; {
+		f := next(t, r)
+		if f.Kind == KindHeartbeat {
+			return
+		}
+		if f.Kind != KindPing {
+			t.Fatalf("frame %v; want pings and a heartbeat", f.Kind)
+		}
+		if pings++; pings == 10 {
+			t.Fatal("ten pings and no heartbeat: the pings put it off")
+		}
+	}
+}
