@@ -77,7 +77,7 @@ const (
 type idleStats struct {
 	RSS        int64            `json:"rss"`         // VmRSS, read before any forced GC
 	Classes    map[string]int64 `json:"classes"`     // runtime/metrics /memory/classes/..., after a GC
-	Goroutines int64            `json:"goroutines"`  // after the GC
+	Goroutines int64            `json:"goroutines"`  // the fewest over a heartbeat delay, after the GC
 	Sites      map[string]int64 `json:"sites"`       // live heap bytes by allocation site
 	SiteCounts map[string]int64 `json:"site_counts"` // live objects by allocation site
 }
@@ -363,6 +363,12 @@ func readIdleStats() idleStats {
 			s.Classes["other"] += v
 		}
 		s.Classes[m.Name] = v
+	}
+	// The goroutines an idle session keeps: the fewest seen over a whole
+	// heartbeat delay, so that writers sending a heartbeat at that moment
+	// (many at once: the sessions opened together) are not counted.
+	for end := time.Now().Add(idleHeartbeat + 200*time.Millisecond); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		s.Goroutines = min(s.Goroutines, int64(runtime.NumGoroutine()))
 	}
 	recs := make([]runtime.MemProfileRecord, 4096)
 	for {
