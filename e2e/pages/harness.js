@@ -206,7 +206,11 @@
     return new Promise(function (resolve, reject) {
       var t0 = performance.now();
       var tOpen = null;
-      var sock = new SockJS(url, null, transports ? { transports: transports } : {});
+      // A forced transport gets the 5 s open timeout open() gives it (see
+      // there): on a loaded box sockjs-client's own, from the /info round
+      // trip, once failed an iframe transport through nginx. Fallback runs
+      // keep sockjs-client's timeouts: they measure its walk down the list.
+      var sock = new SockJS(url, null, transports ? { transports: transports, timeout: 5000 } : {});
       var timer = setTimeout(function () { reject(new Error('no first message within ' + ms + ' ms')); }, ms);
       sock.onopen = function () { tOpen = performance.now(); sock.send('first'); };
       sock.onmessage = function () {
