@@ -110,23 +110,7 @@ func BenchmarkEnginesCarriedXHRPolling(b *testing.B) {
 					conns[i] = dialB(b, proxy.URL+"/echo", client.XHRPolling)
 					echoB(b, conns[i], 20) // warm: owners cached, connections pooled
 				}
-				per := max(b.N/sessions, 1)
-				lat := make([][]time.Duration, sessions)
-				b.ResetTimer()
-				start := time.Now()
-				var wg sync.WaitGroup
-				for i, c := range conns {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						lat[i] = echoB(b, c, per)
-					}()
-				}
-				wg.Wait()
-				wall := time.Since(start)
-				b.StopTimer()
-				all := slices.Concat(lat...)
-				slices.Sort(all)
+				all, wall := echoAll(b, conns, max(b.N/sessions, 1))
 				b.ReportMetric(float64(len(all))/wall.Seconds(), "echo/s")
 				b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-us")
 				b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-us")
@@ -262,4 +246,27 @@ func BenchmarkEnginesBusPublish(b *testing.B) {
 			})
 		}
 	}
+}
+
+// echoAll runs per echoes on each of conns at once, with the benchmark's
+// timer running only meanwhile, and returns every round trip, sorted, and
+// the wall time they took.
+func echoAll(b *testing.B, conns []*client.Conn, per int) ([]time.Duration, time.Duration) {
+	lat := make([][]time.Duration, len(conns))
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lat[i] = echoB(b, c, per)
+		}()
+	}
+	wg.Wait()
+	wall := time.Since(start)
+	b.StopTimer()
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	return all, wall
 }

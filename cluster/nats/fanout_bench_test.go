@@ -240,28 +240,12 @@ func BenchmarkCarriedSaturation(b *testing.B) {
 					conns[i] = dialB(b, proxy.URL+"/echo", client.XHRPolling)
 					echoB(b, conns[i], 3) // warm: owners cached, connections pooled
 				}
-				per := max(b.N/sessions, 1)
-				lat := make([][]time.Duration, sessions)
 				cpu0, srv0 := processCPU(b), e.serverCPU(b)
-				b.ResetTimer()
-				start := time.Now()
-				var wg sync.WaitGroup
-				for i, c := range conns {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						lat[i] = echoB(b, c, per)
-					}()
-				}
-				wg.Wait()
-				wall := time.Since(start)
-				b.StopTimer()
+				all, wall := echoAll(b, conns, max(b.N/sessions, 1))
 				cpu, srv := processCPU(b)-cpu0, e.serverCPU(b)-srv0
-				all := slices.Concat(lat...)
 				if len(all) == 0 {
 					return
 				}
-				slices.Sort(all)
 				n := float64(len(all))
 				b.ReportMetric(n/wall.Seconds(), "echo/s")
 				b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-us")
