@@ -125,6 +125,11 @@ for p in proxy-nginx proxy-nginx-default proxy-haproxy probe-nginx-buffered; do
   grep -ho 'E2E-PROBE.*' "$logs/$p.log" | sed 's/^/   /' || true
 done
 if [ -s "$logs/failed" ]; then
+  # The tail of a run is often all a reader gets: name what failed in each suite here.
+  while read -r name; do
+    echo "== what failed in $name"
+    grep -E -e '--- FAIL|^\[[^]]*\] (FAIL|panic:|WARNING: DATA RACE)|✘|Error:|timed out' "$logs/$name.log" | tail -40 | sed 's/^/   /' || true
+  done <"$logs/failed"
   echo "FAILED: $(tr '\n' ' ' <"$logs/failed")(whole output in $logs/; browser traces in e2e/test-results/)" >&2
   exit 1
 fi
