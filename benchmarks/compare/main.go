@@ -51,6 +51,8 @@ type config struct {
 	servers          []string      // filter; nil: all
 	sessions, window int
 	size, rate       int
+	echoRate         int  // echo: open-loop messages a second over all sessions; 0: closed loop
+	syscalls         bool // count the server's system calls over the measured window (perf)
 	bcastWS, bcastXS int
 	idleN, openers   int
 	jsonOut          string
@@ -96,6 +98,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.window, "w", 10, "echo: messages in flight per session")
 	fs.IntVar(&c.size, "s", 64, "message size in bytes")
 	fs.IntVar(&c.rate, "rate", 100, "broadcast: messages per second from the publisher")
+	fs.IntVar(&c.echoRate, "echo-rate", 0, "echo: send this many messages a second over all sessions on a schedule "+
+		"(bench -rate: open loop, so every server is measured at the same throughput); 0: each session keeps -w in flight")
+	fs.BoolVar(&c.syscalls, "syscalls", false, "also count the server's system calls over the measured window "+
+		"(perf stat -e raw_syscalls:sys_enter; needs perf and the right to trace the server)")
 	fs.IntVar(&c.bcastWS, "bcast-ws-n", 1000, "broadcast: websocket subscribers")
 	fs.IntVar(&c.bcastXS, "bcast-xs-n", 500, "broadcast: xhr-streaming subscribers")
 	fs.IntVar(&c.idleN, "idle-n", 10000, "idle: sessions held")
@@ -106,9 +112,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if c.rounds < 1 || c.duration <= 0 || c.idleN < 1 || c.sessions < 1 || c.openers < 1 {
-		fmt.Fprintln(stderr, "compare: -rounds, -d, -n, -idle-n and -churn-n must be positive")
+	if c.rounds < 1 || c.duration <= 0 || c.idleN < 1 || c.sessions < 1 || c.openers < 1 || c.echoRate < 0 {
+		fmt.Fprintln(stderr, "compare: -rounds, -d, -n, -idle-n and -churn-n must be positive, -echo-rate not negative")
 		return 2
+	}
+	if c.syscalls {
+		if _, err := exec.LookPath("perf"); err != nil {
+			fmt.Fprintln(stderr, "compare: -syscalls needs perf (Debian: apt-get install linux-perf)")
+			return 2
+		}
 	}
 	all := scenarios(c)
 	if *listOnly {

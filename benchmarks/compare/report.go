@@ -17,6 +17,9 @@ type figure func(r result) (float64, bool)
 
 func cpuPer(r result) (float64, bool) { return r.CPUPerUs, r.Units > 0 }
 func rssPer(r result) (float64, bool) { return r.RSSPerSession, r.RSSEnd > 0 }
+func syscallsPer(r result) (float64, bool) {
+	return r.SyscallsPerUnit, r.Syscalls > 0 && r.Units > 0
+}
 func benchField(f func(benchSummary) float64) figure {
 	return func(r result) (float64, bool) { return f(r.Bench), true }
 }
@@ -129,6 +132,9 @@ func brief(r result, sc scenario) string {
 	default:
 		s = fmt.Sprintf("%s msgs/s, server %s µs/msg, p50 %s ms p99 %s ms",
 			num(r.Bench.MsgsPerSec), num(r.CPUPerUs), num(r.Bench.P50ms), num(r.Bench.P99ms))
+		if r.Syscalls > 0 {
+			s += fmt.Sprintf(", %s syscalls/msg", num(r.SyscallsPerUnit))
+		}
 	}
 	if r.Note != "" {
 		s += " [" + r.Note + "]"
@@ -148,8 +154,16 @@ func report(w io.Writer, c config, servers []server, scs []scenario, results []r
 		fmt.Fprintf(w, "Unpinned (no taskset). ")
 	}
 	fmt.Fprintf(w, "Medians of %d interleaved rounds, a fresh server process per run; %s in all.\n", c.rounds, took.Round(time.Second))
-	fmt.Fprintf(w, "Echo: %d sessions, %d messages in flight each, %d B, %s. Broadcast: %d messages/s, %s. Idle: RSS read %s after all are open, then %s later (that figure). Churn: %d openers, %s.\n\n",
-		c.sessions, c.window, c.size, c.duration, c.rate, c.duration, c.settle, c.hold, c.openers, c.duration)
+	if c.echoRate > 0 {
+		fmt.Fprintf(w, "Echo: %d sessions sending %d messages/s in all on a schedule (open loop), %d B, %s. ", c.sessions, c.echoRate, c.size, c.duration)
+	} else {
+		fmt.Fprintf(w, "Echo: %d sessions, %d messages in flight each, %d B, %s. ", c.sessions, c.window, c.size, c.duration)
+	}
+	if c.syscalls {
+		fmt.Fprintf(w, "Syscalls: the server's system calls per message or delivery over the measured window (perf stat -e raw_syscalls:sys_enter). ")
+	}
+	fmt.Fprintf(w, "Broadcast: %d messages/s, %s. Idle: RSS read %s after all are open, then %s later (that figure). Churn: %d openers, %s.\n\n",
+		c.rate, c.duration, c.settle, c.hold, c.openers, c.duration)
 
 	var gorilla, base *server
 	for i := range servers {
@@ -198,6 +212,9 @@ func report(w io.Writer, c config, servers []server, scs []scenario, results []r
 			}
 			if len(ratios) > 0 {
 				s += " (" + strings.Join(ratios, ", ") + ")"
+			}
+			if n, nok, _ := t.median(sv.name, sc.key, syscallsPer); nok > 0 {
+				s += fmt.Sprintf("<br>%s syscalls", num(n))
 			}
 			switch sc.mode {
 			case "echo", "broadcast":

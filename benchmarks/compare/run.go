@@ -40,8 +40,11 @@ type scenario struct {
 // scenarios builds the rows for the flags.
 func scenarios(c config) []scenario {
 	echo := func(key, title, tr string) scenario {
-		return scenario{key: key, title: title, mode: "echo", transport: tr, path: "/echo", sessions: c.sessions,
-			args: []string{"-n", strconv.Itoa(c.sessions), "-w", strconv.Itoa(c.window), "-s", strconv.Itoa(c.size)}}
+		args := []string{"-n", strconv.Itoa(c.sessions), "-w", strconv.Itoa(c.window), "-s", strconv.Itoa(c.size)}
+		if c.echoRate > 0 {
+			args = append(args, "-rate", strconv.Itoa(c.echoRate))
+		}
+		return scenario{key: key, title: title, mode: "echo", transport: tr, path: "/echo", sessions: c.sessions, args: args}
 	}
 	bcast := func(key, title, tr string, n int) scenario {
 		return scenario{key: key, title: title, mode: "broadcast", transport: tr, path: "/broadcast", sessions: n,
@@ -105,6 +108,10 @@ type result struct {
 	// deliveries to subscribers (broadcast), sessions opened (churn).
 	Units     float64 `json:"units"`
 	CPUPerUs  float64 `json:"server_cpu_us_per_unit"`
+	// Syscalls is how many system calls the server made over the measured
+	// window (-syscalls), SyscallsPerUnit that per unit; 0 when not counted.
+	Syscalls        float64 `json:"server_syscalls,omitempty"`
+	SyscallsPerUnit float64 `json:"server_syscalls_per_unit,omitempty"`
 	RSSBefore int64   `json:"rss_before_kib"` // idle: server RSS before any session
 	RSSOpen   int64   `json:"rss_open_kib"`   // idle: all open, after the settle
 	RSSEnd    int64   `json:"rss_end_kib"`    // idle: at the end of the hold
@@ -171,6 +178,7 @@ func runOne(ctx context.Context, c config, b builds, sv server, sc scenario, rou
 		benchTail  tail
 		settled    = make(chan struct{})
 		settleOnce sync.Once
+		counter    *syscallCounter
 	)
 	sample := func(f func() error) {
 		if err := f(); err != nil {
@@ -191,12 +199,18 @@ func runOne(ctx context.Context, c config, b builds, sv server, sc scenario, rou
 			}
 			switch {
 			case line == "bench: measuring":
+				if c.syscalls {
+					sample(func() (err error) { counter, err = countSyscalls(bctx, pid); return })
+				}
 				sample(func() (err error) { cpu0, err = cpuSeconds(pid); return })
 				mu.Lock()
 				marks++
 				mu.Unlock()
 			case line == "bench: measured":
 				sample(func() (err error) { cpu1, err = cpuSeconds(pid); return })
+				if counter != nil {
+					sample(func() (err error) { res.Syscalls, err = counter.stop(); return })
+				}
 				mu.Lock()
 				marks++
 				mu.Unlock()
@@ -220,6 +234,9 @@ func runOne(ctx context.Context, c config, b builds, sv server, sc scenario, rou
 	<-bench.done
 	pw.Close()
 	<-scanned
+	if counter != nil {
+		_, _ = counter.stop() // a bench that never marked the end of its window leaves it running
+	}
 	settleOnce.Do(func() { close(settled) })
 	<-settled
 
@@ -277,6 +294,7 @@ func fill(res *result, sc scenario, marks int) {
 			return
 		}
 		res.CPUPerUs = res.CPUSeconds / res.Units * 1e6
+		res.SyscallsPerUnit = res.Syscalls / res.Units
 	}
 	res.Note = strings.Join(notes, "; ")
 }
