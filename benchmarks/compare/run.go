@@ -106,15 +106,15 @@ type result struct {
 	CPUSeconds float64 `json:"server_cpu_s"`
 	// Units is what CPUSeconds is divided by: messages received (echo),
 	// deliveries to subscribers (broadcast), sessions opened (churn).
-	Units     float64 `json:"units"`
-	CPUPerUs  float64 `json:"server_cpu_us_per_unit"`
+	Units    float64 `json:"units"`
+	CPUPerUs float64 `json:"server_cpu_us_per_unit"`
 	// Syscalls is how many system calls the server made over the measured
 	// window (-syscalls), SyscallsPerUnit that per unit; 0 when not counted.
 	Syscalls        float64 `json:"server_syscalls,omitempty"`
 	SyscallsPerUnit float64 `json:"server_syscalls_per_unit,omitempty"`
-	RSSBefore int64   `json:"rss_before_kib"` // idle: server RSS before any session
-	RSSOpen   int64   `json:"rss_open_kib"`   // idle: all open, after the settle
-	RSSEnd    int64   `json:"rss_end_kib"`    // idle: at the end of the hold
+	RSSBefore       int64   `json:"rss_before_kib"` // idle: server RSS before any session
+	RSSOpen         int64   `json:"rss_open_kib"`   // idle: all open, after the settle
+	RSSEnd          int64   `json:"rss_end_kib"`    // idle: at the end of the hold
 	// RSSPerSession is (RSSEnd - RSSBefore) / sessions open, in KiB.
 	RSSPerSession float64 `json:"rss_kib_per_session"`
 	Err           string  `json:"error,omitempty"`
