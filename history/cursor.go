@@ -88,6 +88,22 @@ func (c *Cursor) stop(err error) {
 	}
 }
 
+// Lost tells a live cursor that the messages up to top exist but cannot
+// be delivered (too many were missed to read them back, or top is of
+// another epoch): a cursor that has not delivered top stops with ErrGap.
+// Unlike a live message, it never delivers anything. Before Replay it does
+// nothing: the replay reads the store itself.
+func (c *Cursor) Lost(top Position) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped || !c.live {
+		return
+	}
+	if top.Epoch != c.last.Epoch || top.Offset > c.last.Offset {
+		c.stop(ErrGap)
+	}
+}
+
 // Replay delivers entries (what Store.Since read: the messages after the
 // subscriber's position, or none to start at top), then the buffered live
 // messages that come after them, and makes the cursor live at top or past

@@ -200,3 +200,43 @@ func TestCursorBufferFull(t *testing.T) {
 		t.Fatalf("stopped with %v, want ErrBufferFull", stopped)
 	}
 }
+
+// Lost never delivers: a cursor one short of top stops with a gap (a
+// marker entry at top would have been delivered to it as an empty
+// message), one at top or past it goes on, another epoch stops it.
+func TestCursorLost(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		at      uint64 // the cursor's position after the replay
+		lost    history.Position
+		stopErr error
+	}{
+		{name: "one short of top", at: 4, lost: history.Position{Offset: 5, Epoch: "e"}, stopErr: history.ErrGap},
+		{name: "far behind", at: 1, lost: history.Position{Offset: 5000, Epoch: "e"}, stopErr: history.ErrGap},
+		{name: "at top", at: 5, lost: history.Position{Offset: 5, Epoch: "e"}},
+		{name: "past top", at: 6, lost: history.Position{Offset: 5, Epoch: "e"}},
+		{name: "another epoch", at: 5, lost: history.Position{Offset: 1, Epoch: "f"}, stopErr: history.ErrGap},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []uint64
+			var stopped error
+			c := &history.Cursor{
+				Deliver: func(e history.Entry) { got = append(got, e.Offset) },
+				Stop:    func(err error) { stopped = err },
+			}
+			c.Replay(nil, history.Position{Offset: tc.at, Epoch: "e"})
+			c.Lost(tc.lost)
+			if len(got) != 0 || stopped != tc.stopErr {
+				t.Fatalf("delivered %v, stopped with %v; want nothing delivered, stopped with %v", got, stopped, tc.stopErr)
+			}
+		})
+	}
+	// Before the replay it does nothing: the replay reads the store.
+	var stopped error
+	c := &history.Cursor{Deliver: func(history.Entry) {}, Stop: func(err error) { stopped = err }}
+	c.Lost(history.Position{Offset: 9, Epoch: "e"})
+	c.Replay(nil, history.Position{Offset: 9, Epoch: "e"})
+	if stopped != nil {
+		t.Fatalf("a cursor told of a loss before its replay stopped: %v", stopped)
+	}
+}

@@ -91,20 +91,48 @@ func (x *historyHub) checkTopic(ctx context.Context, topic string, t *historyTop
 		t.behind = top // may be on its way: look again at the next check
 		return
 	}
-	t.behind = Position{}
 	var missing []history.Entry
 	if top.Epoch == seen.Epoch {
 		b, _ := x.bounds(topic)
-		missing, _, _ = x.store.Since(ctx, x.storeTopic(topic), seen, b.Size)
+		missing, _, err = x.store.Since(ctx, x.storeTopic(topic), seen, b.Size)
+		if err != nil {
+			// Not "too many": a slow or absent store says nothing about a
+			// gap, and a gap marker would close every session behind top.
+			return // t.behind stays: the next check reads again
+		}
 	}
-	if len(missing) == 0 {
-		// Too many, or another epoch (the history was lost): an entry at
-		// top tells every cursor of the gap, and none delivers it.
-		missing = []history.Entry{{Position: top}}
-	}
+	t.behind = Position{}
 	x.h.cl.fanOut(func() {
+		if len(missing) == 0 {
+			// Too many, or another epoch (the history was lost): every
+			// cursor short of top has a gap.
+			x.lost(topic, top)
+			return
+		}
 		for _, e := range missing {
 			x.deliver(topic, e)
 		}
 	})
+}
+
+// lost tells the topic's cursors on this node that the messages up to top
+// cannot be delivered (see history.Cursor.Lost).
+func (x *historyHub) lost(topic string, top Position) {
+	x.mu.Lock()
+	t := x.topics[topic]
+	if t == nil {
+		x.mu.Unlock()
+		return
+	}
+	if top.Epoch != t.seen.Epoch || top.Offset > t.seen.Offset {
+		t.seen = top
+	}
+	subs := make([]*historySub, 0, len(t.subs))
+	for sub := range t.subs {
+		subs = append(subs, sub)
+	}
+	x.mu.Unlock()
+	for _, sub := range subs {
+		sub.cur.Lost(top)
+	}
 }
