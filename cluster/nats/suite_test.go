@@ -12,12 +12,19 @@ import (
 	"github.com/sockline/sockline/cluster/clustertest"
 	"github.com/sockline/sockline/cluster/nats"
 	"github.com/sockline/sockline/cluster/nats/natstest"
+	"github.com/sockline/sockline/history"
+	"github.com/sockline/sockline/presence"
 )
 
 // The cluster suite on one nats-server with JetStream.
 
 func TestSuiteNATS(t *testing.T) {
 	clustertest.Run(t, func(t testing.TB) clustertest.Engine { return &oneNATS{srv: natstest.Start(t)} })
+}
+
+// The history and presence scenarios on one nats-server.
+func TestHistorySuiteNATS(t *testing.T) {
+	clustertest.RunHistory(t, func(t testing.TB) clustertest.Engine { return &oneNATS{srv: natstest.Start(t)} })
 }
 
 // oneNATS is one in-process nats-server: the Bus on core NATS, the Store
@@ -70,6 +77,25 @@ func (e *oneNATS) Connect(t testing.TB, name string, o clustertest.NodeOptions) 
 		_ = bus.Close()
 		nc.Close()
 	})}
+}
+
+// ConnectWithHistory makes the node's history and presence on JetStream
+// through its Bus.
+func (e *oneNATS) ConnectWithHistory(t testing.TB, name string, o clustertest.NodeOptions) (*clustertest.Node, history.Store, presence.Store) {
+	t.Helper()
+	n := e.Connect(t, name, o)
+	bus := n.Bus.(*nats.Bus)
+	hist, err := bus.History(nats.HistoryOptions{})
+	if err != nil {
+		n.Close()
+		t.Fatal(err)
+	}
+	pres, err := bus.Presence(nats.PresenceOptions{})
+	if err != nil {
+		n.Close()
+		t.Fatal(err)
+	}
+	return n, hist, pres
 }
 
 func (e *oneNATS) Stop(testing.TB)          { e.srv.Stop() }

@@ -9,13 +9,21 @@ import (
 
 	"github.com/sockline/sockline/cluster/clustertest"
 	"github.com/sockline/sockline/cluster/redis"
+	"github.com/sockline/sockline/history"
 	"github.com/sockline/sockline/internal/testredis"
+	"github.com/sockline/sockline/presence"
 )
 
 // The cluster suite on each Redis set-up.
 
 func TestSuiteOneRedis(t *testing.T) {
 	clustertest.Run(t, func(t testing.TB) clustertest.Engine { return &oneRedis{srv: testredis.Start(t)} })
+}
+
+// The history and presence scenarios on one Redis (cluster/redis/history_engines_test.go
+// runs the stores' own suites on a Redis Cluster and Sentinel).
+func TestHistorySuiteOneRedis(t *testing.T) {
+	clustertest.RunHistory(t, func(t testing.TB) clustertest.Engine { return &oneRedis{srv: testredis.Start(t)} })
 }
 
 func TestSuiteRedisCluster(t *testing.T) {
@@ -78,6 +86,14 @@ func (e *oneRedis) client(t testing.TB) *goredis.Client {
 func (e *oneRedis) Connect(t testing.TB, name string, o clustertest.NodeOptions) *clustertest.Node {
 	return connect(t, e.client(t), name, o)
 }
+
+// ConnectWithHistory makes the node's history on Redis Streams and its
+// presence on the same client.
+func (e *oneRedis) ConnectWithHistory(t testing.TB, name string, o clustertest.NodeOptions) (*clustertest.Node, history.Store, presence.Store) {
+	rdb := e.client(t)
+	return connect(t, rdb, name, o), redis.NewHistory(rdb, redis.HistoryOptions{Prefix: o.Namespace}), redis.NewPresence(rdb, o.Namespace)
+}
+
 func (e *oneRedis) Stop(testing.TB)          { e.srv.Stop() }
 func (e *oneRedis) Start(t testing.TB)       { e.srv.Restart(t) }
 func (e *oneRedis) Failover(testing.TB) bool { return false }
