@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sockline/sockline/benchmarks/internal/procstat"
 )
 
 // server is one implementation under comparison.
@@ -150,7 +152,7 @@ func runOne(ctx context.Context, c config, b builds, sv server, sc scenario, rou
 		return res
 	}
 	pid := srv.pid()
-	if res.RSSBefore, err = rssKiB(pid); err != nil {
+	if res.RSSBefore, err = procstat.RSSKiB(pid); err != nil {
 		res.Err = err.Error()
 		return res
 	}
@@ -202,12 +204,12 @@ func runOne(ctx context.Context, c config, b builds, sv server, sc scenario, rou
 				if c.syscalls {
 					sample(func() (err error) { counter, err = countSyscalls(bctx, pid); return })
 				}
-				sample(func() (err error) { cpu0, err = cpuSeconds(pid); return })
+				sample(func() (err error) { cpu0, err = procstat.CPUSeconds(pid); return })
 				mu.Lock()
 				marks++
 				mu.Unlock()
 			case line == "bench: measured":
-				sample(func() (err error) { cpu1, err = cpuSeconds(pid); return })
+				sample(func() (err error) { cpu1, err = procstat.CPUSeconds(pid); return })
 				if counter != nil {
 					sample(func() (err error) { res.Syscalls, err = counter.stop(); return })
 				}
@@ -220,13 +222,13 @@ func runOne(ctx context.Context, c config, b builds, sv server, sc scenario, rou
 						defer close(settled)
 						select {
 						case <-time.After(c.settle):
-							sample(func() (err error) { res.RSSOpen, err = rssKiB(pid); return })
+							sample(func() (err error) { res.RSSOpen, err = procstat.RSSKiB(pid); return })
 						case <-bctx.Done():
 						}
 					}()
 				})
 			case line == "idle: closing":
-				sample(func() (err error) { res.RSSEnd, err = rssKiB(pid); return })
+				sample(func() (err error) { res.RSSEnd, err = procstat.RSSKiB(pid); return })
 			}
 		}
 		_, _ = io.Copy(io.Discard, pr)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/sockline/sockline/benchmarks/internal/procstat"
 )
 
 // broadcastCase is one NxM case: nodes nodes (on Redis when more than one
@@ -131,14 +133,14 @@ func runBroadcastCase(ps *procs, testserver, sockline string, c broadcastConfig,
 	benches := append([]*benchProc{pub}, subs...)
 	cpu := func() (n, r, b float64) {
 		for _, nd := range nodes {
-			s, _ := cpuSeconds(nd.pid())
+			s, _ := procstat.CPUSeconds(nd.pid())
 			n += s
 		}
 		if rp != nil {
-			r, _ = cpuSeconds(rp.pid())
+			r, _ = procstat.CPUSeconds(rp.pid())
 		}
 		for _, x := range benches {
-			s, _ := cpuSeconds(x.pid())
+			s, _ := procstat.CPUSeconds(x.pid())
 			b += s
 		}
 		return n, r, b

@@ -20,60 +20,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sockline/sockline/benchmarks/internal/procstat"
 	"github.com/sockline/sockline/internal/testredis"
 )
 
-// clockTicks is the unit of utime and stime in /proc/PID/stat.
-var clockTicks = func() float64 {
-	out, err := exec.Command("getconf", "CLK_TCK").Output()
-	if err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(out))); err == nil && n > 0 {
-			return float64(n)
-		}
-	}
-	return 100
-}()
-
-// cpuSeconds is the user + system CPU time process pid has used
-// (utime and stime of /proc/PID/stat).
-func cpuSeconds(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name may hold spaces: the fields from 3 on follow its ")".
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
-	}
-	utime, err1 := strconv.ParseUint(f[11], 10, 64)
-	stime, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: utime %q stime %q", pid, f[11], f[12])
-	}
-	return float64(utime+stime) / clockTicks, nil
-}
-
-// rssKiB is the resident set size of process pid (VmRSS), in KiB; 0 when
-// it cannot be read (the process is gone).
+// rssKiB is the resident set size of process pid in KiB; 0 when it
+// cannot be read (the process is gone).
 func rssKiB(pid int) int64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
-		}
-	}
-	return 0
+	n, _ := procstat.RSSKiB(pid)
+	return n
 }
 
 // raiseFileLimit raises the soft limit of open files to the hard one; the
