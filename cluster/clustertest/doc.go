@@ -8,6 +8,13 @@
 //
 //	func TestSuite(t *testing.T) { clustertest.Run(t, newEngine) }
 //
+// An engine that also keeps topic history and presence (a [Historian])
+// runs their cluster scenarios too: recovery on the other node over every
+// transport, history lost with the engine, a gap closed and recovered, a
+// lost last message found by the check, presence with a node killed:
+//
+//	func TestHistorySuite(t *testing.T) { clustertest.RunHistory(t, newEngine) }
+//
 // It is a package of its own, not a _test file, so that every engine
 // (cluster/redis on one Redis, a Redis Cluster and Sentinel; cluster/nats)
 // runs the same scenarios instead of a copy.
