@@ -134,7 +134,7 @@ type tally struct {
 	ended    map[string]map[string]int // phase -> reason -> count
 	failures []string                  // what must never happen
 	recs     []*recorder
-	samples  map[string][]string // reason -> the last requests of one session that ended so
+	samples  map[string][]string // phase + "|" + reason -> the last requests of one session that ended so
 }
 
 func (r *recorder) lastRequests() []string {
@@ -232,8 +232,8 @@ func worker(ta *tally, url, transport string, id int, stop <-chan struct{}) {
 			if ta.samples == nil {
 				ta.samples = map[string][]string{}
 			}
-			if _, ok := ta.samples[reason]; !ok {
-				ta.samples[reason] = rec.lastRequests()
+			if key := ta.phase + "|" + reason; ta.samples[key] == nil {
+				ta.samples[key] = rec.lastRequests()
 			}
 			ta.mu.Unlock()
 		}
@@ -386,7 +386,9 @@ func TestChaos(t *testing.T) {
 	// a draining node says so on its health path before it stops taking
 	// connections, and gets no more requests.
 	proxy.CheckHealth(t, "/healthz", 100*time.Millisecond)
-	ta := &tally{opened: map[string]int{}, echoed: map[string]int{}, ended: map[string]map[string]int{}}
+	// Sessions open before the first phase begins: their counts go to a
+	// phase of their own.
+	ta := &tally{phase: "0 starting", opened: map[string]int{}, echoed: map[string]int{}, ended: map[string]map[string]int{}}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for _, tr := range []string{client.XHRStreaming, client.EventSource, client.XHRPolling} {
@@ -500,7 +502,11 @@ func TestChaos(t *testing.T) {
 		if len(other) > 0 {
 			t.Errorf("%s drained and restarted: sessions of the nodes that stay ended: %v; want none (a rolling deploy ends only the draining node's own)", n.name, other)
 			for reason := range other {
-				t.Logf("last requests of one that ended with %q: %v", reason, ta.samples[reason])
+				for _, p := range []string{drained, back} {
+					if rs := ta.samples[p+"|"+reason]; rs != nil {
+						t.Logf("last requests of one that ended with %q in %q: %v", reason, p, rs)
+					}
+				}
 			}
 		}
 	}
@@ -547,7 +553,16 @@ func sum(m map[string]int) int {
 	return n
 }
 
+// phaseNumber is the number a phase's name starts with ("3 node-1
+// restarted"), or -1 for a name without one.
 func phaseNumber(p string) int {
-	n, _ := strconv.Atoi(strings.Fields(p)[0])
+	f := strings.Fields(p)
+	if len(f) == 0 {
+		return -1
+	}
+	n, err := strconv.Atoi(f[0])
+	if err != nil {
+		return -1
+	}
 	return n
 }
