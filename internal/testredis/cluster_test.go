@@ -14,6 +14,11 @@ func TestClusterFailsOverAKilledMaster(t *testing.T) {
 	if _, err := c.cmd(m, "set", "somekey", "v"); err != nil {
 		t.Fatal(err)
 	}
+	// Replication is asynchronous: only a write a replica has acknowledged
+	// survives the master's death (a loaded box killed it first once).
+	if got, err := c.cmd(m, "wait", "1", "5000"); err != nil || got != "1" {
+		t.Fatalf("WAIT 1 5000 = %q, %v: no replica acknowledged the write", got, err)
+	}
 	c.KillMaster(t, m)
 	nm := c.MasterFor(t, "somekey")
 	if nm == m {
