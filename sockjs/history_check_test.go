@@ -4,39 +4,17 @@ import (
 	"context"
 	"log/slog"
 	"net/http/httptest"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sockline/sockline/cluster"
+	"github.com/sockline/sockline/cluster/clustertest"
 	"github.com/sockline/sockline/history"
 	"github.com/sockline/sockline/internal/clusterfake"
 	"github.com/sockline/sockline/pubsub"
 	"github.com/sockline/sockline/sockjs"
 )
-
-// dropThirdNews loses the third message of each subscription to the topic
-// "news", as a node does when its bus connection breaks.
-type dropThirdNews struct{ pubsub.Bus }
-
-func (d dropThirdNews) Subscribe(ctx context.Context, topic string, h pubsub.Handler) (func(), error) {
-	if !strings.HasSuffix(topic, "news") {
-		return d.Bus.Subscribe(ctx, topic, h)
-	}
-	var mu sync.Mutex
-	n := 0
-	return d.Bus.Subscribe(ctx, topic, func(topic string, p []byte) {
-		mu.Lock()
-		n++
-		drop := n == 3
-		mu.Unlock()
-		if !drop {
-			h(topic, p)
-		}
-	})
-}
 
 // slowSince is a history store whose reads from a position (the check's
 // read of what the node missed) fail the first times, as a slow store
@@ -66,7 +44,7 @@ func TestHistoryCheckRetriesAFailedRead(t *testing.T) {
 	store.fails.Store(2)
 	var h *sockjs.Handler
 	h = sockjs.NewHandler(sockjs.Options{
-		Cluster: &sockjs.Cluster{Store: shared.Store(cluster.Incarnation("na")), Bus: dropThirdNews{mem},
+		Cluster: &sockjs.Cluster{Store: shared.Store(cluster.Incarnation("na")), Bus: clustertest.DropNth(mem, "news", 3),
 			Secret: []byte("history test secret, 32 bytes.."), ForwardTimeout: 5 * time.Second},
 		History: sockjs.HistoryOptions{
 			Rules:         []history.Rule{{Pattern: "news"}},

@@ -400,21 +400,29 @@ func testPresenceWithANodeKilled(t *testing.T, e Engine) {
 	}
 }
 
-// dropThird is a bus that loses the third message of each subscription to
-// a topic with history, as a node does when its subscription connection
-// breaks.
-type dropThird struct{ pubsub.Bus }
+// DropNth wraps b so that each subscription to a topic ending in suffix
+// loses its nth message, as a node does when its bus connection breaks:
+// for tests of what a node does about a lost live message.
+func DropNth(b pubsub.Bus, suffix string, n int) pubsub.Bus {
+	return dropNth{Bus: b, suffix: suffix, n: n}
+}
 
-func (d dropThird) Subscribe(ctx context.Context, topic string, h pubsub.Handler) (func(), error) {
-	if !strings.HasSuffix(topic, "/topic/news") {
+type dropNth struct {
+	pubsub.Bus
+	suffix string
+	n      int
+}
+
+func (d dropNth) Subscribe(ctx context.Context, topic string, h pubsub.Handler) (func(), error) {
+	if !strings.HasSuffix(topic, d.suffix) {
 		return d.Bus.Subscribe(ctx, topic, h)
 	}
 	var mu sync.Mutex
-	n := 0
+	seen := 0
 	return d.Bus.Subscribe(ctx, topic, func(topic string, p []byte) {
 		mu.Lock()
-		n++
-		drop := n == 3
+		seen++
+		drop := seen == d.n
 		mu.Unlock()
 		if !drop {
 			h(topic, p)
@@ -422,7 +430,7 @@ func (d dropThird) Subscribe(ctx context.Context, topic string, h pubsub.Handler
 	})
 }
 
-func dropsThird(b pubsub.Bus) pubsub.Bus { return dropThird{b} }
+func dropsThird(b pubsub.Bus) pubsub.Bus { return DropNth(b, "/topic/news", 3) }
 
 // A node that misses a live message closes the sessions that would have a
 // gap (3010); the client comes back from its last position and gets the
