@@ -52,12 +52,14 @@ func TestChatMembersAndCatchUpAcrossNodesOnNATS(t *testing.T) {
 	bases := natsChatNodes(t)
 	ann := dialChat(t, bases[0], "Ann")
 	next(t, ann, "welcome")
+	// Her own join comes after her welcome; Bob's, from another node and
+	// publisher, is ordered against it only once she has seen hers.
+	if e := next(t, ann, "join"); e.User != "Ann" {
+		t.Fatalf("Ann saw %+v, want her own join first", e)
+	}
 	bob := dialChat(t, bases[1], "Bob")
 	if w := next(t, bob, "welcome"); len(w.Users) != 1 || w.Users[0].User != "Ann" {
 		t.Fatalf("Bob's welcome on the other node lists %+v, want Ann", w.Users)
-	}
-	if e := next(t, ann, "join"); e.User != "Ann" {
-		t.Fatalf("Ann saw %+v, want her own join first", e)
 	}
 	if e := next(t, ann, "join"); e.User != "Bob" {
 		t.Fatalf("Ann saw %+v, want Bob's join from the other node", e)

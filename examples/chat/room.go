@@ -140,6 +140,15 @@ func (r *room) join(ctx context.Context, s *sockjs.Session, me member, since *so
 		return nil, err
 	}
 	slices.SortFunc(others, func(a, b member) int { return strings.Compare(a.User, b.User) })
+	// In presence before the welcome goes out: a client that has its
+	// welcome is listed in every later newcomer's welcome, on any node.
+	leavePresence := func() {}
+	if r.shared {
+		info, _ := json.Marshal(me)
+		if leavePresence, err = r.h.Join(ctx, s, roomTopic, string(info)); err != nil {
+			return nil, err
+		}
+	}
 	s.Set(memberKey{}, me)
 	welcome := event{Type: "welcome", User: me.User, Transport: me.Transport, Users: others}
 	opts := sockjs.SubscribeOptions{Since: since}
@@ -148,6 +157,7 @@ func (r *room) join(ctx context.Context, s *sockjs.Session, me member, since *so
 	}
 	sub, err := r.h.SubscribeWith(ctx, s, roomTopic, opts)
 	if err != nil {
+		leavePresence()
 		s.Set(memberKey{}, nil)
 		return nil, err
 	}
@@ -156,15 +166,6 @@ func (r *room) join(ctx context.Context, s *sockjs.Session, me member, since *so
 		// then takes the welcome's list of who is here now.
 		welcome.Recovered = &sub.Recovered
 		_ = s.SendJSON(welcome)
-	}
-	leavePresence := func() {}
-	if r.shared {
-		info, _ := json.Marshal(me)
-		if leavePresence, err = r.h.Join(ctx, s, roomTopic, string(info)); err != nil {
-			sub.Unsubscribe()
-			s.Set(memberKey{}, nil)
-			return nil, err
-		}
 	}
 	return func() {
 		r.mu.Lock()
