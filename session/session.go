@@ -91,6 +91,13 @@ type Config struct {
 	// Owner is the owner's handle for the session (package sockjs keeps its
 	// public Session here), returned by Session.Owner.
 	Owner any
+	// Hold, when set, returns a time before which a session with no
+	// receiver is not timed out: a cluster node whose session store is
+	// unreachable or recovering cannot be reached by its sessions'
+	// requests, which wait at other nodes meanwhile. It is called with the
+	// session's lock held, so it must be quick and must not call the
+	// session.
+	Hold func() time.Time
 }
 
 // Session is one SockJS session. Create it with New.
@@ -259,7 +266,7 @@ func (s *Session) armLocked(now time.Time) {
 	case s.recv == nil && s.writing > 0:
 		return // the delay starts when the last write is done
 	case s.recv == nil:
-		due = s.detachedAt.Add(s.cfg.DisconnectDelay)
+		due = s.expiryLocked()
 	case s.closeErr == nil:
 		armed := false
 		if s.cfg.HeartbeatDelay > 0 {
@@ -286,6 +293,19 @@ func (s *Session) armLocked(now time.Time) {
 	}
 }
 
+// expiryLocked is when a session with no receiver times out: the
+// disconnect delay after the last one left, or later while Config.Hold
+// says requests cannot reach it.
+func (s *Session) expiryLocked() time.Time {
+	due := s.detachedAt.Add(s.cfg.DisconnectDelay)
+	if s.cfg.Hold != nil {
+		if h := s.cfg.Hold(); h.After(due) {
+			return h
+		}
+	}
+	return due
+}
+
 // pingInterval is Config.PingInterval with its default applied.
 func (s *Session) pingInterval() time.Duration {
 	if s.cfg.PingInterval > 0 {
@@ -310,7 +330,7 @@ func (s *Session) onTimer() {
 		s.mu.Unlock()
 		return
 	}
-	if s.recv == nil && s.writing == 0 && !now.Before(s.detachedAt.Add(s.cfg.DisconnectDelay)) {
+	if s.recv == nil && s.writing == 0 && !now.Before(s.expiryLocked()) {
 		s.closeLocked(&CloseError{Code: 1006, Reason: "Session timed out", Cause: ErrTimedOut})
 		s.expired = true
 		s.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -174,6 +175,44 @@ func TestExpiresAfterDisconnectDelay(t *testing.T) {
 	}
 	if s.Context().Err() == nil {
 		t.Fatal("context not cancelled")
+	}
+}
+
+// Config.Hold defers the timeout of a session with no receiver, also when
+// the hold moves after the session's timer was set; it never expires early.
+func TestHoldDefersExpiry(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		beforeLeave bool // the hold is set before the receiver leaves
+	}{
+		{"hold set before the receiver leaves", true},
+		{"hold set while the delay runs", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var hold atomic.Int64
+			expired := make(chan time.Time, 1)
+			s := New("x", Config{DisconnectDelay: 20 * time.Millisecond,
+				Hold:     func() time.Time { return time.Unix(0, hold.Load()) },
+				OnExpire: func(*Session) { expired <- time.Now() }})
+			r, _ := s.Attach(ctxT(t))
+			next(t, r)
+			until := time.Now().Add(300 * time.Millisecond)
+			if tc.beforeLeave {
+				hold.Store(until.UnixNano())
+			}
+			r.Detach()
+			if !tc.beforeLeave {
+				hold.Store(until.UnixNano())
+			}
+			select {
+			case at := <-expired:
+				if at.Before(until) {
+					t.Fatalf("expired %v before the hold ended", until.Sub(at))
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the session never expired after its hold ended")
+			}
+		})
 	}
 }
 

@@ -186,6 +186,7 @@ type clusterNode struct {
 	fanOuts     chan func()
 	forwards    activity     // forwards in flight, finished before the node leaves
 	lastForward atomic.Int64 // when the last forward started (unix ns)
+	holdUntil   atomic.Int64 // no session times out before this (unix ns); see holdExpiries
 	// ready is closed once the node has subscribed to its channel and
 	// registered: before that, other nodes would take its sessions for
 	// lost and its answers would reach nobody, so it routes nothing.
@@ -419,6 +420,7 @@ func (c *clusterNode) upkeep() {
 		})
 		return
 	case err != nil:
+		c.holdExpiries()
 		c.h.opts.Logger.Warn("sockline cluster: renewing the node's registration failed; its sessions end if this lasts longer than the lease", "node", c.node, "err", err)
 		return
 	}
@@ -431,6 +433,7 @@ func (c *clusterNode) upkeep() {
 		c.readyOnce.Do(func() { close(c.ready) })
 	}
 	if before && !known {
+		c.holdExpiries()
 		c.h.opts.Logger.Warn("sockline cluster: the store had forgotten the node (Redis restarted empty?); claiming its sessions back", "node", c.node)
 		c.renew()
 	}
@@ -458,6 +461,7 @@ func (c *clusterNode) renew() {
 	defer cancel()
 	lost, err := c.cfg.Store.Renew(ctx, keys)
 	if err != nil {
+		c.holdExpiries()
 		c.h.opts.Logger.Warn("sockline cluster: keeping session records failed; retrying", "node", c.node, "sessions", len(keys), "err", err)
 	}
 	for _, k := range lost {

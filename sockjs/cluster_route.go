@@ -152,6 +152,9 @@ func (c *clusterNode) route(ctx context.Context, name, id string, cached bool) (
 		if err == nil || errors.Is(err, cluster.ErrSessionLost) {
 			break
 		}
+		if ctx.Err() == nil {
+			c.holdExpiries() // requests for this node's sessions wait too
+		}
 		select {
 		case <-ctx.Done():
 			return "", false, err

@@ -164,7 +164,17 @@ func (h *Handler) sessionConfig(onExpire func(*session.Session)) session.Config 
 		PingInterval:    h.tcfg.PingInterval,
 		Scheduler:       h.sched,
 		OnExpire:        onExpire,
+		Hold:            h.sessionHold(),
 	}
+}
+
+// sessionHold returns session.Config.Hold: in a cluster, sessions wait
+// out a store outage (see clusterNode.holdExpiries).
+func (h *Handler) sessionHold() func() time.Time {
+	if h.cl == nil {
+		return nil
+	}
+	return h.cl.holdUntilTime
 }
 
 // Open implements transports.Sessions.

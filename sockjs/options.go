@@ -93,7 +93,10 @@ type Options struct {
 	HeartbeatDelay time.Duration
 	// DisconnectDelay is how long a session lives without a receiving
 	// connection before it is closed, and how long a closed session is
-	// remembered. Zero means 5 s.
+	// remembered. Zero means 5 s. In a cluster, the delay does not run out
+	// while the session store is unreachable or recovering from an empty
+	// restart, nor for one delay (plus Cluster.RenewInterval) after: the
+	// clients' requests wait at other nodes meanwhile.
 	DisconnectDelay time.Duration
 	// ResponseLimit is how many bytes a streaming response carries before it
 	// ends and the client opens a new one (so that the browser can free

@@ -476,6 +476,11 @@ func TestChaos(t *testing.T) {
 	for _, p := range []string{"5 redis down", "6 redis restarted empty", "7 master failed over"} {
 		if n := sum(ta.ended[p]); n > 0 {
 			t.Errorf("%s: %d sessions ended (%v), want none: their nodes all live", p, n, ta.ended[p])
+			for reason := range ta.ended[p] {
+				if rs := ta.samples[p+"|"+reason]; rs != nil {
+					t.Logf("last requests of one that ended with %q in %q: %v", reason, p, rs)
+				}
+			}
 		}
 	}
 	// A drain ends only the draining node's own sessions: with 1001 when

@@ -298,6 +298,52 @@ func testClusterEngineOutageAndRecovery(t *testing.T, e Engine) {
 	}
 }
 
+// A session whose client waits out an engine outage at another node lives
+// on: its node holds it past the disconnect delay while the engine cannot
+// route the client's requests, and the engine coming back empty does not
+// let the waiting poll open a second session under its id (before: the
+// owner timed the session out during the outage, and the poll got a new
+// "o" once the engine was back, a chaos run's "Server lost session").
+func testClusterOutageLongerThanTheDisconnectDelay(t *testing.T, e Engine) {
+	const delay = time.Second
+	f := startCluster(t, e, 2, sockjs.Options{DisconnectDelay: delay, HeartbeatDelay: 500 * time.Millisecond})
+	owner, edge := f.nodes[0].srv.URL+"/echo", f.nodes[1].srv.URL+"/echo"
+	const id = "outlives-outage"
+	open(t, owner, id) // its poll has ended: nobody is attached
+	f.engine.Stop(t)
+	// The client's next poll waits at the other node, which cannot find
+	// the session's owner until the engine is back.
+	poll := request("POST", edge+"/000/"+id+"/xhr", "", nil)
+	time.Sleep(2 * delay)
+	// Some engines take longer to start than the disconnect delay (a
+	// Redis Cluster waits for its slots): the client polls on meanwhile,
+	// as a real one does, while Start runs on.
+	started := make(chan struct{})
+	go func() {
+		defer close(started)
+		f.engine.Start(t)
+	}()
+	defer func() { <-started }()
+	r := await(t, "the poll that waited out the outage", poll, 30*time.Second)
+	if r[0] != "200" || r[1] != "h\n" {
+		t.Fatalf("the poll that waited out the outage: %s %q, want the session's heartbeat (not a new session's \"o\")", r[0], r[1])
+	}
+	poll = request("POST", edge+"/000/"+id+"/xhr", "", nil)
+	if code, body := post(t, edge+"/000/"+id+"/xhr_send", `["after"]`); code != http.StatusNoContent {
+		t.Fatalf("send after the outage: %d %q", code, body)
+	}
+	for {
+		r = await(t, "poll after the outage", poll, 10*time.Second)
+		if r[0] != "200" || r[1] != "h\n" {
+			break
+		}
+		poll = request("POST", edge+"/000/"+id+"/xhr", "", nil) // a heartbeat before the echo
+	}
+	if r[0] != "200" || r[1] != `a["after"]`+"\n" {
+		t.Fatalf("poll after the outage: %s %q, want the echo", r[0], r[1])
+	}
+}
+
 // Two services sharing one Store and Bus keep their sessions apart, even
 // under the same session id.
 func testClusterServicesShareTheEngineWithoutMixing(t *testing.T, e Engine) {

@@ -92,5 +92,6 @@ func init() {
 		scenario{"LateNackClosesTheSession", false, testClusterLateNackClosesTheSession},
 		scenario{"SessionReopenedWhileItsReleaseIsUnderWay", false, testClusterSessionReopenedWhileItsReleaseIsUnderWay},
 		scenario{"EngineOutageAndRecovery", true, testClusterEngineOutageAndRecovery},
+		scenario{"OutageLongerThanTheDisconnectDelay", true, testClusterOutageLongerThanTheDisconnectDelay},
 	)
 }

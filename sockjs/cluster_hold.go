@@ -1,0 +1,32 @@
+package sockjs
+
+import "time"
+
+// holdExpiries keeps this node's sessions from timing out for lack of a
+// receiver while the session store cannot route requests: unreachable, or
+// back empty and waiting for the nodes to claim their sessions again.
+// Meanwhile a client's next poll or stream waits at another node (route
+// asks the store again until ForwardTimeout), so the disconnect delay
+// would end sessions whose clients are there and whose node lives, and
+// the waiting request would then open a new session under the old id.
+// The hold lasts a disconnect delay past the last sign of trouble, plus a
+// renewal interval: the node sees the store again only at its next
+// renewal, and requests get through only after that renewal claimed its
+// sessions back.
+func (c *clusterNode) holdExpiries() {
+	until := time.Now().Add(c.h.opts.DisconnectDelay + c.cfg.RenewInterval).UnixNano()
+	for {
+		cur := c.holdUntil.Load()
+		if cur >= until || c.holdUntil.CompareAndSwap(cur, until) {
+			return
+		}
+	}
+}
+
+// holdUntilTime is session.Config.Hold for this node's sessions.
+func (c *clusterNode) holdUntilTime() time.Time {
+	if n := c.holdUntil.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
