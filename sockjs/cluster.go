@@ -185,6 +185,7 @@ type clusterNode struct {
 	// would hold up the tunnel's messages behind it.
 	fanOuts     chan func()
 	forwards    activity     // forwards in flight, finished before the node leaves
+	farewells   activity     // answers to exchanges opened while it closes (farewell)
 	lastForward atomic.Int64 // when the last forward started (unix ns)
 	holdUntil   atomic.Int64 // no session times out before this (unix ns); see holdExpiries
 	// ready is closed once the node has subscribed to its channel and
@@ -583,6 +584,7 @@ func (c *clusterNode) close(ctx context.Context) {
 	for _, un := range subs {
 		un()
 	}
+	_ = c.farewells.Wait(ctx) // none starts once unsubscribed
 	if c.direct != nil {
 		c.direct.close()
 	}

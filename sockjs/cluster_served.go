@@ -79,8 +79,12 @@ func (c *clusterNode) startServed(m *tunnel.Msg, via *peerConn) {
 	c.mu.Lock()
 	_, dup := c.in[m.ID]
 	dup = dup || m.Seq > 1 && c.recent.has(m.ID)
-	refuse := c.closing || len(c.in) >= maxServed || !known || m.Transport == "websocket"
+	closing := c.closing
+	refuse := closing || len(c.in) >= maxServed || !known || m.Transport == "websocket"
 	serve := !dup && !refuse && held
+	if closing && !dup {
+		c.farewells.Add(1)
+	}
 	if serve {
 		c.in[m.ID] = s
 		c.wg.Add(1)
@@ -93,6 +97,14 @@ func (c *clusterNode) startServed(m *tunnel.Msg, via *peerConn) {
 	case dup:
 		cancel()
 		c.stray.Add(1)
+		return
+	case closing:
+		// The node is leaving and holds no session any more; goDeliver
+		// sends nothing now. Unanswered, the edge would wait a whole
+		// forward timeout (the client's send gave up first); told the
+		// session is gone, it asks the store again at once.
+		cancel()
+		c.farewell(m.From, &tunnel.Msg{Kind: tunnel.KindEnd, ID: m.ID, Err: errGone})
 		return
 	case refuse:
 		cancel()
@@ -489,3 +501,18 @@ func (c *clusterNode) onLateNack(m *tunnel.Msg) {
 		s.CloseWith(&session.CloseError{Code: frame.CodeInterrupted, Reason: frame.ReasonInterrupted, Cause: session.ErrWriteFailed})
 	}
 }
+
+// farewell sends m to node while the node closes, when goDeliver no longer
+// sends: once, within a short bound, on a goroutine that close waits for
+// (c.farewells, counted by the caller under c.mu).
+func (c *clusterNode) farewell(node string, m *tunnel.Msg) {
+	go func() {
+		defer c.farewells.Add(-1)
+		ctx, cancel := context.WithTimeout(context.Background(), farewellWithin)
+		defer cancel()
+		_, _ = c.publish(ctx, node, m)
+	}()
+}
+
+// farewellWithin bounds a farewell's publish: the node is shutting down.
+const farewellWithin = time.Second

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,5 +88,80 @@ func TestClusterShutdownServesOwnSessionsCloseFrame(t *testing.T) {
 	stopStream()
 	if err := <-shut; err != nil {
 		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
+// slowLeaving is a Store whose Deregister waits until leave is closed,
+// and says on deregistering when it has begun.
+type slowLeaving struct {
+	cluster.Store
+	deregistering chan struct{}
+	leave         chan struct{}
+}
+
+func (s *slowLeaving) Deregister(ctx context.Context) error {
+	close(s.deregistering)
+	<-s.leave
+	return s.Store.Deregister(ctx)
+}
+
+// A request carried to a node in its last moments (it no longer holds
+// any session, and still listens while it leaves the store) is answered
+// at once, not left to the forward timeout: the edge asks the store again
+// and gives the client the session's end (before: the node dropped the
+// exchange unanswered, and a client's send hung until it gave up).
+func TestClusterRequestToALeavingNodeIsAnswered(t *testing.T) {
+	shared, bus := clusterfake.NewShared(), pubsub.NewMemory(1<<20)
+	t.Cleanup(func() { _ = bus.Close() })
+	leaving := &slowLeaving{Store: shared.Store(cluster.Incarnation("a")), deregistering: make(chan struct{}), leave: make(chan struct{})}
+	var urls []string
+	var handlers []*sockjs.Handler
+	for _, st := range []cluster.Store{leaving, shared.Store(cluster.Incarnation("b"))} {
+		h := sockjs.NewHandler(sockjs.Options{
+			Cluster: &sockjs.Cluster{Store: st, Bus: bus, Secret: []byte(directSecret), ForwardTimeout: 3 * time.Second},
+			Logger:  slog.New(slog.DiscardHandler),
+		}, func(ctx context.Context, s *sockjs.Session) { <-ctx.Done() })
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = h.Shutdown(ctx)
+		})
+		urls, handlers = append(urls, srv.URL), append(handlers, h)
+	}
+	post := func(url, body string) (int, string) {
+		t.Helper()
+		res, err := http.Post(url, "text/plain", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, body := post(urls[0]+"/0/own/xhr", ""); code != 200 || body != "o\n" {
+		t.Fatalf("open on a: %d %q", code, body)
+	}
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shut <- handlers[0].Shutdown(ctx)
+	}()
+	defer func() {
+		close(leaving.leave)
+		if err := <-shut; err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	}()
+	select {
+	case <-leaving.deregistering: // a has closed, and still listens
+	case <-time.After(10 * time.Second):
+		t.Fatal("a never began to leave the store")
+	}
+	// Unanswered, the edge would give up after its forward timeout: 504.
+	if code, body := post(urls[1]+"/0/own/xhr_send", `["late"]`); code != http.StatusNotFound {
+		t.Fatalf("a send carried to the leaving node: %d %q, want 404 (its session is over)", code, body)
 	}
 }
