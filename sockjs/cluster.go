@@ -183,11 +183,12 @@ type clusterNode struct {
 	// fanOuts runs broadcast and topic deliveries to local sessions on a
 	// goroutine of their own: on the bus's, a fan-out to many sessions
 	// would hold up the tunnel's messages behind it.
-	fanOuts     chan func()
-	forwards    activity     // forwards in flight, finished before the node leaves
-	farewells   activity     // answers to exchanges opened while it closes (farewell)
-	lastForward atomic.Int64 // when the last forward started (unix ns)
-	holdUntil   atomic.Int64 // no session times out before this (unix ns); see holdExpiries
+	fanOuts        chan func()
+	forwards       activity     // forwards in flight, finished before the node leaves
+	farewells      activity     // answers to exchanges opened while it closes (farewell)
+	lastForward    atomic.Int64 // when the last forward started (unix ns)
+	holdUntil      atomic.Int64 // no session times out before this (unix ns); see holdExpiries
+	lastRegistered atomic.Int64 // when the store last took the node's registration (unix ns)
 	// ready is closed once the node has subscribed to its channel and
 	// registered: before that, other nodes would take its sessions for
 	// lost and its answers would reach nobody, so it routes nothing.
@@ -425,6 +426,7 @@ func (c *clusterNode) upkeep() {
 		c.h.opts.Logger.Warn("sockline cluster: renewing the node's registration failed; its sessions end if this lasts longer than the lease", "node", c.node, "err", err)
 		return
 	}
+	c.lastRegistered.Store(time.Now().UnixNano())
 	c.mu.Lock()
 	before := c.registered
 	c.registered = true

@@ -23,10 +23,19 @@ func (c *clusterNode) holdExpiries() {
 	}
 }
 
-// holdUntilTime is session.Config.Hold for this node's sessions.
+// holdUntilTime is session.Config.Hold for this node's sessions. Besides
+// the holds taken on trouble, a registration overdue by a whole renewal
+// interval holds them too: a store that does not answer (a partition
+// drops packets) is seen failing only when the call's deadline ends, one
+// more interval later, and a session whose delay ran out meanwhile would
+// be timed out while its client's requests wait elsewhere.
 func (c *clusterNode) holdUntilTime() time.Time {
-	if n := c.holdUntil.Load(); n != 0 {
-		return time.Unix(0, n)
+	now := time.Now()
+	until := time.Unix(0, c.holdUntil.Load())
+	if last := c.lastRegistered.Load(); last != 0 && now.Sub(time.Unix(0, last)) > 2*c.cfg.RenewInterval {
+		if h := now.Add(c.cfg.RenewInterval); h.After(until) {
+			until = h
+		}
 	}
-	return time.Time{}
+	return until
 }

@@ -305,12 +305,22 @@ func testClusterEngineOutageAndRecovery(t *testing.T, e Engine) {
 // owner timed the session out during the outage, and the poll got a new
 // "o" once the engine was back, a chaos run's "Server lost session").
 func testClusterOutageLongerThanTheDisconnectDelay(t *testing.T, e Engine) {
-	const delay = time.Second
+	const delay = 2 * time.Second
 	f := startCluster(t, e, 2, sockjs.Options{DisconnectDelay: delay, HeartbeatDelay: 500 * time.Millisecond})
 	owner, edge := f.nodes[0].srv.URL+"/echo", f.nodes[1].srv.URL+"/echo"
 	const id = "outlives-outage"
-	open(t, owner, id) // its poll has ended: nobody is attached
+	open(t, owner, id)
+	// Both nodes registered before the outage (the edge answers only
+	// then): a node that had never registered cannot tell an empty
+	// engine's restart from its first start.
+	open(t, edge, "edge-registered")
 	f.engine.Stop(t)
+	// A last poll on the owner itself once the engine is out (a loaded
+	// box may take longer to stop it than the delay): from its end, the
+	// disconnect delay runs with nobody attached.
+	if r := await(t, "a poll on the owner", request("POST", owner+"/000/"+id+"/xhr", "", nil), 20*time.Second); r[0] != "200" || r[1] != "h\n" {
+		t.Fatalf("a poll on the owner during the outage: %s %q, want the heartbeat", r[0], r[1])
+	}
 	// The client's next poll waits at the other node, which cannot find
 	// the session's owner until the engine is back.
 	poll := request("POST", edge+"/000/"+id+"/xhr", "", nil)
