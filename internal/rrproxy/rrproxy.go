@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -111,8 +112,10 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 
 // CheckHealth checks path on every backend each interval until t ends,
 // as HAProxy's option httpchk does with fall 1 and rise 1: a backend that
-// does not answer 200 within the interval gets no request until it does
-// again (unless every backend is down). A draining node says 503 there
+// answers anything but 200, or refuses the connection, gets no request
+// until it answers 200 again (unless every backend is down). A check that
+// times out changes nothing: on a loaded test box every node may answer
+// late at once, and "all down" would send requests to a draining one. A draining node says 503 there
 // before it stops taking connections (examples/internal/run.HealthPath), so
 // a balancer that checks it sends it nothing once it has gone, with no
 // race against its listener closing.
@@ -132,12 +135,19 @@ func (p *Proxy) CheckHealth(t testing.TB, path string, interval time.Duration) {
 					return
 				}
 				res, err := client.Do(req)
-				up := err == nil && res.StatusCode == http.StatusOK
-				if err == nil {
+				var ne net.Error
+				switch {
+				case err == nil:
 					_, _ = io.Copy(io.Discard, res.Body)
 					res.Body.Close()
+					p.down[i].Store(res.StatusCode != http.StatusOK)
+				case errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil:
+					// No news: a loaded box answers late. Marking it down
+					// could mark every node down at once, and then the
+					// proxy sends to all of them, a draining one included.
+				default:
+					p.down[i].Store(true) // refused, reset: it is gone
 				}
-				p.down[i].Store(!up)
 			}
 			select {
 			case <-ctx.Done():
