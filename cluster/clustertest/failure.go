@@ -306,7 +306,10 @@ func testClusterEngineOutageAndRecovery(t *testing.T, e Engine) {
 // "o" once the engine was back, a chaos run's "Server lost session").
 func testClusterOutageLongerThanTheDisconnectDelay(t *testing.T, e Engine) {
 	const delay = 2 * time.Second
-	f := startCluster(t, e, 2, sockjs.Options{DisconnectDelay: delay, HeartbeatDelay: 500 * time.Millisecond})
+	// The edge asks the store again until its forward timeout: long
+	// enough for a Redis Cluster to come back (it waits for its slots).
+	f := &clusterFixture{engine: e, forwardTimeout: 40 * time.Second}
+	f.start(t, 2, sockjs.Options{DisconnectDelay: delay, HeartbeatDelay: 500 * time.Millisecond})
 	owner, edge := f.nodes[0].srv.URL+"/echo", f.nodes[1].srv.URL+"/echo"
 	const id = "outlives-outage"
 	open(t, owner, id)
@@ -334,7 +337,7 @@ func testClusterOutageLongerThanTheDisconnectDelay(t *testing.T, e Engine) {
 		f.engine.Start(t)
 	}()
 	defer func() { <-started }()
-	r := await(t, "the poll that waited out the outage", poll, 30*time.Second)
+	r := await(t, "the poll that waited out the outage", poll, 60*time.Second)
 	if r[0] != "200" || r[1] != "h\n" {
 		t.Fatalf("the poll that waited out the outage: %s %q, want the session's heartbeat (not a new session's \"o\")", r[0], r[1])
 	}

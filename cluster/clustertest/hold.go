@@ -28,7 +28,7 @@ import (
 func request(method, url, body string, header http.Header) <-chan [2]string {
 	out := make(chan [2]string, 1)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		req, _ := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
 		for k, v := range header {
