@@ -282,6 +282,21 @@ func testClusterDeadOwnerIsToldAtOnce(t *testing.T, e Engine) {
 	inFlight := request("POST", edge+"/000/s/xhr_streaming", "", nil)
 	time.Sleep(300 * time.Millisecond)
 	f.nodes[0].crash()
+	// Dead for the engine too: a message to it reaches nobody. Until the
+	// engine has seen the dead process's connection close (a NATS server
+	// takes a moment), a publish is taken as heard and lost, and the edge
+	// learns of the death only when its forward timeout ends (504).
+	probe := e.Connect(t, "probe", NodeOptions{})
+	defer probe.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		n, err := probe.Bus.PublishCount(context.Background(), nodeTopic(f.nodes[0]), []byte("probe"))
+		if err == nil && n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the engine still delivers to the dead node 10 s after it died (%d, %v)", n, err)
+		}
+	}
 	r := await(t, "a poll right after the owner died", request("POST", edge+"/000/s/xhr", "", nil), 10*time.Second)
 	if r[0] != "200" || r[1] != "c[1011,\"Session lost\"]\n" {
 		t.Fatalf("poll for the dead node's session: %s %q, want the 1011 close frame", r[0], r[1])
