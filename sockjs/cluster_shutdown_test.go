@@ -3,11 +3,9 @@ package sockjs_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,38 +19,13 @@ import (
 // frame when their next poll reaches it (a balancer may send one there
 // until it sees the node leave); only new sessions are refused.
 func TestClusterShutdownServesOwnSessionsCloseFrame(t *testing.T) {
-	shared, bus := clusterfake.NewShared(), pubsub.NewMemory(1<<20)
-	t.Cleanup(func() { _ = bus.Close() })
-	var urls []string
-	var handlers []*sockjs.Handler
-	for _, name := range []string{"a", "b"} {
-		h := sockjs.NewHandler(sockjs.Options{
-			Cluster: &sockjs.Cluster{Store: shared.Store(cluster.Incarnation(name)), Bus: bus, Secret: []byte(directSecret)},
-			Logger:  slog.New(slog.DiscardHandler),
-		}, func(ctx context.Context, s *sockjs.Session) { <-ctx.Done() })
-		srv := httptest.NewServer(h)
-		t.Cleanup(srv.Close)
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = h.Shutdown(ctx)
-		})
-		urls, handlers = append(urls, srv.URL), append(handlers, h)
-	}
-	post := func(url string) (int, string) {
-		t.Helper()
-		res, err := http.Post(url, "text/plain", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, string(b)
-	}
-	if code, body := post(urls[0] + "/0/own/xhr"); code != 200 || body != "o\n" {
+	shared := clusterfake.NewShared()
+	urls, handlers := shutdownNodes(t, 0, shared.Store(cluster.Incarnation("a")), shared.Store(cluster.Incarnation("b")))
+	poll := func(url string) (int, string) { t.Helper(); return post(t, http.DefaultClient, url, "text/plain", "") }
+	if code, body := poll(urls[0] + "/0/own/xhr"); code != 200 || body != "o\n" {
 		t.Fatalf("open on a: %d %q", code, body)
 	}
-	if code, body := post(urls[1] + "/0/other/xhr"); code != 200 || body != "o\n" {
+	if code, body := poll(urls[1] + "/0/other/xhr"); code != 200 || body != "o\n" {
 		t.Fatalf("open on b: %d %q", code, body)
 	}
 	// b's session streams through a: a carries it, so it stays in the
@@ -74,7 +47,7 @@ func TestClusterShutdownServesOwnSessionsCloseFrame(t *testing.T) {
 	go func() { shut <- handlers[0].Shutdown(ctx) }()
 	// Shutdown has begun once a new session is refused.
 	for i := 0; ; i++ {
-		if code, _ := post(fmt.Sprintf("%s/0/new%d/xhr", urls[0], i)); code == http.StatusServiceUnavailable {
+		if code, _ := poll(fmt.Sprintf("%s/0/new%d/xhr", urls[0], i)); code == http.StatusServiceUnavailable {
 			break
 		}
 		if ctx.Err() != nil {
@@ -82,7 +55,7 @@ func TestClusterShutdownServesOwnSessionsCloseFrame(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if code, body := post(urls[0] + "/0/own/xhr"); code != 200 || body != "c[1001,\"Server is shutting down\"]\n" {
+	if code, body := poll(urls[0] + "/0/own/xhr"); code != 200 || body != "c[1001,\"Server is shutting down\"]\n" {
 		t.Fatalf("the own session's poll during the shutdown: %d %q; want its close frame", code, body)
 	}
 	stopStream()
@@ -111,36 +84,14 @@ func (s *slowLeaving) Deregister(ctx context.Context) error {
 // and gives the client the session's end (before: the node dropped the
 // exchange unanswered, and a client's send hung until it gave up).
 func TestClusterRequestToALeavingNodeIsAnswered(t *testing.T) {
-	shared, bus := clusterfake.NewShared(), pubsub.NewMemory(1<<20)
-	t.Cleanup(func() { _ = bus.Close() })
+	shared := clusterfake.NewShared()
 	leaving := &slowLeaving{Store: shared.Store(cluster.Incarnation("a")), deregistering: make(chan struct{}), leave: make(chan struct{})}
-	var urls []string
-	var handlers []*sockjs.Handler
-	for _, st := range []cluster.Store{leaving, shared.Store(cluster.Incarnation("b"))} {
-		h := sockjs.NewHandler(sockjs.Options{
-			Cluster: &sockjs.Cluster{Store: st, Bus: bus, Secret: []byte(directSecret), ForwardTimeout: 3 * time.Second},
-			Logger:  slog.New(slog.DiscardHandler),
-		}, func(ctx context.Context, s *sockjs.Session) { <-ctx.Done() })
-		srv := httptest.NewServer(h)
-		t.Cleanup(srv.Close)
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = h.Shutdown(ctx)
-		})
-		urls, handlers = append(urls, srv.URL), append(handlers, h)
-	}
-	post := func(url, body string) (int, string) {
+	urls, handlers := shutdownNodes(t, 3*time.Second, leaving, shared.Store(cluster.Incarnation("b")))
+	send := func(url, body string) (int, string) {
 		t.Helper()
-		res, err := http.Post(url, "text/plain", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, string(b)
+		return post(t, http.DefaultClient, url, "text/plain", body)
 	}
-	if code, body := post(urls[0]+"/0/own/xhr", ""); code != 200 || body != "o\n" {
+	if code, body := send(urls[0]+"/0/own/xhr", ""); code != 200 || body != "o\n" {
 		t.Fatalf("open on a: %d %q", code, body)
 	}
 	shut := make(chan error, 1)
@@ -161,7 +112,32 @@ func TestClusterRequestToALeavingNodeIsAnswered(t *testing.T) {
 		t.Fatal("a never began to leave the store")
 	}
 	// Unanswered, the edge would give up after its forward timeout: 504.
-	if code, body := post(urls[1]+"/0/own/xhr_send", `["late"]`); code != http.StatusNotFound {
+	if code, body := send(urls[1]+"/0/own/xhr_send", `["late"]`); code != http.StatusNotFound {
 		t.Fatalf("a send carried to the leaving node: %d %q, want 404 (its session is over)", code, body)
 	}
+}
+
+// shutdownNodes serves a cluster node per store on one memory bus, each
+// shut down when the test ends; forwardTimeout zero means the default.
+func shutdownNodes(t *testing.T, forwardTimeout time.Duration, stores ...cluster.Store) ([]string, []*sockjs.Handler) {
+	t.Helper()
+	bus := pubsub.NewMemory(1 << 20)
+	t.Cleanup(func() { _ = bus.Close() })
+	var urls []string
+	var handlers []*sockjs.Handler
+	for _, st := range stores {
+		h := sockjs.NewHandler(sockjs.Options{
+			Cluster: &sockjs.Cluster{Store: st, Bus: bus, Secret: []byte(directSecret), ForwardTimeout: forwardTimeout},
+			Logger:  slog.New(slog.DiscardHandler),
+		}, func(ctx context.Context, s *sockjs.Session) { <-ctx.Done() })
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = h.Shutdown(ctx)
+		})
+		urls, handlers = append(urls, srv.URL), append(handlers, h)
+	}
+	return urls, handlers
 }
