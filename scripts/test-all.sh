@@ -128,7 +128,7 @@ if [ -s "$logs/failed" ]; then
   # The tail of a run is often all a reader gets: name what failed in each suite here.
   while read -r name; do
     echo "== what failed in $name"
-    grep -E -e '--- FAIL|^\[[^]]*\] (FAIL|panic:|WARNING: DATA RACE)|✘|Error:|timed out' "$logs/$name.log" | tail -40 | sed 's/^/   /' || true
+    grep -E -e '--- FAIL|_test\.go:[0-9]+: |^\[[^]]*\] (FAIL|panic:|WARNING: DATA RACE)|✘|Error:|timed out' "$logs/$name.log" | tail -40 | sed 's/^/   /' || true
   done <"$logs/failed"
   echo "FAILED: $(tr '\n' ' ' <"$logs/failed")(whole output in $logs/; browser traces in e2e/test-results/)" >&2
   exit 1

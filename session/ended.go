@@ -9,9 +9,18 @@ import "time"
 // rather than being handed a new one under the same id.
 func NewEnded(id string, e *CloseError) *Session {
 	s := New(id, Config{DisconnectDelay: time.Hour})
-	s.Expire(e)
+	s.ExpireUnopened(e)
+	return s
+}
+
+// ExpireUnopened is Expire for a session that must never open: a receiver
+// gets only its close frame, no open frame first. A handler shutting down
+// uses it for a session created under an id it has just forgotten, whose
+// client may well have had its open frame from the session forgotten: a
+// second "o" would tell that client its session started again.
+func (s *Session) ExpireUnopened(e *CloseError) {
 	s.mu.Lock()
 	s.openSent = true
 	s.mu.Unlock()
-	return s
+	s.Expire(e)
 }

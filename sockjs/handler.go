@@ -240,7 +240,10 @@ func (h *Handler) start(ps *Session, r *http.Request, allowed bool) bool {
 	}
 	h.mu.Unlock()
 	if down {
-		s.Expire(&session.CloseError{Code: 1001, Reason: "Server is shutting down", Cause: session.ErrServerClosed})
+		// Not the open frame: the session may have been forgotten by
+		// Shutdown between this request's look-up and now, and its client
+		// had its "o" long ago (see session.ExpireUnopened).
+		s.ExpireUnopened(shutdownClose())
 		return false
 	}
 	h.sessionStarted(ps, r)
