@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/sockline/sockline/session"
 	"github.com/sockline/sockline/sockjs"
 )
 
@@ -178,6 +179,7 @@ func TestAuthorizeContextReachesHandler(t *testing.T) {
 	})
 	srv := httptest.NewServer(withUser(http.StripPrefix("/x", h)))
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() { shutdown(t, h) }) // first: the polling sessions would outlive the test
 	for _, tr := range peerTransports {
 		t.Run(tr.name, func(t *testing.T) {
 			asked.Store(0)
@@ -207,29 +209,52 @@ func TestAuthorizeContextReachesHandler(t *testing.T) {
 	}
 }
 
-// A request that creates a session without having passed Authorize (it
-// found the session existing, skipped Authorize, and the session expired
-// before Open) gets a closed session: the handler does not run and the
-// session is not kept.
-func TestAuthorizeOpenWithoutAuthorization(t *testing.T) {
+// A request that creates a session it may not run gets a closed session
+// whose first frame is the close frame, never an open frame: the handler
+// does not run and the session is not kept. Two ways lead there, and in
+// both the client may have had its "o" from a session under the same id
+// that the handler has just forgotten: a request that found the session
+// existing (so skipped Authorize) and saw it expire before Open, and a
+// request that found it existing while Shutdown forgot it.
+func TestOpenThatMayNotRunGivesOnlyTheCloseFrame(t *testing.T) {
 	t.Parallel()
-	var ran atomic.Int32
-	h := sockjs.NewHandler(sockjs.Options{
-		Authorize: func(*http.Request) (context.Context, error) { return nil, nil },
-	}, func(context.Context, *sockjs.Session) { ran.Add(1) })
-	for _, open := range []func() error{
-		func() error { return h.Open("s1", "xhr", httptest.NewRequest("POST", "/0/s1/xhr", nil)).Err() },
-		func() error {
-			return h.OpenConnection("s2", "websocket", httptest.NewRequest("GET", "/0/s2/websocket", nil)).Err()
-		},
-	} {
-		var ce *sockjs.CloseError
-		if err := open(); !errors.As(err, &ce) || ce.Code != sockjs.ClosePolicyViolation {
-			t.Errorf("session opened without authorization: Err() = %v, want a 1008 close", err)
-		}
+	tests := []struct {
+		name  string
+		opts  sockjs.Options
+		ready func(*testing.T, *sockjs.Handler) // before Open
+		want  string
+	}{
+		{"not authorized", sockjs.Options{
+			Authorize: func(*http.Request) (context.Context, error) { return nil, nil },
+		}, func(*testing.T, *sockjs.Handler) {}, `c[1008,"Not authorized"]`},
+		{"after Shutdown", sockjs.Options{}, shutdown, `c[1001,"Server is shutting down"]`},
 	}
-	if n := h.Len(); n != 0 || ran.Load() != 0 {
-		t.Errorf("handler holds %d sessions, ran %d times; want none", n, ran.Load())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ran atomic.Int32
+			h := sockjs.NewHandler(tt.opts, func(context.Context, *sockjs.Session) { ran.Add(1) })
+			tt.ready(t, h)
+			for _, s := range []*session.Session{
+				h.Open("s1", "xhr", httptest.NewRequest("POST", "/0/s1/xhr", nil)),
+				h.OpenConnection("s2", "websocket", httptest.NewRequest("GET", "/0/s2/websocket", nil)),
+			} {
+				var ce *sockjs.CloseError
+				if err := s.Err(); !errors.As(err, &ce) {
+					t.Fatalf("%s: session opened: Err() = %v, want its close", s.ID(), err)
+				}
+				r, err := s.Attach(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				f, err := r.Next(context.Background())
+				if err != nil || f.Kind != session.KindClose || string(f.Data) != tt.want {
+					t.Errorf("%s: first frame %v %q, %v; want the close frame %s alone", s.ID(), f.Kind, f.Data, err, tt.want)
+				}
+			}
+			if n := h.Len(); n != 0 || ran.Load() != 0 {
+				t.Errorf("handler holds %d sessions, ran %d times; want none", n, ran.Load())
+			}
+			shutdown(t, h)
+		})
 	}
-	shutdown(t, h)
 }

@@ -226,11 +226,15 @@ func (h *Handler) Lookup(id string) (*session.Session, bool) { return h.registry
 // session that Options.Authorize has not allowed (allowed false: a request
 // that found the session existing, so skipped Authorize, but saw it expire
 // before it could use it), it runs nothing, closes the session at once (no
-// timer will expire it) and returns false; the client gets the close frame.
+// timer will expire it) and returns false. The client gets the close frame
+// and no open frame: in both cases it may have had its "o" from a session
+// under this id that the handler forgot between the request's look-up and
+// now (expired, or forgotten by Shutdown), and a second "o" would tell it
+// its session started again.
 func (h *Handler) start(ps *Session, r *http.Request, allowed bool) bool {
 	s := ps.s
 	if !allowed {
-		s.Expire(errNotAuthorized)
+		s.ExpireUnopened(errNotAuthorized)
 		return false
 	}
 	h.mu.Lock()
@@ -240,9 +244,6 @@ func (h *Handler) start(ps *Session, r *http.Request, allowed bool) bool {
 	}
 	h.mu.Unlock()
 	if down {
-		// Not the open frame: the session may have been forgotten by
-		// Shutdown between this request's look-up and now, and its client
-		// had its "o" long ago (see session.ExpireUnopened).
 		s.ExpireUnopened(shutdownClose())
 		return false
 	}
