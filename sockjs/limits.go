@@ -114,12 +114,16 @@ func (l *limiter) take(r *http.Request) *ticket {
 }
 
 // forgetting returns the function to call when a session is forgotten:
-// forget, then the session's ticket given back.
+// the session's ticket given back, then forget. In that order, once
+// Handler.Len no longer counts a session its place is free; the other
+// order let a client that saw the count drop be refused for a moment. A new
+// session may come in just before the old one is gone from the count: the
+// old one is closed already and holds nothing more.
 func (l *limiter) forgetting(r *http.Request, forget func(*session.Session)) func(*session.Session) {
 	t := l.take(r)
 	return func(s *session.Session) {
-		forget(s)
 		t.release()
+		forget(s)
 	}
 }
 

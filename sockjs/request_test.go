@@ -82,9 +82,10 @@ func reportApp(ctx context.Context, s *sockjs.Session) {
 // values reach the handler's context, which the request's end does not
 // cancel.
 func TestSessionRequestEveryTransport(t *testing.T) {
-	srv := httptest.NewServer(withUser(http.StripPrefix("/x", sockjs.NewHandler(
-		sockjs.Options{RawWebSocket: true, AllowJSONP: true}, reportApp))))
+	h := sockjs.NewHandler(sockjs.Options{RawWebSocket: true, AllowJSONP: true}, reportApp)
+	srv := httptest.NewServer(withUser(http.StripPrefix("/x", h)))
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() { shutdown(t, h) }) // first: the polling sessions would outlive the test
 	for _, tr := range peerTransports {
 		t.Run(tr.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), scenarioWait)
@@ -131,10 +132,12 @@ func TestSessionRequestEveryTransport(t *testing.T) {
 // and HTTP/2 as deployed: later requests of the session with other query,
 // cookies, headers and identity change none of it.
 func TestSessionRequestFixedAtCreation(t *testing.T) {
-	srv := httptest.NewUnstartedServer(withUser(http.StripPrefix("/x", sockjs.NewHandler(sockjs.Options{}, reportApp))))
+	h := sockjs.NewHandler(sockjs.Options{}, reportApp)
+	srv := httptest.NewUnstartedServer(withUser(http.StripPrefix("/x", h)))
 	srv.EnableHTTP2 = true
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() { shutdown(t, h) }) // first: the session would outlive the test
 	c := srv.Client()
 	post := func(path, body, user, cookie string) string {
 		t.Helper()
