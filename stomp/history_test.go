@@ -202,7 +202,26 @@ func TestHistoryLost(t *testing.T) {
 	sub := connect(t, a, "")
 	sub.send("SUBSCRIBE", "", "id", "s", "destination", "/topic/l", HdrStreamOffset, "first")
 	_, last := sub.bodies(3)
+	probe := connect(t, a, "")
+	probe.send("SUBSCRIBE", "", "id", "p", "destination", "/topic/probe", "receipt", "pr")
+	probe.expect("RECEIPT")
 	rs.Restart(t)
+	// Until the node's bus connection is back (go-redis redials it and
+	// subscribes its channels again), a message published is missed, and a
+	// subscriber would rightly be told it missed one. A message reaching the
+	// probe, subscribed before the restart like the topic, shows it is back.
+	for deadline := time.Now().Add(waitFor); ; time.Sleep(50 * time.Millisecond) {
+		ping := connect(t, a, "") // an ERROR (Redis still away) closes it
+		ping.send("SEND", "ping", "destination", "/topic/probe", "receipt", "q")
+		if r := ping.next(); r.Command == "RECEIPT" {
+			if f, ok := probe.tryNext(time.Second); ok && f.Command == "MESSAGE" {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the node's bus did not come back after Redis restarted")
+		}
+	}
 	var again *client
 	for deadline := time.Now().Add(waitFor); ; time.Sleep(50 * time.Millisecond) {
 		again = connect(t, a, "")
