@@ -14,9 +14,10 @@ func NewEnded(id string, e *CloseError) *Session {
 }
 
 // ExpireUnopened is Expire for a session that must never open: a receiver
-// gets only its close frame, no open frame first. A handler shutting down
-// uses it for a session created under an id it has just forgotten, whose
-// client may well have had its open frame from the session forgotten: a
+// gets only its close frame, no open frame first. A handler uses it for a
+// session that a request created but may not run (the handler shuts down,
+// or the request skipped authorization), since the id may be that of a
+// session the handler has just forgotten, whose client had its "o": a
 // second "o" would tell that client its session started again.
 func (s *Session) ExpireUnopened(e *CloseError) {
 	s.mu.Lock()
