@@ -340,3 +340,24 @@ func (h *Handler) Len() int {
 	h.mu.Unlock()
 	return n + h.registry.Len()
 }
+
+// Ready reports whether the handler takes new sessions: false once
+// Shutdown has begun and, with a Cluster, until the node has first
+// registered in the Store and subscribed on the Bus (until then a request
+// that needs the store waits for it up to Cluster.ForwardTimeout, then
+// gets 503). Serve it as a load balancer's readiness probe, so that a node
+// starting on a slow store, or leaving, is sent no new clients.
+func (h *Handler) Ready() bool {
+	if h.shuttingDown() {
+		return false
+	}
+	if h.cl == nil {
+		return true
+	}
+	select {
+	case <-h.cl.ready:
+		return true
+	default:
+		return false
+	}
+}

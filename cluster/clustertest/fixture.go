@@ -127,6 +127,14 @@ func (f *clusterFixture) startNode(t *testing.T, name string, opts sockjs.Option
 		nd.stop()
 		conn.Close()
 	})
+	// A scenario starts once the node has registered: on a starved box the
+	// first registration can outlast a short forward timeout, and a request
+	// before it gets 503 (what a readiness probe on Handler.Ready avoids).
+	for deadline := time.Now().Add(30 * time.Second); !nd.h.Ready(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("node %s not registered 30 s after it started", name)
+		}
+	}
 	f.nodes = append(f.nodes, nd)
 	return nd
 }
