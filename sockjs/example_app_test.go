@@ -196,3 +196,36 @@ func ExampleCloseError() {
 	// 4003 Banned
 	// 200 "c[4003,\"Banned\"]\n"
 }
+
+// A readiness probe beside the handler: a load balancer sends no new
+// clients to a cluster node that has not registered yet, or that shuts
+// down.
+func ExampleHandler_Ready() {
+	h := sockjs.NewHandler(sockjs.Options{}, func(ctx context.Context, s *sockjs.Session) { <-ctx.Done() })
+	mux := http.NewServeMux()
+	mux.Handle("/echo/", http.StripPrefix("/echo", h))
+	mux.HandleFunc("/ready", func(w http.ResponseWriter, r *http.Request) {
+		if !h.Ready() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	probe := func() int {
+		resp, err := http.Get(srv.URL + "/ready")
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	fmt.Println(probe())
+	_ = h.Shutdown(context.Background())
+	fmt.Println(probe())
+	// Output:
+	// 200
+	// 503
+}
