@@ -190,9 +190,12 @@ func (c *clusterNode) keepalive() {
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ForwardTimeout/4)
 		err := c.deliver(ctx, e.s.edge, &tunnel.Msg{Kind: tunnel.KindWait, ID: e.id})
 		cancel()
-		if errors.Is(err, errPeerGone) {
+		switch {
+		case errors.Is(err, errPeerGone):
 			e.s.cancel() // the edge is gone: its client's request with it
 			continue
+		case err != nil:
+			continue // not heard (a slow bus): again at the next tick, not a quiet period later
 		}
 		e.s.quietSince.Store(time.Now().UnixNano())
 	}
