@@ -82,7 +82,11 @@ func (c *clusterNode) startServed(m *tunnel.Msg, via *peerConn) {
 	closing := c.closing
 	refuse := closing || len(c.in) >= maxServed || !known || m.Transport == "websocket"
 	serve := !dup && !refuse && held
-	if closing && !dup {
+	if !dup && !serve {
+		// Answered below with one message, which close must wait for and
+		// never drop: goDeliver sends nothing once closing has begun, and
+		// close may begin between this check and the answer (the edge
+		// then waited a whole forward timeout and answered 504).
 		c.farewells.Add(1)
 	}
 	if serve {
@@ -108,12 +112,12 @@ func (c *clusterNode) startServed(m *tunnel.Msg, via *peerConn) {
 		return
 	case refuse:
 		cancel()
-		c.goDeliver(m.From, &tunnel.Msg{Kind: tunnel.KindChunk, Final: true, ID: m.ID, Seq: 1, Status: http.StatusServiceUnavailable,
+		c.reply(m.From, &tunnel.Msg{Kind: tunnel.KindChunk, Final: true, ID: m.ID, Seq: 1, Status: http.StatusServiceUnavailable,
 			Header: http.Header{"Content-Type": {"text/plain; charset=UTF-8"}}, Body: []byte("Session node busy.")})
 		return
 	case !held:
 		cancel()
-		c.goDeliver(m.From, &tunnel.Msg{Kind: tunnel.KindEnd, ID: m.ID, Err: errGone})
+		c.reply(m.From, &tunnel.Msg{Kind: tunnel.KindEnd, ID: m.ID, Err: errGone})
 		return
 	}
 	var sendDone func()
@@ -514,6 +518,16 @@ func (c *clusterNode) farewell(node string, m *tunnel.Msg) {
 		ctx, cancel := context.WithTimeout(context.Background(), farewellWithin)
 		defer cancel()
 		_, _ = c.publish(ctx, node, m)
+	}()
+}
+
+// reply answers an exchange this node does not serve with one message,
+// as goDeliver would, but also once closing has begun (close waits for it:
+// c.farewells, counted by the caller under c.mu).
+func (c *clusterNode) reply(node string, m *tunnel.Msg) {
+	go func() {
+		defer c.farewells.Add(-1)
+		_ = c.deliverWithin(node, m)
 	}()
 }
 
