@@ -238,7 +238,11 @@ func TestWebSocketPassiveClientStaysConnected(t *testing.T) {
 func TestWebSocketSlowApplicationIsNotAClientTimeout(t *testing.T) {
 	t.Parallel()
 	got := make(chan error, 8)
-	srv := appServer(t, sockjs.Options{HeartbeatDelay: 50 * time.Millisecond, PongTimeout: 200 * time.Millisecond, MaxInboxBytes: 1},
+	// Windows of HeartbeatDelay+PongTimeout = 1.1 s: a loaded machine can
+	// stall the server's reader past a shorter one (its read then fails on
+	// the deadline though the client's bytes wait in the socket), which is
+	// not what this test is about.
+	srv := appServer(t, sockjs.Options{HeartbeatDelay: 100 * time.Millisecond, PongTimeout: time.Second, MaxInboxBytes: 1},
 		func(ctx context.Context, s *sockjs.Session) {
 			for i := 0; ; i++ {
 				_, err := s.Recv(ctx)
@@ -247,7 +251,7 @@ func TestWebSocketSlowApplicationIsNotAClientTimeout(t *testing.T) {
 					return
 				}
 				if i == 0 {
-					time.Sleep(time.Second) // the scenario: an application busy for 4 read windows
+					time.Sleep(4500 * time.Millisecond) // the scenario: an application busy for 4 read windows
 				}
 			}
 		})

@@ -178,8 +178,8 @@ func TestWebSocketDeadlineWithoutHeartbeats(t *testing.T) {
 	f := newAppFixture(t, sockjs.Options{
 		RawWebSocket:          true,
 		HeartbeatDelay:        -1,
-		WebSocketPingInterval: 100 * time.Millisecond,
-		PongTimeout:           300 * time.Millisecond,
+		WebSocketPingInterval: 200 * time.Millisecond,
+		PongTimeout:           time.Second, // a window of 1.2 s: a loaded machine stalls
 	}, func(ctx context.Context, s *sockjs.Session) {
 		name, err := s.Recv(ctx)
 		if err == nil {
@@ -194,7 +194,7 @@ func TestWebSocketDeadlineWithoutHeartbeats(t *testing.T) {
 	// A client that reads nothing answers no ping: dropped, as timed out.
 	silent := dialWS(t, f.addr, "/app/websocket")
 	wsSend(t, silent, "silent")
-	_ = alive.SetReadDeadline(time.Now().Add(3 * time.Second))
+	_ = alive.SetReadDeadline(time.Now().Add(5 * time.Second)) // 4 windows
 	if _, _, err := alive.ReadMessage(); !isTimeout(err) {
 		t.Fatalf("the answering client's read ended with %v; want its own deadline", err)
 	}
