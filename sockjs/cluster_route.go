@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/sockline/sockline/cluster"
@@ -265,6 +266,13 @@ func (c *clusterNode) dispatch(m *tunnel.Msg, via *peerConn) {
 		c.mu.Unlock()
 		if f == nil || f.owner != m.From {
 			c.stray.Add(1)
+			if f == nil && m.Kind != tunnel.KindEnd && strings.HasPrefix(m.ID, c.node+"/") {
+				// An exchange of ours that has ended here while the owner
+				// still serves it (our Cancel was lost): without this word
+				// it would hold the session's receiver, and the client's
+				// next request would be refused as another connection.
+				c.goDeliver(m.From, &tunnel.Msg{Kind: tunnel.KindCancel, ID: m.ID})
+			}
 			return
 		}
 		f.deliver(m)

@@ -77,8 +77,9 @@ func (c *clusterNode) startServed(m *tunnel.Msg, via *peerConn) {
 	s := &served{edge: m.From, session: sess, streaming: isStreaming(m.Transport), ctx: ctx, cancel: cancel, acks: make(chan *tunnel.Msg, exchangeBuffer)}
 	s.quietSince.Store(time.Now().UnixNano())
 	c.mu.Lock()
-	_, dup := c.in[m.ID]
-	dup = dup || m.Seq > 1 && c.recent.has(m.ID)
+	cur, inFlight := c.in[m.ID]
+	prev, ended := c.recent.get(m.ID)
+	dup := inFlight || ended
 	closing := c.closing
 	refuse := closing || len(c.in) >= maxServed || !known || m.Transport == "websocket"
 	serve := !dup && !refuse && held
@@ -100,7 +101,7 @@ func (c *clusterNode) startServed(m *tunnel.Msg, via *peerConn) {
 	switch {
 	case dup:
 		cancel()
-		c.stray.Add(1)
+		c.answerAgain(m, cur, prev)
 		return
 	case closing:
 		// The node is leaving and holds no session any more; goDeliver
@@ -150,7 +151,7 @@ func (c *clusterNode) startServed(m *tunnel.Msg, via *peerConn) {
 		defer func() {
 			c.mu.Lock()
 			delete(c.in, m.ID)
-			c.recent.add(m.ID, m.From, m.Session, tw.carried)
+			c.recent.add(m.ID, recentExchange{edge: m.From, session: m.Session, carried: tw.carried, answer: tw.last})
 			c.mu.Unlock()
 			if via != nil {
 				c.direct.unpin(m.ID)
@@ -224,6 +225,9 @@ type tunnelWriter struct {
 	// the response carries frames of the session (not a send's 204);
 	// carried: frames have gone out (a late failure closes the session).
 	whole, receiving, carried bool
+	// last is the exchange's last message (its final chunk, or its End),
+	// kept so that it can be sent again to an edge that did not hear it.
+	last *tunnel.Msg
 
 	header   http.Header
 	status   int
@@ -276,6 +280,9 @@ func (t *tunnelWriter) sendChunk(final bool) error {
 	m := &tunnel.Msg{Kind: tunnel.KindChunk, ID: t.id, Seq: t.seq, Body: t.buf, Final: final}
 	if t.seq == 1 {
 		m.Status, m.Header = t.status, t.header
+	}
+	if final {
+		t.last = m // t.buf is not written to again
 	}
 	err := t.deliver(m)
 	t.buf = t.buf[:0]
@@ -399,6 +406,7 @@ func (t *tunnelWriter) end() {
 	if t.err != nil {
 		m.Err = t.err.Error()
 	}
+	t.last = m
 	// Not bounded by the write deadline, which may be what failed.
 	ctx, cancel := context.WithTimeout(t.s.ctx, t.c.cfg.ForwardTimeout)
 	defer cancel()
@@ -449,46 +457,6 @@ func (o ownerSessions) OpenConnection(id, _ string, _ *http.Request) *session.Se
 
 // Lookup implements transports.Sessions.
 func (o ownerSessions) Lookup(id string) (*session.Session, bool) { return o.h.registry.Load(id) }
-
-// recentSize is how many finished exchanges a node remembers, so that an
-// Open sent again (its first publish failed as Redis went down, yet got
-// through) is not served twice: a send would deliver its messages twice.
-const recentSize = 16384
-
-// recentExchanges remembers the last finished exchanges: their edge and
-// session, and whether their final chunk carried frames.
-type recentExchanges struct {
-	ring [recentSize]string
-	next int
-	set  map[string]recentExchange
-}
-
-type recentExchange struct {
-	edge, session string
-	carried       bool
-}
-
-func (r *recentExchanges) has(id string) bool {
-	_, ok := r.set[id]
-	return ok
-}
-
-func (r *recentExchanges) get(id string) (recentExchange, bool) {
-	e, ok := r.set[id]
-	return e, ok
-}
-
-func (r *recentExchanges) add(id, edge, session string, carried bool) {
-	if r.set == nil {
-		r.set = make(map[string]recentExchange, recentSize)
-	}
-	if old := r.ring[r.next]; old != "" {
-		delete(r.set, old)
-	}
-	r.ring[r.next] = id
-	r.set[id] = recentExchange{edge, session, carried}
-	r.next = (r.next + 1) % recentSize
-}
 
 // onLateNack handles an edge's word that it could not write the final chunk
 // of an exchange that has ended here: a poll's frames did not reach the

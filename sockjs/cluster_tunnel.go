@@ -171,6 +171,9 @@ func (c *clusterNode) forward(rt route, w http.ResponseWriter, r *http.Request, 
 	// of the forward timeout: silence for a whole one means it is gone.
 	timer := time.NewTimer(c.cfg.ForwardTimeout)
 	defer timer.Stop()
+	// Silence for probeAfter may be a message the bus lost: ask again.
+	probe := time.NewTimer(c.probeAfter())
+	defer probe.Stop()
 	drain := c.drain
 	if isSend(name) {
 		drain = nil // a send ends by itself at once
@@ -180,6 +183,7 @@ func (c *clusterNode) forward(rt route, w http.ResponseWriter, r *http.Request, 
 		select {
 		case m := <-f.msgs:
 			timer.Reset(c.cfg.ForwardTimeout)
+			probe.Reset(c.probeAfter())
 			switch m.Kind {
 			case tunnel.KindWait:
 				continue
@@ -239,6 +243,8 @@ func (c *clusterNode) forward(rt route, w http.ResponseWriter, r *http.Request, 
 					c.goDeliver(owner, ack) // cumulative; the owner waits only on a full window
 				}
 			}
+		case <-probe.C:
+			c.probe(owner, open, next-1)
 		case <-drain:
 			drain = nil
 			c.goDeliver(owner, &tunnel.Msg{Kind: tunnel.KindDrain, ID: exID})

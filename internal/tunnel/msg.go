@@ -35,6 +35,12 @@
 // incarnation: what is lost in transit ends the exchange as a failed write
 // would, never silently.
 //
+// An edge that hears nothing of an exchange for a while sends its Open
+// again (the same ID): the owner never serves an exchange twice, and
+// answers the copy with a Wait while it runs, or with the exchange's last
+// message again once it has ended; an edge that is sent a Chunk or Wait of
+// an exchange it no longer has answers with a Cancel (its first was lost).
+//
 // The encoding is binary (a version byte, then the fields in a fixed order,
 // strings and the body length-prefixed, then the tag): chunks are mostly
 // the response bytes themselves, and JSON would have base64-encoded them.
