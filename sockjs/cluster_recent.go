@@ -27,6 +27,7 @@ func (c *clusterNode) probeAfter() time.Duration { return c.cfg.ForwardTimeout *
 // heard for probeAfter: the Open again, and the cumulative acknowledgement
 // of the chunks written so far (acked: the last one; 0 for none).
 func (c *clusterNode) probe(owner string, open *tunnel.Msg, acked uint64) {
+	c.h.opts.Logger.Debug("sockline cluster: nothing heard of a carried request; asking its node again", "session", open.Session, "node", owner, "transport", open.Transport)
 	again := *open // deliver numbers its attempts in Seq: a copy of its own
 	c.goDeliver(owner, &again)
 	if acked > 0 {
@@ -50,6 +51,14 @@ func (c *clusterNode) answerAgain(m *tunnel.Msg, cur *served, prev recentExchang
 	default:
 		c.stray.Add(1)
 	}
+}
+
+// keep returns a copy of m to keep as an exchange's answer, taken before m
+// is sent: sending writes to a message (From, Addr), and a copy sent again
+// is made from the kept one, which nothing writes.
+func keep(m *tunnel.Msg) *tunnel.Msg {
+	cp := *m
+	return &cp
 }
 
 // Bounds of what a node remembers of the exchanges it served: their ids

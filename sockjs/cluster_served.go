@@ -83,12 +83,21 @@ func (c *clusterNode) startServed(m *tunnel.Msg, via *peerConn) {
 	closing := c.closing
 	refuse := closing || len(c.in) >= maxServed || !known || m.Transport == "websocket"
 	serve := !dup && !refuse && held
+	var answer *tunnel.Msg
 	if !dup && !serve {
 		// Answered below with one message, which close must wait for and
 		// never drop: goDeliver sends nothing once closing has begun, and
 		// close may begin between this check and the answer (the edge
 		// then waited a whole forward timeout and answered 504).
 		c.farewells.Add(1)
+		answer = &tunnel.Msg{Kind: tunnel.KindEnd, ID: m.ID, Err: errGone}
+		if refuse && !closing {
+			answer = &tunnel.Msg{Kind: tunnel.KindChunk, Final: true, ID: m.ID, Seq: 1, Status: http.StatusServiceUnavailable,
+				Header: http.Header{"Content-Type": {"text/plain; charset=UTF-8"}}, Body: []byte("Session node busy.")}
+		}
+		// A copy of this Open (the edge asking again) gets the same
+		// answer: served later, a send refused now would be applied.
+		c.recent.add(m.ID, recentExchange{edge: m.From, session: m.Session, answer: keep(answer)})
 	}
 	if serve {
 		c.in[m.ID] = s
@@ -109,33 +118,30 @@ func (c *clusterNode) startServed(m *tunnel.Msg, via *peerConn) {
 		// forward timeout (the client's send gave up first); told the
 		// session is gone, it asks the store again at once.
 		cancel()
-		c.farewell(m.From, &tunnel.Msg{Kind: tunnel.KindEnd, ID: m.ID, Err: errGone})
+		c.farewell(m.From, answer)
 		return
-	case refuse:
+	case !serve: // refused, or not held: the session is gone
 		cancel()
-		c.reply(m.From, &tunnel.Msg{Kind: tunnel.KindChunk, Final: true, ID: m.ID, Seq: 1, Status: http.StatusServiceUnavailable,
-			Header: http.Header{"Content-Type": {"text/plain; charset=UTF-8"}}, Body: []byte("Session node busy.")})
-		return
-	case !held:
-		cancel()
-		c.reply(m.From, &tunnel.Msg{Kind: tunnel.KindEnd, ID: m.ID, Err: errGone})
+		c.reply(m.From, answer)
 		return
 	}
 	var sendDone func()
 	if isSend(m.Transport) {
 		var ok bool
 		if sendDone, ok = c.admitSend("owner/"+m.Session, int64(len(m.Body))); !ok {
+			busy := &tunnel.Msg{Kind: tunnel.KindChunk, Final: true, ID: m.ID, Seq: 1, Status: http.StatusServiceUnavailable,
+				Header: http.Header{"Content-Type": {"text/plain; charset=UTF-8"}, "Retry-After": {"1"}},
+				Body:   []byte("Another send to this session is in progress.")}
 			c.mu.Lock()
 			delete(c.in, m.ID)
+			c.recent.add(m.ID, recentExchange{edge: m.From, session: m.Session, answer: keep(busy)})
 			c.mu.Unlock()
 			if via != nil {
 				c.direct.unpin(m.ID)
 			}
 			c.wg.Done()
 			cancel()
-			c.goDeliver(m.From, &tunnel.Msg{Kind: tunnel.KindChunk, Final: true, ID: m.ID, Seq: 1, Status: http.StatusServiceUnavailable,
-				Header: http.Header{"Content-Type": {"text/plain; charset=UTF-8"}, "Retry-After": {"1"}},
-				Body:   []byte("Another send to this session is in progress.")})
+			c.goDeliver(m.From, busy)
 			return
 		}
 	}
@@ -282,7 +288,7 @@ func (t *tunnelWriter) sendChunk(final bool) error {
 		m.Status, m.Header = t.status, t.header
 	}
 	if final {
-		t.last = m // t.buf is not written to again
+		t.last = keep(m) // t.buf is not written to again
 	}
 	err := t.deliver(m)
 	t.buf = t.buf[:0]
@@ -406,7 +412,7 @@ func (t *tunnelWriter) end() {
 	if t.err != nil {
 		m.Err = t.err.Error()
 	}
-	t.last = m
+	t.last = keep(m)
 	// Not bounded by the write deadline, which may be what failed.
 	ctx, cancel := context.WithTimeout(t.s.ctx, t.c.cfg.ForwardTimeout)
 	defer cancel()
