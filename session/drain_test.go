@@ -18,7 +18,11 @@ func TestDrainingAReceiver(t *testing.T) {
 		wantHeartbeat bool
 	}{
 		{"EndReceiver ends a stream without closing the session", (*Session).EndReceiver, false},
-		{"HeartbeatNow ends a poll with a heartbeat", (*Session).HeartbeatNow, true},
+		{"HeartbeatNow ends a poll with a heartbeat", func(s *Session) {
+			if !s.HeartbeatNow() {
+				t.Error("HeartbeatNow with a receiver attached reported none")
+			}
+		}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newTestSession(t, Config{HeartbeatDelay: time.Hour})
@@ -64,7 +68,9 @@ func TestDrainingAReceiver(t *testing.T) {
 	// Without a receiver, both do nothing.
 	s := newTestSession(t, Config{})
 	s.EndReceiver()
-	s.HeartbeatNow()
+	if s.HeartbeatNow() {
+		t.Error("HeartbeatNow without a receiver reported one")
+	}
 	if s.Err() != nil {
 		t.Fatal(s.Err())
 	}

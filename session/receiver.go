@@ -400,13 +400,15 @@ func (s *Session) EndReceiver() {
 // the heartbeat delay: a poll waiting for frames then ends with it, and the
 // client polls again. A node that is draining uses it to move a polling
 // client's next request to another node without waiting out the delay.
-func (s *Session) HeartbeatNow() {
+// It reports whether a receiver was attached to take it.
+func (s *Session) HeartbeatNow() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.recv == nil {
-		return
+		return false
 	}
 	s.hbPending = true
 	s.lastSent = time.Now()
 	s.wakeLocked()
+	return true
 }

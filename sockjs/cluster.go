@@ -179,6 +179,7 @@ type clusterNode struct {
 	registered bool                     // the store knows the node
 	draining   bool
 	closing    bool
+	stopping   bool // done is closing: no goroutine of the node may start
 
 	// fanOuts runs broadcast and topic deliveries to local sessions on a
 	// goroutine of their own: on the bus's, a fan-out to many sessions
@@ -527,6 +528,10 @@ func (c *clusterNode) awaitRelease(ctx context.Context, id string) bool {
 	return true
 }
 
+// testHookLeaving, when set by a test, runs as a node has decided to
+// leave, before it stops carrying requests.
+var testHookLeaving func(*clusterNode)
+
 // drainQuiet is how long a draining node waits for the requests it carries
 // to stop arriving before it leaves the cluster.
 const drainQuiet = 300 * time.Millisecond
@@ -574,6 +579,16 @@ func (c *clusterNode) close(ctx context.Context) {
 	for _, s := range c.in {
 		s.cancel()
 	}
+	c.mu.Unlock()
+	if testHookLeaving != nil {
+		testHookLeaving(c)
+	}
+	// A request that a balancer still sent here after the quiet period
+	// above is carried to its end, not cut with a 502 (the node stays
+	// subscribed until then): only ctx ends the wait.
+	_ = c.forwards.Wait(ctx)
+	c.mu.Lock()
+	c.stopping = true
 	c.mu.Unlock()
 	close(c.done)
 	if storeUsers.leave(c.cfg.Store) {

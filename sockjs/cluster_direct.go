@@ -480,7 +480,7 @@ func (pc *peerConn) failed(unsent []directFrame) {
 	}
 	c := pc.d.c
 	c.mu.Lock()
-	if c.closing {
+	if c.stopping {
 		c.mu.Unlock()
 		return
 	}

@@ -57,8 +57,8 @@ func (s *served) deliver(m *tunnel.Msg) {
 		// A poll waiting for frames gets a heartbeat now.
 		if s.streaming {
 			s.endWhenFramed()
-		} else {
-			s.session.HeartbeatNow()
+		} else if !s.session.HeartbeatNow() {
+			go s.heartbeatWhenAttached()
 		}
 		return
 	}
@@ -66,6 +66,24 @@ func (s *served) deliver(m *tunnel.Msg) {
 	case s.acks <- m:
 	default:
 		s.cancel() // a peer that floods acks is broken
+	}
+}
+
+// heartbeatWhenAttached gives a drained poll its heartbeat once the
+// transport has attached it (the Drain may come first), until the exchange
+// ends; unanswered, it would wait out the heartbeat delay.
+func (s *served) heartbeatWhenAttached() {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			if s.session.HeartbeatNow() {
+				return
+			}
+		}
 	}
 }
 
@@ -86,9 +104,9 @@ func (c *clusterNode) startServed(m *tunnel.Msg, via *peerConn) {
 	var answer *tunnel.Msg
 	if !dup && !serve {
 		// Answered below with one message, which close must wait for and
-		// never drop: goDeliver sends nothing once closing has begun, and
-		// close may begin between this check and the answer (the edge
-		// then waited a whole forward timeout and answered 504).
+		// never drop: goDeliver sends nothing once the node stops, which
+		// may happen between this check and the answer (the edge then
+		// waited a whole forward timeout and answered 504).
 		c.farewells.Add(1)
 		answer = &tunnel.Msg{Kind: tunnel.KindEnd, ID: m.ID, Err: errGone}
 		if refuse && !closing {
@@ -114,7 +132,7 @@ func (c *clusterNode) startServed(m *tunnel.Msg, via *peerConn) {
 		return
 	case closing:
 		// The node is leaving and holds no session any more; goDeliver
-		// sends nothing now. Unanswered, the edge would wait a whole
+		// may send nothing any more. Unanswered, the edge would wait a whole
 		// forward timeout (the client's send gave up first); told the
 		// session is gone, it asks the store again at once.
 		cancel()
@@ -483,8 +501,8 @@ func (c *clusterNode) onLateNack(m *tunnel.Msg) {
 	}
 }
 
-// farewell sends m to node while the node closes, when goDeliver no longer
-// sends: once, within a short bound, on a goroutine that close waits for
+// farewell sends m to node while the node closes, when goDeliver may no
+// longer send: once, within a short bound, on a goroutine that close waits for
 // (c.farewells, counted by the caller under c.mu).
 func (c *clusterNode) farewell(node string, m *tunnel.Msg) {
 	go func() {
@@ -496,7 +514,7 @@ func (c *clusterNode) farewell(node string, m *tunnel.Msg) {
 }
 
 // reply answers an exchange this node does not serve with one message,
-// as goDeliver would, but also once closing has begun (close waits for it:
+// as goDeliver would, but also once the node stops (close waits for it:
 // c.farewells, counted by the caller under c.mu).
 func (c *clusterNode) reply(node string, m *tunnel.Msg) {
 	go func() {

@@ -287,10 +287,10 @@ const (
 )
 
 // goDeliver delivers m (within the forward timeout) on a goroutine of the
-// node's.
+// node's; once the node stops, it sends nothing.
 func (c *clusterNode) goDeliver(node string, m *tunnel.Msg) {
 	c.mu.Lock()
-	if c.closing {
+	if c.stopping {
 		c.mu.Unlock()
 		return
 	}
