@@ -325,8 +325,11 @@ func TestPresenceAcrossNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 		bus := redis.NewBus(rdb, redis.BusOptions{Prefix: "stomppres:"})
+		// a TTL of 3 s (renewed every 1 s) outlasts a loaded machine's
+		// stalls; a dead node's members are announced within TTL + TTL/3
+		// (4 s), inside presenceEvent's wait (waitFor, 10 s)
 		srv := NewServer(Config{Bus: bus, Authenticate: LoginAuthenticator,
-			Presence: PresenceConfig{Enabled: true, Store: bus.Presence(), TTL: 600 * time.Millisecond}})
+			Presence: PresenceConfig{Enabled: true, Store: bus.Presence(), TTL: 3 * time.Second}})
 		t.Cleanup(func() {
 			srv.Close()
 			bus.Close()
