@@ -79,7 +79,10 @@ func TestPresenceNodeKilled(t *testing.T) {
 	for range 3 {
 		alive = append(alive, newPresence(t, histConn(t, srv), nats.PresenceOptions{}))
 	}
-	const ttl = 300 * time.Millisecond
+	// long enough that the dead node's members are still there when the
+	// other nodes first read them, on a loaded machine; they expire ttl
+	// after joining, well inside the sweeps' 10 s deadline
+	const ttl = 2 * time.Second
 	odd := "a.b c/*>"
 	if err := dead.Join(ctx, "room", ttl, presence.Member{ID: "ann", Info: "A"}, presence.Member{ID: odd, Info: "odd"}); err != nil {
 		t.Fatal(err)
