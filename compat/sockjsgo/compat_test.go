@@ -82,7 +82,10 @@ func servers(t *testing.T) map[string]struct {
 	app *app
 } {
 	opts := sockjsgo.DefaultOptions
-	opts.DisconnectDelay = 200 * time.Millisecond
+	// an xhr-polling client must poll again within the disconnect delay:
+	// 2 s outlasts a loaded machine's stalls, and a left session still
+	// ends well within the waits for the app's report (5 s and 15 s)
+	opts.DisconnectDelay = 2 * time.Second
 	out := map[string]struct {
 		url string
 		app *app
