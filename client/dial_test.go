@@ -148,15 +148,19 @@ func TestDialErrors(t *testing.T) {
 	})
 	var ce *client.CloseError
 	ctx := recvCtx(t)
-	opts := func(tr ...string) *client.Options {
-		return &client.Options{Transports: tr, HTTPClient: s.Client, OpenTimeout: 300 * time.Millisecond}
+	// a short open timeout only where one is expected (/hang); elsewhere
+	// a wide one, so that a stalled goroutine does not turn the error
+	// checked into a timeout
+	optsTimeout := func(timeout time.Duration, tr ...string) *client.Options {
+		return &client.Options{Transports: tr, HTTPClient: s.Client, OpenTimeout: timeout}
 	}
+	opts := func(tr ...string) *client.Options { return optsTimeout(5*time.Second, tr...) }
 
 	_, err := client.Dial(ctx, s.URL+"/nothing", opts())
 	if !errors.As(err, &ce) || ce.Code != 1002 || !errors.Is(err, client.ErrTransport) {
 		t.Errorf("no /info: %v, want CloseError 1002 ErrTransport", err)
 	}
-	_, err = client.Dial(ctx, s.URL+"/hang", opts(client.XHRStreaming))
+	_, err = client.Dial(ctx, s.URL+"/hang", optsTimeout(300*time.Millisecond, client.XHRStreaming))
 	if !errors.As(err, &ce) || ce.Code != 2000 || !errors.Is(err, client.ErrTimeout) {
 		t.Errorf("hanging stream: %v, want CloseError 2000 ErrTimeout", err)
 	}
