@@ -66,7 +66,9 @@ func TestSendLimits(t *testing.T) {
 	ctx := recvCtx(t)
 	c, err := client.Dial(ctx, s.URL+"/echo", &client.Options{
 		Transports: []string{client.XHRPolling}, HTTPClient: s.Client,
-		MaxQueuedBytes: 1000, WriteTimeout: 500 * time.Millisecond,
+		// the write timeout must outlast filling the queue below even on a
+		// loaded machine, else Send reports the ended session instead
+		MaxQueuedBytes: 1000, WriteTimeout: 3 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -130,6 +132,13 @@ func TestCloseEndsGoroutines(t *testing.T) {
 				t.Fatal(err)
 			}
 			s.Client.CloseIdleConnections()
+			// VerifyNone retries for under half a second, which a loaded
+			// machine can spend with the ending goroutines descheduled:
+			// give them up to 10 s, then check as before (a goroutine that
+			// never ends still fails)
+			for deadline := time.Now().Add(10 * time.Second); goleak.Find(before) != nil && time.Now().Before(deadline); {
+				time.Sleep(50 * time.Millisecond)
+			}
 			goleak.VerifyNone(t, before)
 		})
 	}
