@@ -16,8 +16,10 @@ import (
 )
 
 // TestHeartbeatsKeepAlive checks that a quiet session stays open as long
-// as the server sends heartbeats, on every transport, although
-// HeartbeatTimeout is far shorter than the quiet time.
+// as the server sends heartbeats, on every transport, although the quiet
+// time (5 s) lasts two and a half HeartbeatTimeouts (2 s: wide enough that
+// a loaded machine's stall between two heartbeats is not taken for a dead
+// server).
 func TestHeartbeatsKeepAlive(t *testing.T) {
 	s := startServer(t, false, services.Config{HeartbeatDelay: 100 * time.Millisecond})
 	for _, tr := range allTransports {
@@ -25,13 +27,13 @@ func TestHeartbeatsKeepAlive(t *testing.T) {
 			t.Parallel()
 			ctx := recvCtx(t)
 			c, err := client.Dial(ctx, s.URL+"/echo", &client.Options{
-				Transports: []string{tr}, HTTPClient: s.Client, HeartbeatTimeout: time.Second,
+				Transports: []string{tr}, HTTPClient: s.Client, HeartbeatTimeout: 2 * time.Second,
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer c.Close(1000, "")
-			quiet, cancel := context.WithTimeout(ctx, 2500*time.Millisecond)
+			quiet, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
 			if _, err := c.Recv(quiet); !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("Recv during a quiet time = %v, want the context's deadline", err)
