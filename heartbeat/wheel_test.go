@@ -112,7 +112,9 @@ func TestStopBeforeFire(t *testing.T) {
 	w := NewWheel(testTick)
 	defer w.Close()
 	var fired atomic.Bool
-	tm := w.AfterFunc(10*time.Millisecond, func() { fired.Store(true) })
+	// Long enough to be pending still when Stop runs, however slow the
+	// machine; the barrier below waits it out.
+	tm := w.AfterFunc(time.Second, func() { fired.Store(true) })
 	if w.Len() != 1 {
 		t.Fatalf("Len = %d, want 1", w.Len())
 	}
@@ -125,7 +127,7 @@ func TestStopBeforeFire(t *testing.T) {
 	if w.Len() != 0 {
 		t.Fatalf("Len after Stop = %d", w.Len())
 	}
-	barrier(t, w, 10*time.Millisecond)
+	barrier(t, w, time.Second)
 	if fired.Load() {
 		t.Fatal("stopped timer fired")
 	}
@@ -349,7 +351,8 @@ func TestClose(t *testing.T) {
 	var fired atomic.Int32
 	timers := make([]*Timer, 100)
 	for i := range timers {
-		timers[i] = w.AfterFunc(time.Duration(20+i)*time.Millisecond, func() { fired.Add(1) })
+		// Due in a second or more: none can fire before Close below.
+		timers[i] = w.AfterFunc(time.Second+time.Duration(i)*time.Millisecond, func() { fired.Add(1) })
 	}
 	w.Close()
 	w.Close() // idempotent

@@ -323,7 +323,7 @@ func TestNoGoroutineLeftOnAnyClosePath(t *testing.T) {
 				lc := newLeakCase(t, tr, e.opts)
 				e.end(lc)
 				lc.stop()
-				goleak.VerifyNone(t, before)
+				verifyNoGoroutineLeft(t, before)
 			})
 		}
 	}

@@ -7,8 +7,10 @@ import (
 	"time"
 )
 
-// closeCheck is how long the suite waits to see a connection closed.
-const closeCheck = 100 * time.Millisecond
+// closeCheck is how long the suite waits to see a connection closed (the
+// server's connection goroutine may be descheduled a while on a loaded
+// machine; data, or no close at all, still fails).
+const closeCheck = time.Second
 
 // R-HTTP10-1: the greeting over HTTP/1.0 with keep-alive.
 func TestProtocolHTTP10Synchronous(t *testing.T) {

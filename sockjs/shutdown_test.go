@@ -71,7 +71,7 @@ func TestShutdownSequence(t *testing.T) {
 	}
 	for _, seq := range sequences {
 		t.Run(seq.name, func(t *testing.T) {
-			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			defer verifyNoGoroutineLeft(t, goleak.IgnoreCurrent())
 			testShutdownSequence(t, seq.register, seq.shut)
 		})
 	}
@@ -193,7 +193,7 @@ func wsExpectCloseCode(t *testing.T, c *websocket.Conn, code int, reason string)
 // never returns) reports it, yet leaves no goroutine of its own behind:
 // only the stuck application handler remains, and once it returns, nothing.
 func TestShutdownExpiredContextLeavesNoGoroutine(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	defer verifyNoGoroutineLeft(t, goleak.IgnoreCurrent())
 	release := make(chan struct{})
 	h := sockjs.NewHandler(sockjs.Options{}, func(context.Context, *sockjs.Session) {
 		<-release // ignores its session's end

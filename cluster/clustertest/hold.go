@@ -533,7 +533,7 @@ func testClusterLateNackClosesTheSession(t *testing.T, e Engine) {
 type slowRelease struct{ cluster.Store }
 
 func (s slowRelease) Release(ctx context.Context, id string) error {
-	time.Sleep(time.Second)
+	time.Sleep(3 * time.Second)
 	return s.Store.Release(ctx, id)
 }
 
@@ -550,7 +550,8 @@ func testClusterSessionReopenedWhileItsReleaseIsUnderWay(t *testing.T, e Engine)
 		}
 		return s
 	}
-	f.start(t, 2, sockjs.Options{DisconnectDelay: 200 * time.Millisecond})
+	// A delay a loaded machine cannot stall the client's polls past.
+	f.start(t, 2, sockjs.Options{DisconnectDelay: time.Second})
 	n1, n2 := f.nodes[0].srv.URL+"/echo", f.nodes[1].srv.URL+"/echo"
 	open(t, n1, "s")
 	if code, _ := post(t, n1+"/000/s/xhr_send", `["close bye"]`); code != 204 {
@@ -559,11 +560,16 @@ func testClusterSessionReopenedWhileItsReleaseIsUnderWay(t *testing.T, e Engine)
 	if code, body := post(t, n1+"/000/s/xhr", ""); body != "c[3001,\"bye\"]\n" {
 		t.Fatalf("close frame: %d %q", code, body)
 	}
-	time.Sleep(500 * time.Millisecond) // expired: the slow release is under way
-	open(t, n1, "s")                   // a new session under the id, as on one node
+	// Expired: the slow release (3 s) is under way.
+	for deadline := time.Now().Add(10 * time.Second); f.nodes[0].h.Len() > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the closed session was never forgotten")
+		}
+	}
+	open(t, n1, "s") // a new session under the id, as on one node
 	// Keep it alive with a waiting poll while the old release runs out.
 	poll := request("POST", n1+"/000/s/xhr", "", nil)
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(3500 * time.Millisecond)
 	if code, _ := post(t, n2+"/000/s/xhr_send", `["still here"]`); code != 204 {
 		t.Fatalf("send through n2: %d, want the new session found through its record", code)
 	}

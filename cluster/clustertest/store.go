@@ -78,7 +78,9 @@ func testClaimIsClusterWideUnique(t *testing.T, e Engine) {
 // registration lapses.
 func testIncarnationsOfOneNameAreDistinct(t *testing.T, e Engine) {
 	ctx := context.Background()
-	lease, late := leaseOn(e, 300*time.Millisecond)
+	// Old's registration, a new connection, the restarted node's and its
+	// claim must all fit in the lease (a loaded machine stalls).
+	lease, late := leaseOn(e, 2*time.Second)
 	old := storesOn(t, e, lease, time.Minute, "host:8080")[0]
 	if _, created, err := old.Claim(ctx, "sid"); err != nil || !created {
 		t.Fatalf("claim: created=%v err=%v", created, err)
