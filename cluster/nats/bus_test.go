@@ -237,6 +237,16 @@ func TestBusRecoversWhenNATSRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Stop()
+	// Once the publisher knows the connection is down, Publish refuses and
+	// sends nothing. (A Publish racing the server's death fails on the
+	// missing confirmation, and its payload is "not known to be sent", as
+	// Publish says: nats.go may send what it had buffered once it has
+	// reconnected.)
+	for deadline := time.Now().Add(10 * time.Second); pub.nc.IsConnected(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the publisher never noticed NATS was down")
+		}
+	}
 	down, cancel := context.WithTimeout(ctx, 2*time.Second)
 	err := pub.Publish(down, "t", []byte("lost"))
 	cancel()
