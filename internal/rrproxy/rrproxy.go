@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"net/http/httputil"
 	"net/url"
 	"sync/atomic"
@@ -49,8 +50,8 @@ func Start(t testing.TB, backends ...string) *Proxy {
 		rp := httputil.NewSingleHostReverseProxy(u)
 		rp.FlushInterval = -1 // flush every write: streaming must stream
 		rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-			if refused, ok := r.Context().Value(refusedKey{}).(*bool); ok && errors.Is(err, syscall.ECONNREFUSED) {
-				*refused = true // nothing was sent: serve tries the next backend
+			if a, ok := r.Context().Value(attemptKey{}).(*attempt); ok && a.unsent(err) {
+				a.retry = true // nothing was sent: serve tries the next backend
 				return
 			}
 			http.Error(w, "rrproxy: backend unavailable: "+err.Error(), http.StatusBadGateway)
@@ -62,17 +63,32 @@ func Start(t testing.TB, backends ...string) *Proxy {
 	return p
 }
 
-// refusedKey marks a request's context with where the error handler says
-// that the backend refused the connection.
-type refusedKey struct{}
+// attemptKey marks a request's context with its attempt at one backend.
+type attemptKey struct{}
+
+// attempt is what the error handler learns of one try at a backend.
+type attempt struct {
+	client  context.Context // the client's request: still wanted?
+	gotConn atomic.Bool     // the transport had a connection for it
+	retry   bool            // nothing was sent: try the next backend
+}
+
+// unsent tells whether the request failed with err before any of it could
+// reach the backend, while its client still waits: the backend refused the
+// connection, or no connection was had at all (a dial that failed
+// otherwise: reset, out of ports). Such a request can go to another
+// backend as it is.
+func (a *attempt) unsent(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || !a.gotConn.Load() && a.client.Err() == nil
+}
 
 // maxReplayBody bounds the request bodies kept to replay on another backend.
 const maxReplayBody = 4 << 20
 
 // serve sends r to the next backend; one that refuses the connection (it is
-// down, or restarting) is skipped for the one after it, as nginx's
-// proxy_next_upstream error and HAProxy's redispatch do: nothing reached it,
-// so the request can go elsewhere.
+// down, or restarting), or to which no connection could be had, is skipped
+// for the one after it, as nginx's proxy_next_upstream error and HAProxy's
+// redispatch do: nothing reached it, so the request can go elsewhere.
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	var body []byte
 	if r.Body != nil {
@@ -95,19 +111,20 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 			continue // marked down by its health check
 		}
 		p.counts[i].Add(1)
-		refused := false
-		rr := r.Clone(context.WithValue(r.Context(), refusedKey{}, &refused))
+		a := &attempt{client: r.Context()}
+		ctx := httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { a.gotConn.Store(true) }})
+		rr := r.Clone(context.WithValue(ctx, attemptKey{}, a))
 		rr.Body = io.NopCloser(bytes.NewReader(body))
 		// A request written to a kept-alive connection the backend had just
 		// closed (it is shutting down) is sent again on a new one, as
 		// nginx and HAProxy do: nothing of it reached the backend.
 		rr.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 		p.backends[i].ServeHTTP(w, rr)
-		if !refused {
+		if !a.retry {
 			return
 		}
 	}
-	http.Error(w, "rrproxy: every backend refused the connection", http.StatusBadGateway)
+	http.Error(w, "rrproxy: no backend could be reached", http.StatusBadGateway)
 }
 
 // CheckHealth checks path on every backend each interval until t ends,
